@@ -1,0 +1,51 @@
+# gmm-testbed: the two commands a new user needs are `make scenario` and
+# `make test`; each installs its own Debian packages first (idempotent).
+SHELL := /bin/bash
+BUILD ?= build
+JOBS ?= $(shell nproc)
+DEPS := ansible/install-deps.sh
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build test test-fast test-sanitize scenario bench image clean
+
+all: build
+
+deps:
+	@$(DEPS) ansible/packages-build.txt
+
+$(BUILD)/CMakeCache.txt: | deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS)
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+build-asan/CMakeCache.txt: | deps
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DGMM_SANITIZE=address -DGMM_BENCH=OFF
+
+build-tsan/CMakeCache.txt: | deps
+	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGMM_SANITIZE=thread -DGMM_BENCH=OFF
+
+# Everything: the plain build's tests, then the core under ASan/UBSan and the
+# concurrent tests under TSan.
+test: test-fast test-sanitize
+
+test-fast: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
+
+test-sanitize: deps build-asan/CMakeCache.txt build-tsan/CMakeCache.txt
+	cmake --build build-asan -j $(JOBS) --target gmm_core_tests
+	cd build-asan && ctest --output-on-failure -j $(JOBS) -L core --timeout 900
+	cmake --build build-tsan -j $(JOBS) --target gmm_core_tests
+	cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ctest --output-on-failure -j $(JOBS) -L concurrent --timeout 900
+
+scenario: build
+	scenarios/run-default.sh $(BUILD)
+
+bench: build
+	$(BUILD)/bench/gmm_bench --benchmark_out=$(BUILD)/bench.json --benchmark_out_format=json
+
+image: deps
+	guest/image/build-image.sh
+
+clean:
+	rm -rf $(BUILD) build-asan build-tsan

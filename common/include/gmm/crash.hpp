@@ -1,0 +1,68 @@
+// Named crash points: every step of every multi-step update has one.
+// Armed with GMMD_CRASH_AT=<point>[:<nth>] (or crash_arm()), the process
+// kills itself with SIGKILL the nth time it reaches the point, leaving the
+// pool exactly as a crashed node would. `gmm-host points` lists them all.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string_view>
+
+#include "gmm/result.hpp"
+
+namespace gmm {
+
+// X(enumerator, "name", "what has happened when the node dies here")
+#define GMM_CRASH_POINTS(X)                                                                              \
+  X(kAllocBegun, "alloc.begun", "transaction record active, nothing reserved")                           \
+  X(kAllocDirPrimary, "alloc.dir_primary", "directory lock held, primary entry reserved, replica not")   \
+  X(kAllocDirReserved, "alloc.dir_reserved", "directory entry reserved in both copies")                  \
+  X(kAllocExtentCarved, "alloc.extent_carved", "partition lock held, free list carved, section unpublished") \
+  X(kAllocSectionReserved, "alloc.section_reserved", "partition lock held, section reserved, no sharer")  \
+  X(kAllocPartitionReserved, "alloc.partition_reserved", "section and sharer reserved, lock released")   \
+  X(kAllocCommitting, "alloc.committing", "transaction marked committing, nothing committed yet")        \
+  X(kAllocPartitionCommitted, "alloc.partition_committed", "section and sharer committed, directory not") \
+  X(kAllocDirPrimaryCommitted, "alloc.dir_primary_committed", "directory primary committed, replica not") \
+  X(kAllocDone, "alloc.done", "everything committed, transaction record not yet idle")                   \
+  X(kOpenBegun, "open.begun", "transaction record active")                                               \
+  X(kOpenSharerReserved, "open.sharer_reserved", "sharer entry reserved")                                \
+  X(kOpenCommitting, "open.committing", "transaction marked committing")                                 \
+  X(kOpenDone, "open.done", "sharer committed, transaction record not yet idle")                         \
+  X(kCloseBegun, "close.begun", "transaction record active")                                             \
+  X(kCloseSharerReleasing, "close.sharer_releasing", "sharer (and section, if last) marked releasing")   \
+  X(kCloseDirReleasing, "close.dir_releasing", "directory entry marked releasing in both copies")        \
+  X(kCloseCommitting, "close.committing", "transaction marked committing")                               \
+  X(kCloseExtentReturned, "close.extent_returned", "partition lock held, extent on free list, section still releasing") \
+  X(kClosePartitionDone, "close.partition_done", "sharer and section freed, directory entry not")         \
+  X(kCloseDirPrimaryFreed, "close.dir_primary_freed", "directory primary entry freed, replica not")      \
+  X(kCloseDone, "close.done", "everything released, transaction record not yet idle")                    \
+  X(kUnlinkPrimary, "unlink.primary", "name unlinked in the directory primary, replica not")
+
+enum class CrashPoint : std::uint32_t {
+#define GMM_X(e, name, what) e,
+  GMM_CRASH_POINTS(GMM_X)
+#undef GMM_X
+  kCount
+};
+
+struct CrashPointInfo {
+  CrashPoint point;
+  std::string_view name;
+  std::string_view description;
+};
+
+std::span<const CrashPointInfo> crash_points();
+std::optional<CrashPoint> crash_point_by_name(std::string_view name);
+
+// Arms one point: the process dies the nth time (1-based) it is reached.
+void crash_arm(CrashPoint point, std::uint32_t nth = 1);
+void crash_disarm();
+// Parses GMMD_CRASH_AT=<point>[:<nth>]; errors name the unknown point.
+Status crash_arm_from_env();
+Status crash_arm_from_spec(std::string_view spec);
+
+// Called at each step; dies here if armed for it.
+void crash_point(CrashPoint point);
+
+}  // namespace gmm

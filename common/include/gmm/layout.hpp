@@ -1,0 +1,323 @@
+// The global pool's shared-memory ABI. Every byte any node, the host checker
+// or a later layout version reads is defined here and nowhere else.
+//
+// Rules (frozen by static_asserts below and by common/tests/layout_test.cpp):
+//  - standard-layout, trivially copyable structs of fixed-width integers;
+//  - no pointers: tables are addressed by index, regions by 64-bit offset
+//    from the start of the pool (pools may exceed 4 GiB);
+//  - a word another node may read concurrently is <= 64 bits and accessed
+//    through gmm/atomic.hpp, with the memory order in the helper's name;
+//  - every table entry has a `state` and an `Owner` saying who reserved it.
+//
+// Bump kLayoutVersion on ANY change of size, offset or meaning of a field
+// or constant below; kLayoutDescriptor (sizes of the key types) catches most
+// accidental changes at attach time, the version catches the rest.
+//
+// Pool (docs/layout.md has the field-by-field picture):
+//
+//   0                  4 KiB                          partitions_offset
+//   +------------------+------------------------------+----------------------+-----
+//   | Superblock       | Global area                  | Partition 0          | Partition 1 ...
+//   | magic, version,  | ClusterHeader, GlobalLocks,  | (node 0's memory)    |
+//   | geometry         | NodeSlots, TxnRecords        |                      |
+//   +------------------+------------------------------+----------------------+-----
+//
+//   Partition k (partition_size bytes, page aligned):
+//   +-----------+----------------+---------------+--------------+-------------+--------------
+//   | Partition | Directory copy | Section table | Sharer table | Free extent | data pages
+//   | Header    | (DirHeader +   | [sections]    | [sharers]    | table       | (sections live
+//   |           |  DirEntry[])   |               |              | [extents]   |  here)
+//   +-----------+----------------+---------------+--------------+-------------+--------------
+//
+// Every partition has room for a directory copy (master table + name index),
+// but only two are live: the primary and the replica (paper 3.2), named in
+// ClusterHeader. A partition's own tables describe only its data pages.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+namespace gmm::layout {
+
+inline constexpr std::uint64_t kMagic = 0x4C4F4F504D4D4721ULL;  // "!GMMPOOL" little-endian
+inline constexpr std::uint32_t kLayoutVersion = 1;
+inline constexpr std::uint64_t kPageSize = 4096;
+inline constexpr std::uint32_t kMaxNodes = 64;        // node ids 0..63; bitmasks are 64-bit
+inline constexpr std::uint32_t kTxnSlotsPerNode = 8;  // concurrent transactions per node
+inline constexpr std::uint32_t kNameMax = 63;         // bytes, NUL-terminated in 64
+inline constexpr std::uint32_t kNoIndex = 0xFFFFFFFFu;
+inline constexpr std::uint32_t kNoNode = 0xFFFFFFFFu;
+
+// ---------------------------------------------------------------- common --
+
+// Lifecycle of every table entry. Reserved/Releasing entries belong to the
+// transaction named in their Owner; recovery finishes or undoes them.
+enum class EntryState : std::uint32_t {
+  kFree = 0,       // slot unused
+  kReserved = 1,   // phase 1 of an allocation/open: temporary, invisible to others
+  kCommitted = 2,  // live
+  kReleasing = 3,  // phase 1 of a close/free: still live, refuses new users
+};
+
+// Who reserved an entry: the node, its incarnation (bumped at every join, so a
+// restarted node is a different owner) and the node-local transaction id.
+struct Owner {
+  std::uint32_t node;         // kNoNode when nobody
+  std::uint32_t incarnation;  // NodeSlot::incarnation at the time
+  std::uint64_t txn;          // TxnRecord::txn_id
+};
+
+// A recoverable lock word pair living in the pool (paper 3.5).
+//   owner: 0 = free, else (incarnation << 32) | (node + 1)   -- one 64-bit CAS
+//   state: LockState; set by whoever holds `owner`
+//   since_ns: CLOCK_REALTIME when taken (diagnostics, checker lease)
+struct GlobalLock {
+  std::uint64_t owner;
+  std::uint32_t state;
+  std::uint32_t reserved0;
+  std::uint64_t since_ns;
+  std::uint64_t acquisitions;  // statistics only
+};
+
+enum class LockState : std::uint32_t {
+  kConsistent = 0,
+  kInconsistent = 1,    // previous owner died; the new owner is repairing
+  kNotRecoverable = 2,  // released while inconsistent: permanently unusable
+};
+
+// Owner value used by the host-side checker (never a node): node field 0xFFFF.
+inline constexpr std::uint32_t kCheckerNode = 0xFFFEu;
+
+// ----------------------------------------------------------- superblock --
+
+// Sizes of the key types, compared at attach time (LMDB's MDB_LOCK_FORMAT idea).
+struct LayoutDescriptor {
+  std::uint16_t superblock;
+  std::uint16_t cluster_header;
+  std::uint16_t global_lock;
+  std::uint16_t node_slot;
+  std::uint16_t txn_record;
+  std::uint16_t partition_header;
+  std::uint16_t dir_header;
+  std::uint16_t dir_entry;
+  std::uint16_t section_entry;
+  std::uint16_t sharer_entry;
+  std::uint16_t free_extent;
+  std::uint16_t reserved0;
+  std::uint32_t max_nodes;
+  std::uint32_t txn_slots_per_node;
+};
+
+enum class PoolState : std::uint32_t { kFormatting = 0, kReady = 1 };
+
+struct Superblock {
+  std::uint64_t magic;            // kMagic; written last by format
+  std::uint32_t layout_version;   // kLayoutVersion
+  std::uint32_t state;            // PoolState
+  LayoutDescriptor descriptor;
+  std::uint64_t pool_size;        // bytes, whole region
+  std::uint64_t page_size;        // kPageSize
+  std::uint32_t node_count;       // partitions in this pool (1..kMaxNodes)
+  std::uint32_t reserved0;
+  std::uint64_t global_offset;    // ClusterHeader
+  std::uint64_t locks_offset;     // GlobalLocks
+  std::uint64_t nodes_offset;     // NodeSlot[kMaxNodes]
+  std::uint64_t txns_offset;      // TxnRecord[kMaxNodes][kTxnSlotsPerNode]
+  std::uint64_t partitions_offset;
+  std::uint64_t partition_size;
+  // capacities of the per-partition tables
+  std::uint32_t dir_entries;
+  std::uint32_t section_entries;
+  std::uint32_t sharer_entries;
+  std::uint32_t free_extents;
+  // offsets of the tables inside a partition (relative to its start)
+  std::uint64_t dir_offset;
+  std::uint64_t sections_offset;
+  std::uint64_t sharers_offset;
+  std::uint64_t free_offset;
+  std::uint64_t data_offset;      // first data page
+  std::uint64_t data_size;        // bytes of data pages per partition
+  std::uint64_t format_time_ns;
+  std::uint64_t pool_uuid;        // random; distinguishes re-formatted pools
+  std::uint64_t reserved[7];      // pads to 256 bytes
+};
+
+// ---------------------------------------------------------- global area --
+
+struct ClusterHeader {
+  std::uint64_t view_epoch;       // bumped on every membership change
+  std::uint64_t members;          // bitmask of MEMBER nodes
+  std::uint32_t dir_primary;      // node whose partition holds the primary directory copy
+  std::uint32_t dir_replica;      // node holding the replica (kNoNode if none)
+  std::uint64_t gid_cursor;       // rotating start for anonymous directory slots
+  std::uint64_t txn_id_seed;      // unused by the core; reserved for membership
+  std::uint64_t reserved[11];
+};
+
+// Lock order (always acquire in this order, release in reverse):
+//   membership -> directory -> partition[0] -> partition[1] -> ...
+struct GlobalLocks {
+  GlobalLock membership;
+  GlobalLock directory;  // both directory copies
+  GlobalLock partition[kMaxNodes];  // that partition's section/sharer/free tables
+};
+
+enum class NodeState : std::uint32_t {
+  kAbsent = 0,   // never joined, or left cleanly
+  kJoining = 1,
+  kMember = 2,
+  kFailed = 3,   // declared failed; recovery pending or done
+};
+
+struct NodeSlot {
+  std::uint32_t state;         // NodeState
+  std::uint32_t incarnation;   // bumped at every join
+  std::uint64_t heartbeat;     // incremented by the node every period
+  std::uint64_t heartbeat_ns;  // CLOCK_REALTIME of the last beat (diagnostics)
+  std::uint64_t pid;           // process id (process mode) or 0
+  std::uint64_t next_txn_id;   // node-local transaction id counter
+  std::uint64_t joined_ns;
+  std::uint64_t reserved[2];
+};
+
+enum class TxnState : std::uint32_t {
+  kIdle = 0,
+  kActive = 1,      // phase 1: reserving; recovery rolls back
+  kCommitting = 2,  // phase 2: decision made; recovery rolls forward
+};
+
+enum class TxnKind : std::uint32_t { kNone = 0, kAllocate = 1, kOpen = 2, kClose = 3 };
+
+// One per (node, slot). Written only by its node; read by recovery and fsck.
+// The transaction's id, kind and targets are written before state becomes
+// Active; the targets filled in later are written before Committing.
+struct TxnRecord {
+  std::uint32_t state;           // TxnState; release-stored last
+  std::uint32_t kind;            // TxnKind
+  std::uint32_t incarnation;
+  std::uint32_t step;            // last step reached (diagnostics)
+  std::uint64_t txn_id;
+  std::uint64_t gid;
+  std::uint32_t dir_slot;        // directory entry (kNoIndex until reserved)
+  std::uint32_t home_node;       // partition of the section
+  std::uint32_t section_index;
+  std::uint32_t sharer_index;
+  std::uint64_t size;
+  std::uint64_t holder;
+  std::uint64_t started_ns;
+  std::uint64_t reserved[3];
+};
+
+// ------------------------------------------------------------- partition --
+
+inline constexpr std::uint64_t kPartitionMagic = 0x5452415050474D47ULL;  // "GMGPPART"
+
+struct PartitionHeader {
+  std::uint64_t magic;         // kPartitionMagic; a lost partition fails this check
+  std::uint32_t node;          // owner of this partition
+  std::uint32_t free_count;    // entries [0, free_count) of the free table are used
+  std::uint32_t section_cursor;  // where to start looking for a free section slot
+  std::uint32_t sharer_cursor;
+  std::uint64_t pool_uuid;
+  std::uint64_t reserved[4];
+};
+
+// Free extent table: sorted by offset, non-overlapping, never adjacent
+// (coalesced); entries [0, free_count) are live. Derived data: repair
+// rebuilds it from the section table.
+struct FreeExtent {
+  std::uint64_t offset;  // bytes from the partition's data_offset, page aligned
+  std::uint64_t length;  // bytes, page multiple, > 0
+};
+
+struct SectionEntry {
+  std::uint32_t state;         // EntryState
+  std::uint32_t generation;    // bumped on each reuse of the slot
+  Owner owner;                 // who reserved it (or is releasing it)
+  std::uint64_t gid;
+  std::uint64_t offset;        // bytes from the partition's data_offset
+  std::uint64_t size;          // bytes, page multiple
+  std::uint32_t sharer_count;  // sharer entries naming this section (derived)
+  std::uint32_t reserved0;
+  std::uint64_t reserved1;
+};
+
+struct SharerEntry {
+  std::uint32_t state;          // EntryState
+  std::uint32_t section_index;  // in the same partition
+  Owner owner;
+  std::uint64_t gid;            // of the section (checked on close)
+  std::uint32_t node;           // the sharing node
+  std::uint32_t reserved0;
+  std::uint64_t holder;         // node-local holder id (0 = the node's daemon)
+};
+
+// ------------------------------------------------------------- directory --
+
+// Directory = the paper's master table (GID -> home node, section) plus the
+// Global Name Service's name index over the same entries: an open-addressing
+// hash table on the name. A GID is (generation << 32) | slot, so the same
+// slot reused later never yields the same GID.
+struct DirHeader {
+  std::uint64_t magic;       // kDirMagic when the copy is valid
+  std::uint64_t pool_uuid;
+  std::uint64_t update_seq;  // bumped on every update (primary == replica when in sync)
+  std::uint32_t entries;
+  std::uint32_t reserved0;
+};
+inline constexpr std::uint64_t kDirMagic = 0x5249444D4D474721ULL;  // "!GGMMDIR"
+
+enum class ObjectKind : std::uint32_t { kNone = 0, kSection = 1 };
+enum DirFlags : std::uint32_t { kDirUnlinked = 1u };  // name no longer resolvable
+
+struct DirEntry {
+  std::uint32_t state;        // EntryState
+  std::uint32_t generation;   // GID generation of the current/last occupant
+  Owner owner;
+  std::uint32_t kind;         // ObjectKind
+  std::uint32_t flags;        // DirFlags
+  std::uint32_t home_node;    // partition holding the section
+  std::uint32_t section_index;
+  std::uint64_t size;         // bytes requested (rounded to pages)
+  std::uint64_t name_hash;    // 0 for anonymous objects
+  std::uint32_t probe_refs;   // live named entries whose probe path passes this slot (derived)
+  std::uint32_t name_len;
+  char name[kNameMax + 1];    // NUL-terminated
+};
+
+// ------------------------------------------------------- frozen geometry --
+
+template <class T>
+inline constexpr bool kPoolType = std::is_standard_layout_v<T> && std::is_trivially_copyable_v<T>;
+
+static_assert(kPoolType<Superblock> && kPoolType<ClusterHeader> && kPoolType<GlobalLocks> &&
+              kPoolType<NodeSlot> && kPoolType<TxnRecord> && kPoolType<PartitionHeader> &&
+              kPoolType<FreeExtent> && kPoolType<SectionEntry> && kPoolType<SharerEntry> &&
+              kPoolType<DirHeader> && kPoolType<DirEntry>);
+static_assert(sizeof(Owner) == 16);
+static_assert(sizeof(GlobalLock) == 32);
+static_assert(sizeof(Superblock) == 256);
+static_assert(sizeof(ClusterHeader) == 128);
+static_assert(sizeof(NodeSlot) == 64);
+static_assert(sizeof(TxnRecord) == 96);
+static_assert(sizeof(PartitionHeader) == 64);
+static_assert(sizeof(FreeExtent) == 16);
+static_assert(sizeof(SectionEntry) == 64);
+static_assert(sizeof(SharerEntry) == 48);
+static_assert(sizeof(DirHeader) == 32);
+static_assert(sizeof(DirEntry) == 128);
+static_assert(offsetof(Superblock, magic) == 0);
+static_assert(offsetof(Superblock, layout_version) == 8);
+static_assert(offsetof(Superblock, pool_size) == 48);
+static_assert(offsetof(GlobalLock, owner) == 0);
+static_assert(offsetof(DirEntry, name) == 64);
+static_assert(offsetof(TxnRecord, state) == 0);
+
+inline constexpr LayoutDescriptor kLayoutDescriptor{
+    sizeof(Superblock),  sizeof(ClusterHeader), sizeof(GlobalLock),  sizeof(NodeSlot),
+    sizeof(TxnRecord),   sizeof(PartitionHeader), sizeof(DirHeader), sizeof(DirEntry),
+    sizeof(SectionEntry), sizeof(SharerEntry),  sizeof(FreeExtent),  0,
+    kMaxNodes,           kTxnSlotsPerNode};
+
+}  // namespace gmm::layout

@@ -1,0 +1,70 @@
+// Recoverable global locks in the pool (paper 3.5), with POSIX robust-mutex
+// semantics:
+//  - a lock held by a live owner is never taken from it;
+//  - a lock whose owner died (its NodeSlot is no longer a Member of the same
+//    incarnation) is taken over and the new owner gets kOwnerDied: it repairs
+//    the protected data, then calls make_consistent();
+//  - released while still inconsistent, the lock becomes kNotRecoverable for good.
+// Waiters spin briefly, then yield, then sleep with exponential back-off
+// (four VMs may share two cores).
+#pragma once
+
+#include <cstdint>
+
+#include "gmm/layout.hpp"
+#include "gmm/pool.hpp"
+#include "gmm/result.hpp"
+
+namespace gmm {
+
+// The 64-bit owner word: (incarnation << 32) | (node + 1).
+std::uint64_t lock_owner_word(std::uint32_t node, std::uint32_t incarnation);
+std::uint32_t lock_owner_node(std::uint64_t word);         // layout::kNoNode when free
+std::uint32_t lock_owner_incarnation(std::uint64_t word);
+
+// True if the owner word names a live member (or a checker within its lease).
+bool lock_owner_alive(const Pool& pool, std::uint64_t owner_word);
+
+enum class LockAcquired { kClean, kOwnerDied };
+
+// Acquire `lock` for `me`. Returns kClean or kOwnerDied (the caller now holds
+// the lock and must repair, then make_consistent). Errors: kNotRecoverable
+// (the caller does not hold the lock), kExpelled (`me` is no longer a live
+// member: the lock was not taken).
+Result<LockAcquired> lock_acquire(const Pool& pool, layout::GlobalLock& lock, std::uint64_t me);
+void lock_make_consistent(layout::GlobalLock& lock);
+// Release; if still inconsistent the lock becomes not recoverable.
+void lock_release(layout::GlobalLock& lock, std::uint64_t me);
+// Held right now by a non-live owner (the checker reports these).
+bool lock_held_by_dead_owner(const Pool& pool, const layout::GlobalLock& lock);
+
+// Scope guard for GMM's own table locks: on kOwnerDied it runs `repair`
+// (which must bring the protected tables to a consistent state) and marks
+// the lock consistent before the critical section starts.
+class TableLock {
+ public:
+  template <class Repair>
+  static Result<TableLock> acquire(const Pool& pool, layout::GlobalLock& lock, std::uint64_t me, Repair&& repair) {
+    auto got = lock_acquire(pool, lock, me);
+    if (!got) return got.error();
+    if (*got == LockAcquired::kOwnerDied) {
+      repair();
+      lock_make_consistent(lock);
+    }
+    return TableLock(lock, me);
+  }
+  TableLock(TableLock&& other) noexcept : lock_(other.lock_), me_(other.me_) { other.lock_ = nullptr; }
+  TableLock(const TableLock&) = delete;
+  TableLock& operator=(const TableLock&) = delete;
+  TableLock& operator=(TableLock&&) = delete;
+  ~TableLock() {
+    if (lock_ != nullptr) lock_release(*lock_, me_);
+  }
+
+ private:
+  TableLock(layout::GlobalLock& lock, std::uint64_t me) : lock_(&lock), me_(me) {}
+  layout::GlobalLock* lock_;
+  std::uint64_t me_;
+};
+
+}  // namespace gmm

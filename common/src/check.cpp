@@ -1,0 +1,321 @@
+// The pool checker. It copies the tables under the pool's locks (as the
+// checker, never as a node), releases them, and checks the copy, so it is
+// safe to run while nodes work.
+#include "gmm/check.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <map>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "directory.hpp"
+#include "gmm/atomic.hpp"
+#include "gmm/lock.hpp"
+
+namespace gmm {
+using namespace layout;
+
+namespace {
+
+struct PartitionCopy {
+  PartitionHeader header;
+  std::vector<SectionEntry> sections;
+  std::vector<SharerEntry> sharers;
+  std::vector<FreeExtent> free;
+};
+
+struct Snapshot {
+  ClusterHeader cluster;
+  std::vector<NodeSlot> slots;
+  std::vector<TxnRecord> txns;  // [node * kTxnSlotsPerNode + slot]
+  DirHeader dir_primary_header, dir_replica_header;
+  std::vector<DirEntry> dir_primary, dir_replica;
+  std::vector<PartitionCopy> partitions;
+  std::vector<std::string> dead_locks;
+};
+
+template <class T>
+std::vector<T> copy_of(std::span<T> s) {
+  return {s.begin(), s.end()};
+}
+
+// Acquires every table lock in the documented order, except those held by a
+// dead owner (reported instead: repairing is the nodes' job, not the checker's).
+class CheckerLocks {
+ public:
+  CheckerLocks(const Pool& pool, std::vector<std::string>& dead)
+      : pool_(pool), me_(lock_owner_word(kCheckerNode, static_cast<std::uint32_t>(::getpid()))) {
+    take(pool.locks().directory, "directory", dead);
+    for (std::uint32_t n = 0; n < pool.node_count(); ++n)
+      take(pool.locks().partition[n], fmt::format("partition {}", n), dead);
+  }
+  ~CheckerLocks() {
+    for (auto it = held_.rbegin(); it != held_.rend(); ++it) lock_release(**it, me_);
+  }
+
+ private:
+  void take(GlobalLock& lock, const std::string& name, std::vector<std::string>& dead) {
+    if (lock_held_by_dead_owner(pool_, lock)) {
+      dead.push_back(fmt::format("{} lock is held by dead owner node {}", name,
+                                 lock_owner_node(load_acquire(lock.owner))));
+      return;
+    }
+    auto got = lock_acquire(pool_, lock, me_);
+    if (got) held_.push_back(&lock);
+  }
+  const Pool& pool_;
+  std::uint64_t me_;
+  std::vector<GlobalLock*> held_;
+};
+
+Snapshot take_snapshot(const Pool& pool) {
+  Snapshot snap;
+  const std::uint32_t n = pool.node_count();
+  // Transaction records first: a reservation newer than this copy belongs to
+  // a transaction that started after it (see reservation_is_live).
+  // Only the fields the checks use, read atomically: their owners write them concurrently.
+  const ClusterHeader& cluster = pool.cluster();
+  snap.cluster.dir_primary = load_acquire(cluster.dir_primary);
+  snap.cluster.dir_replica = load_acquire(cluster.dir_replica);
+  for (std::uint32_t node = 0; node < kMaxNodes; ++node) {
+    const NodeSlot& live = pool.node_slot(node);
+    NodeSlot copy{};
+    copy.state = load_acquire(live.state);
+    copy.incarnation = load_acquire(live.incarnation);
+    copy.next_txn_id = load_acquire(live.next_txn_id);
+    snap.slots.push_back(copy);
+  }
+  for (std::uint32_t node = 0; node < kMaxNodes; ++node) {
+    for (std::uint32_t s = 0; s < kTxnSlotsPerNode; ++s) {
+      const TxnRecord& live = pool.txn(node, s);
+      TxnRecord copy{};
+      copy.state = load_acquire(live.state);
+      copy.txn_id = load_acquire(live.txn_id);
+      copy.incarnation = load_acquire(live.incarnation);
+      snap.txns.push_back(copy);
+    }
+  }
+  CheckerLocks locks(pool, snap.dead_locks);
+  const std::uint32_t primary = dir::primary_node(pool), replica = dir::replica_node(pool);
+  if (primary < n) {
+    snap.dir_primary_header = pool.dir_header(primary);
+    snap.dir_primary = copy_of(pool.dir_entries(primary));
+  }
+  if (replica < n) {
+    snap.dir_replica_header = pool.dir_header(replica);
+    snap.dir_replica = copy_of(pool.dir_entries(replica));
+  }
+  for (std::uint32_t node = 0; node < n; ++node) {
+    PartitionCopy p;
+    p.header = pool.partition(node);
+    p.sections = copy_of(pool.sections(node));
+    p.sharers = copy_of(pool.sharers(node));
+    auto free = pool.free_table(node);
+    p.free.assign(free.begin(), free.begin() + std::min<std::size_t>(p.header.free_count, free.size()));
+    snap.partitions.push_back(std::move(p));
+  }
+  return snap;
+}
+
+class Checker {
+ public:
+  Checker(const Pool& pool, Snapshot snap, CheckReport& report)
+      : pool_(pool), sb_(pool.superblock()), snap_(std::move(snap)), report_(report) {}
+
+  void run() {
+    for (const auto& d : snap_.dead_locks) violation("{}", d);
+    check_directory_copies();
+    for (std::uint32_t node = 0; node < sb_.node_count; ++node) check_partition(node);
+    check_directory_entries();
+  }
+
+ private:
+  template <class... Args>
+  void violation(fmt::format_string<Args...> f, Args&&... args) {
+    report_.violations.push_back(fmt::format(f, std::forward<Args>(args)...));
+  }
+
+  static std::string_view state_name(std::uint32_t s) {
+    switch (static_cast<EntryState>(s)) {
+      case EntryState::kFree: return "free";
+      case EntryState::kReserved: return "reserved";
+      case EntryState::kCommitted: return "committed";
+      case EntryState::kReleasing: return "releasing";
+    }
+    return "invalid";
+  }
+
+  // A Reserved/Releasing entry must belong to a transaction in flight. The
+  // node slot was copied before the records: a transaction with an id at or
+  // past the slot's counter may have started after the copy.
+  bool reservation_is_live(const Owner& o) const {
+    if (o.node >= kMaxNodes) return false;
+    const NodeSlot& slot = snap_.slots[o.node];
+    if (static_cast<NodeState>(slot.state) != NodeState::kMember || o.incarnation != slot.incarnation) return false;
+    for (std::uint32_t s = 0; s < kTxnSlotsPerNode; ++s) {
+      const TxnRecord& r = snap_.txns[o.node * kTxnSlotsPerNode + s];
+      if (r.txn_id == o.txn && r.incarnation == o.incarnation) return static_cast<TxnState>(r.state) != TxnState::kIdle;
+    }
+    return o.txn >= slot.next_txn_id;
+  }
+
+  void check_reservation(std::string_view what, std::uint32_t state, const Owner& owner) {
+    const auto s = static_cast<EntryState>(state);
+    if (s != EntryState::kReserved && s != EntryState::kReleasing) return;
+    if (!reservation_is_live(owner))
+      violation("{} is {} by node {} transaction {} (incarnation {}), which is not in flight", what, state_name(state),
+                owner.node, owner.txn, owner.incarnation);
+  }
+
+  void check_directory_copies() {
+    const std::uint32_t primary = snap_.cluster.dir_primary, replica = snap_.cluster.dir_replica;
+    if (primary >= sb_.node_count) {
+      violation("directory primary node {} does not exist", primary);
+      return;
+    }
+    if (snap_.dir_primary_header.magic != kDirMagic) violation("directory primary on node {} is not valid", primary);
+    if (replica == kNoNode) {
+      if (sb_.node_count > 1) violation("no directory replica although the pool has {} nodes", sb_.node_count);
+      return;
+    }
+    if (replica == primary) violation("directory primary and replica are both on node {}", primary);
+    if (snap_.dir_replica_header.magic != kDirMagic) violation("directory replica on node {} is not valid", replica);
+    std::uint32_t differing = 0;
+    for (std::size_t i = 0; i < snap_.dir_primary.size() && i < snap_.dir_replica.size(); ++i) {
+      if (std::memcmp(&snap_.dir_primary[i], &snap_.dir_replica[i], sizeof(DirEntry)) == 0) continue;
+      if (++differing <= 5) violation("directory slot {} differs between primary and replica", i);
+    }
+    if (differing > 5) violation("... {} directory slots differ in all", differing);
+  }
+
+  void check_directory_entries() {
+    const auto& table = snap_.dir_primary;
+    const auto n = static_cast<std::uint32_t>(table.size());
+    std::vector<std::uint32_t> refs(n, 0);
+    std::map<std::string, std::uint32_t> names;
+    for (std::uint32_t i = 0; i < n; ++i) {
+      const DirEntry& e = table[i];
+      const auto state = static_cast<EntryState>(e.state);
+      if (state == EntryState::kFree) continue;
+      const std::string name(e.name, std::min<std::uint32_t>(e.name_len, kNameMax));
+      const std::string what = fmt::format("directory slot {} ('{}')", i, name);
+      check_reservation(what, e.state, e.owner);
+      if (e.name_hash != 0) {
+        for (std::uint32_t k = static_cast<std::uint32_t>(e.name_hash % n); k != i; k = (k + 1) % n) ++refs[k];
+        if (e.name_hash != dir::name_hash(name)) violation("{} has a wrong name hash", what);
+        if ((e.flags & kDirUnlinked) == 0 && !names.emplace(name, i).second)
+          violation("name '{}' is in directory slots {} and {}", name, names[name], i);
+      }
+      if (state == EntryState::kReserved) continue;  // location not decided yet
+      ++report_.sections;
+      if (e.name_hash != 0 && (e.flags & kDirUnlinked) == 0) ++report_.names;
+      if (e.home_node >= sb_.node_count || e.section_index >= sb_.section_entries) {
+        violation("{} points at a section that cannot exist (node {}, index {})", what, e.home_node, e.section_index);
+        continue;
+      }
+      const SectionEntry& s = snap_.partitions[e.home_node].sections[e.section_index];
+      const std::uint64_t gid = (static_cast<std::uint64_t>(e.generation) << 32) | i;
+      if (static_cast<EntryState>(s.state) == EntryState::kFree || s.gid != gid)
+        violation("{} (GID {:#x}) points at node {} section {}, which does not hold it", what, gid, e.home_node,
+                  e.section_index);
+    }
+    for (std::uint32_t i = 0; i < n; ++i)
+      if (refs[i] != table[i].probe_refs)
+        violation("directory slot {} has probe_refs {} but {} names pass it", i, table[i].probe_refs, refs[i]);
+  }
+
+  void check_partition(std::uint32_t node) {
+    const PartitionCopy& p = snap_.partitions[node];
+    if (p.header.magic != kPartitionMagic || p.header.node != node || p.header.pool_uuid != sb_.pool_uuid) {
+      violation("partition {} header is not valid (lost memory or foreign data)", node);
+      return;
+    }
+    struct Span {
+      std::uint64_t offset, length;
+      std::string what;
+    };
+    std::vector<Span> spans;
+    for (std::size_t i = 0; i < p.free.size(); ++i) {
+      const FreeExtent& f = p.free[i];
+      spans.push_back({f.offset, f.length, fmt::format("free extent {}", i)});
+      report_.free_bytes += f.length;
+      if (f.length == 0 || f.offset % kPageSize != 0 || f.length % kPageSize != 0)
+        violation("node {} free extent {} [{:#x}, +{:#x}) is empty or not page aligned", node, i, f.offset, f.length);
+      if (i > 0 && p.free[i - 1].offset + p.free[i - 1].length >= f.offset)
+        violation("node {} free extents {} and {} are unsorted, overlapping or not coalesced", node, i - 1, i);
+    }
+    std::vector<std::uint32_t> sharer_counts(p.sections.size(), 0);
+    for (std::size_t i = 0; i < p.sharers.size(); ++i) {
+      const SharerEntry& sh = p.sharers[i];
+      if (static_cast<EntryState>(sh.state) == EntryState::kFree) continue;
+      const std::string what = fmt::format("node {} sharer {}", node, i);
+      check_reservation(what, sh.state, sh.owner);
+      if (sh.section_index >= p.sections.size() ||
+          static_cast<EntryState>(p.sections[sh.section_index].state) == EntryState::kFree ||
+          p.sections[sh.section_index].gid != sh.gid) {
+        violation("{} names section {} (GID {:#x}) which does not exist", what, sh.section_index, sh.gid);
+        continue;
+      }
+      if (sh.node >= sb_.node_count) violation("{} names node {} which does not exist", what, sh.node);
+      ++sharer_counts[sh.section_index];
+    }
+    for (std::size_t i = 0; i < p.sections.size(); ++i) {
+      const SectionEntry& s = p.sections[i];
+      const auto state = static_cast<EntryState>(s.state);
+      if (state == EntryState::kFree) continue;
+      const std::string what = fmt::format("node {} section {} (GID {:#x})", node, i, s.gid);
+      spans.push_back({s.offset, s.size, what});
+      (state == EntryState::kReserved ? report_.reserved_bytes : report_.used_bytes) += s.size;
+      check_reservation(what, s.state, s.owner);
+      if (s.size == 0 || s.offset % kPageSize != 0 || s.size % kPageSize != 0)
+        violation("{} is empty or not page aligned", what);
+      if (s.sharer_count != sharer_counts[i])
+        violation("{} counts {} sharers but {} sharer entries name it", what, s.sharer_count, sharer_counts[i]);
+      if (sharer_counts[i] == 0 && state == EntryState::kCommitted)
+        violation("{} is committed but has no sharers (leaked)", what);
+      if (!dir_holds(s.gid, node, static_cast<std::uint32_t>(i)))
+        violation("{} has no directory entry pointing at it", what);
+    }
+    std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) { return a.offset < b.offset; });
+    std::uint64_t cursor = 0;
+    for (const Span& s : spans) {
+      if (s.offset < cursor) violation("node {}: {} overlaps the previous extent at {:#x}", node, s.what, s.offset);
+      if (s.offset > cursor)
+        violation("node {}: pages [{:#x}, {:#x}) are neither free nor allocated (leaked)", node, cursor, s.offset);
+      cursor = std::max(cursor, s.offset + s.length);
+    }
+    if (cursor < sb_.data_size)
+      violation("node {}: pages [{:#x}, {:#x}) are neither free nor allocated (leaked)", node, cursor, sb_.data_size);
+    if (cursor > sb_.data_size) violation("node {}: extents run past the end of the partition", node);
+  }
+
+  bool dir_holds(std::uint64_t gid, std::uint32_t node, std::uint32_t index) const {
+    const auto slot = static_cast<std::uint32_t>(gid);
+    if (slot >= snap_.dir_primary.size()) return false;
+    const DirEntry& e = snap_.dir_primary[slot];
+    if (static_cast<EntryState>(e.state) == EntryState::kFree || e.generation != static_cast<std::uint32_t>(gid >> 32))
+      return false;
+    // A reserved entry learns its location only at commit.
+    return static_cast<EntryState>(e.state) == EntryState::kReserved || (e.home_node == node && e.section_index == index);
+  }
+
+  const Pool& pool_;
+  const Superblock& sb_;
+  Snapshot snap_;
+  CheckReport& report_;
+};
+
+}  // namespace
+
+CheckReport check_pool(const Pool& pool) {
+  CheckReport report;
+  Checker(pool, take_snapshot(pool), report).run();
+  return report;
+}
+
+}  // namespace gmm

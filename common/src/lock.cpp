@@ -1,0 +1,122 @@
+#include "gmm/lock.hpp"
+
+#include <sched.h>
+#include <time.h>
+
+#include <chrono>
+
+#include "gmm/atomic.hpp"
+
+namespace gmm {
+using namespace layout;
+
+namespace {
+
+// The host checker holds locks only for a snapshot copy; after this lease a
+// checker-owned lock counts as abandoned (the checker process died).
+constexpr std::uint64_t kCheckerLeaseNs = 2'000'000'000;
+
+std::uint64_t realtime_ns() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
+class Backoff {
+ public:
+  void wait() {
+    if (round_ < 64) {
+      __builtin_ia32_pause();
+    } else if (round_ < 80) {
+      sched_yield();
+    } else {
+      timespec ts{0, static_cast<long>(sleep_ns_)};
+      nanosleep(&ts, nullptr);
+      sleep_ns_ = sleep_ns_ * 2 > kMaxSleepNs ? kMaxSleepNs : sleep_ns_ * 2;
+    }
+    ++round_;
+  }
+
+ private:
+  static constexpr std::uint64_t kMaxSleepNs = 1'000'000;
+  std::uint32_t round_ = 0;
+  std::uint64_t sleep_ns_ = 10'000;
+};
+
+}  // namespace
+
+std::uint64_t lock_owner_word(std::uint32_t node, std::uint32_t incarnation) {
+  return (static_cast<std::uint64_t>(incarnation) << 32) | (node + 1);
+}
+std::uint32_t lock_owner_node(std::uint64_t word) {
+  return word == 0 ? kNoNode : static_cast<std::uint32_t>(word & 0xFFFFFFFFu) - 1;
+}
+std::uint32_t lock_owner_incarnation(std::uint64_t word) { return static_cast<std::uint32_t>(word >> 32); }
+
+bool lock_owner_alive(const Pool& pool, std::uint64_t word) {
+  const std::uint32_t node = lock_owner_node(word);
+  if (node == kNoNode) return false;
+  if (node == kCheckerNode) return true;  // lease handled by the caller (needs since_ns)
+  if (node >= kMaxNodes) return false;
+  const NodeSlot& slot = pool.node_slot(node);
+  return load_state<NodeState>(slot.state) == NodeState::kMember &&
+         load_acquire(slot.incarnation) == lock_owner_incarnation(word);
+}
+
+static bool owner_alive_for(const Pool& pool, const GlobalLock& lock, std::uint64_t word) {
+  if (lock_owner_node(word) == kCheckerNode) return realtime_ns() - load_acquire(lock.since_ns) < kCheckerLeaseNs;
+  return lock_owner_alive(pool, word);
+}
+
+bool lock_held_by_dead_owner(const Pool& pool, const GlobalLock& lock) {
+  const std::uint64_t word = load_acquire(lock.owner);
+  return word != 0 && !owner_alive_for(pool, lock, word);
+}
+
+Result<LockAcquired> lock_acquire(const Pool& pool, GlobalLock& lock, std::uint64_t me) {
+  const bool me_is_node = lock_owner_node(me) != kCheckerNode;
+  Backoff backoff;
+  for (;;) {
+    // Fencing: a node declared failed must not touch any table.
+    if (me_is_node && !lock_owner_alive(pool, me))
+      return make_error(Errc::kExpelled, "this node was declared failed and must rejoin before touching the pool");
+    std::uint64_t current = load_acquire(lock.owner);
+    bool took_from_dead = false;
+    if (current == 0) {
+      if (!cas_acq_rel(lock.owner, current, me)) continue;
+    } else if (current == me) {
+      return make_error(Errc::kInvalidArgument, "global lock is already held by this owner (not recursive)");
+    } else if (!owner_alive_for(pool, lock, current)) {
+      if (!cas_acq_rel(lock.owner, current, me)) continue;
+      took_from_dead = true;
+    } else {
+      backoff.wait();
+      continue;
+    }
+    store_release(lock.since_ns, realtime_ns());
+    fetch_add_acq_rel(lock.acquisitions, std::uint64_t{1});
+    const auto state = load_state<LockState>(lock.state);
+    if (state == LockState::kNotRecoverable) {
+      store_release(lock.owner, std::uint64_t{0});
+      return make_error(Errc::kNotRecoverable, "global lock is not recoverable: it was released while inconsistent");
+    }
+    if (took_from_dead) {
+      publish_state(lock.state, LockState::kInconsistent);
+      return LockAcquired::kOwnerDied;
+    }
+    // A previous repairer may itself have died before making it consistent.
+    return state == LockState::kInconsistent ? LockAcquired::kOwnerDied : LockAcquired::kClean;
+  }
+}
+
+void lock_make_consistent(GlobalLock& lock) { publish_state(lock.state, LockState::kConsistent); }
+
+void lock_release(GlobalLock& lock, std::uint64_t me) {
+  if (load_acquire(lock.owner) != me) return;  // taken over after we were expelled: not ours any more
+  if (load_state<LockState>(lock.state) == LockState::kInconsistent)
+    publish_state(lock.state, LockState::kNotRecoverable);
+  std::uint64_t expected = me;
+  cas_acq_rel(lock.owner, expected, std::uint64_t{0});
+}
+
+}  // namespace gmm

@@ -1,0 +1,531 @@
+#include <chrono>
+#include <cstring>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "directory.hpp"
+#include "gmm/atomic.hpp"
+#include "gmm/crash.hpp"
+#include "gmm/gmm.hpp"
+#include "partition.hpp"
+#include "transaction.hpp"
+
+namespace gmm {
+using namespace layout;
+
+namespace {
+
+std::uint64_t realtime_ns() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
+std::uint64_t round_to_pages(std::uint64_t size) { return (size + kPageSize - 1) / kPageSize * kPageSize; }
+
+Error busy(std::string_view what) {
+  return make_error(Errc::kBusy, fmt::format("{} is being created or released by another transaction", what));
+}
+
+}  // namespace
+
+std::string to_string(Gid gid) { return fmt::format("{:#018x}", gid.value); }
+
+std::optional<Gid> parse_gid(std::string_view text) {
+  int base = 10;
+  if (text.starts_with("0x") || text.starts_with("0X")) {
+    text.remove_prefix(2);
+    base = 16;
+  }
+  if (text.empty() || text.size() > 20) return std::nullopt;
+  std::uint64_t value = 0;
+  for (char c : text) {
+    int digit = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : (c >= 'A' && c <= 'F') ? c - 'A' + 10 : 99;
+    if (digit >= base) return std::nullopt;
+    value = value * base + static_cast<std::uint64_t>(digit);
+  }
+  if (value == 0) return std::nullopt;
+  return Gid{value};
+}
+
+// One transaction record in the pool, claimed for the duration of a call.
+// Fields are written before the state that makes them meaningful.
+class Node::Txn {
+ public:
+  Txn(Node& node, TxnKind kind, std::uint64_t size, std::uint64_t holder)
+      : node_(node), record_(node.pool_.txn(node.id_, node.claim_txn_slot())) {
+    NodeSlot& slot = node.pool_.node_slot(node.id_);
+    const std::uint64_t id = load_relaxed(slot.next_txn_id) + 1;
+    store_release(slot.next_txn_id, id);
+    store_relaxed(record_.txn_id, id);
+    record_.kind = static_cast<std::uint32_t>(kind);
+    store_relaxed(record_.incarnation, node.incarnation_);
+    record_.step = 0;
+    record_.gid = 0;
+    record_.dir_slot = record_.section_index = record_.sharer_index = kNoIndex;
+    record_.home_node = kNoNode;
+    record_.size = size;
+    record_.holder = holder;
+    record_.started_ns = realtime_ns();
+    publish_state(record_.state, TxnState::kActive);
+  }
+  // A transaction left unfinished (we were expelled mid-way) stays in the
+  // pool for recovery to resolve.
+  ~Txn() {
+    if (!unfinished_) publish_state(record_.state, TxnState::kIdle);
+  }
+  Txn(const Txn&) = delete;
+  Txn& operator=(const Txn&) = delete;
+
+  TxnRecord& record() { return record_; }
+  Owner owner() const { return txn::owner_of(record_, node_.id_); }
+  void step(CrashPoint point) {
+    store_release(record_.step, static_cast<std::uint32_t>(point));
+    crash_point(point);
+  }
+  void set_target(std::uint32_t TxnRecord::*field, std::uint32_t value) { store_release(record_.*field, value); }
+  void set_gid(std::uint64_t gid) { store_release(record_.gid, gid); }
+  // The decision point: from here on recovery rolls forward.
+  Status commit(CrashPoint committing) {
+    publish_state(record_.state, TxnState::kCommitting);
+    step(committing);
+    auto done = txn::roll_forward(node_.pool_, node_.lock_owner_, node_.id_, record_);
+    unfinished_ = !done.ok();
+    return done;
+  }
+  // Undo every reservation (the abort path and recovery share this code).
+  Error abort(Error why) {
+    auto undone = txn::roll_back(node_.pool_, node_.lock_owner_, node_.id_, record_);
+    unfinished_ = !undone.ok();
+    return undone ? std::move(why) : undone.error();
+  }
+
+ private:
+  Node& node_;
+  TxnRecord& record_;
+  bool unfinished_ = false;
+};
+
+Node::Node(Pool pool, std::uint32_t node_id) : pool_(pool), id_(node_id) {}
+Node::~Node() = default;
+
+std::uint32_t Node::claim_txn_slot() {
+  for (std::uint32_t s = 0; s < kTxnSlotsPerNode; ++s)
+    if (load_state<TxnState>(pool_.txn(id_, s).state) == TxnState::kIdle) return s;
+  return 0;  // unreachable: calls are serialised by mutex_, so one slot suffices
+}
+
+Result<TableLock> Node::lock_directory() {
+  return TableLock::acquire(pool_, pool_.locks().directory, lock_owner_, [&] { dir::repair(pool_); });
+}
+
+Result<TableLock> Node::lock_partition(std::uint32_t node) {
+  return TableLock::acquire(pool_, pool_.locks().partition[node], lock_owner_, [&] { part::repair(pool_, node); });
+}
+
+Status Node::join() {
+  std::lock_guard guard(mutex_);
+  if (id_ >= pool_.node_count())
+    return make_error(Errc::kInvalidArgument,
+                      fmt::format("node {} does not exist: the pool has nodes 0..{}", id_, pool_.node_count() - 1));
+  if (load_acquire(pool_.partition(id_).magic) != kPartitionMagic)
+    return make_error(Errc::kBadPool, fmt::format("partition of node {} is not valid (memory lost?)", id_));
+  NodeSlot& slot = pool_.node_slot(id_);
+  {
+    // Membership lock: the new incarnation makes every lock and reservation
+    // of a previous incarnation of this node "owned by a dead node".
+    incarnation_ = load_acquire(slot.incarnation) + 1;
+    store_release(slot.incarnation, incarnation_);
+    lock_owner_ = lock_owner_word(id_, incarnation_);
+    slot.pid = static_cast<std::uint64_t>(::getpid());
+    slot.joined_ns = realtime_ns();
+    publish_state(slot.state, NodeState::kMember);
+    auto lock = TableLock::acquire(pool_, pool_.locks().membership, lock_owner_, [] {});
+    if (!lock) return lock.error();
+    ClusterHeader& c = pool_.cluster();
+    c.members |= (std::uint64_t{1} << id_);
+    store_release(c.view_epoch, c.view_epoch + 1);
+  }
+  joined_ = true;
+  if (auto resolved = txn::resolve_transactions(pool_, lock_owner_, id_); !resolved) return resolved;
+  if (auto repaired = repair_abandoned_locks(id_); !repaired) return repaired;
+  rebuild_shares();
+  return ok_status();
+}
+
+Status Node::repair_abandoned_locks(std::uint32_t dead_node) {
+  GlobalLocks& locks = pool_.locks();
+  auto abandoned = [&](const GlobalLock& l) {
+    return lock_owner_node(load_acquire(l.owner)) == dead_node && lock_held_by_dead_owner(pool_, l);
+  };
+  if (abandoned(locks.directory))
+    if (auto lock = lock_directory(); !lock) return lock.error();
+  for (std::uint32_t n = 0; n < pool_.node_count(); ++n)
+    if (abandoned(locks.partition[n]))
+      if (auto lock = lock_partition(n); !lock) return lock.error();
+  return ok_status();
+}
+
+void Node::leave() {
+  std::lock_guard guard(mutex_);
+  if (!joined_) return;
+  NodeSlot& slot = pool_.node_slot(id_);
+  if (auto lock = TableLock::acquire(pool_, pool_.locks().membership, lock_owner_, [] {}); lock) {
+    ClusterHeader& c = pool_.cluster();
+    c.members &= ~(std::uint64_t{1} << id_);
+    store_release(c.view_epoch, c.view_epoch + 1);
+  }
+  publish_state(slot.state, NodeState::kAbsent);
+  joined_ = false;
+}
+
+void Node::rebuild_shares() {
+  shares_.clear();
+  for (std::uint32_t home = 0; home < pool_.node_count(); ++home) {
+    auto sharers = pool_.sharers(home);
+    for (std::uint32_t i = 0; i < sharers.size(); ++i) {
+      const SharerEntry& sh = sharers[i];
+      if (load_state<EntryState>(sh.state) == EntryState::kCommitted && sh.node == id_)
+        shares_[{sh.gid, sh.holder}] = Share{home, i};
+    }
+  }
+}
+
+Result<SectionInfo> Node::allocate(std::string_view name, std::uint64_t size, Placement where, std::uint64_t holder) {
+  std::lock_guard guard(mutex_);
+  if (name.size() > kNameMax)
+    return make_error(Errc::kNameTooLong, fmt::format("name is {} bytes, the limit is {}", name.size(), kNameMax));
+  if (name.find('\0') != std::string_view::npos)
+    return make_error(Errc::kInvalidArgument, "name contains a NUL byte");
+  if (size == 0) return make_error(Errc::kInvalidArgument, "size must be greater than 0");
+  if (!joined_) return make_error(Errc::kInvalidArgument, "node has not joined the pool");
+  const std::uint64_t data_size = pool_.superblock().data_size;
+  if (size > data_size)
+    return make_error(Errc::kNoSpace, fmt::format("size {} is larger than a partition ({} bytes)", size, data_size));
+  size = round_to_pages(size);
+  std::vector<std::uint32_t> homes;
+  switch (where.kind) {
+    case Placement::Kind::kLocal: homes.push_back(id_); break;
+    case Placement::Kind::kNode:
+      if (where.node >= pool_.node_count())
+        return make_error(Errc::kInvalidArgument, fmt::format("node {} does not exist (nodes 0..{})", where.node,
+                                                              pool_.node_count() - 1));
+      homes.push_back(where.node);
+      break;
+    case Placement::Kind::kAnywhere:
+      for (std::uint32_t k = 0; k < pool_.node_count(); ++k) homes.push_back((id_ + k) % pool_.node_count());
+      break;
+  }
+
+  Txn txn(*this, TxnKind::kAllocate, size, holder);
+  txn.step(CrashPoint::kAllocBegun);
+  std::uint64_t gid = 0;
+  {
+    auto lock = lock_directory();
+    if (!lock) return txn.abort(lock.error());
+    if (std::uint32_t existing = dir::find_name(pool_, name); existing != kNoIndex) {
+      if (load_state<EntryState>(dir::entry(pool_, existing).state) == EntryState::kCommitted)
+        return txn.abort(make_error(Errc::kExists, fmt::format("name '{}' already exists", name)));
+      return txn.abort(busy(fmt::format("name '{}'", name)));
+    }
+    const std::uint32_t slot = dir::pick_slot(pool_, name);
+    if (slot == kNoIndex) return txn.abort(make_error(Errc::kTableFull, "the directory (master table) is full"));
+    txn.set_target(&TxnRecord::dir_slot, slot);
+    gid = dir::reserve(pool_, slot, name, txn.owner(), size, CrashPoint::kAllocDirPrimary);
+    txn.set_gid(gid);
+  }
+  txn.step(CrashPoint::kAllocDirReserved);
+
+  Error last_failure = make_error(Errc::kNoSpace, "no partition has room");
+  bool placed = false;
+  for (std::uint32_t home : homes) {
+    auto lock = lock_partition(home);
+    if (!lock) return txn.abort(lock.error());
+    const std::uint32_t section = part::find_free_section(pool_, home);
+    const std::uint32_t sharer = part::find_free_sharer(pool_, home);
+    if (section == kNoIndex || sharer == kNoIndex) {
+      last_failure = make_error(Errc::kTableFull, fmt::format("the {} table of node {} is full",
+                                                              section == kNoIndex ? "section" : "sharer", home));
+      continue;
+    }
+    auto offset = part::carve(pool_, home, size);
+    if (!offset) {
+      last_failure = make_error(Errc::kNoSpace, fmt::format("node {} has no free extent of {} bytes", home, size));
+      continue;
+    }
+    // Targets first: recovery finds the entries through the record.
+    txn.set_target(&TxnRecord::home_node, home);
+    txn.set_target(&TxnRecord::section_index, section);
+    txn.set_target(&TxnRecord::sharer_index, sharer);
+    crash_point(CrashPoint::kAllocExtentCarved);
+    SectionEntry& s = pool_.sections(home)[section];
+    s.generation += 1;
+    s.owner = txn.owner();
+    s.gid = gid;
+    s.offset = *offset;
+    s.size = size;
+    s.sharer_count = 1;
+    publish_state(s.state, EntryState::kReserved);
+    crash_point(CrashPoint::kAllocSectionReserved);
+    SharerEntry& sh = pool_.sharers(home)[sharer];
+    sh.section_index = section;
+    sh.owner = txn.owner();
+    sh.gid = gid;
+    sh.node = id_;
+    sh.holder = holder;
+    publish_state(sh.state, EntryState::kReserved);
+    placed = true;
+    break;
+  }
+  if (!placed) return txn.abort(std::move(last_failure));
+  txn.step(CrashPoint::kAllocPartitionReserved);
+  if (auto done = txn.commit(CrashPoint::kAllocCommitting); !done) return done.error();
+  txn.step(CrashPoint::kAllocDone);
+  const TxnRecord& r = txn.record();
+  shares_[{gid, holder}] = Share{r.home_node, r.sharer_index};
+  return describe_locked(Gid{gid});
+}
+
+Result<SectionInfo> Node::open(std::string_view name, std::uint64_t holder) {
+  std::uint64_t gid = 0;
+  {
+    std::lock_guard guard(mutex_);
+    auto lock = lock_directory();
+    if (!lock) return lock.error();
+    const std::uint32_t slot = dir::find_name(pool_, name);
+    if (slot == kNoIndex) return make_error(Errc::kNotFound, fmt::format("no section named '{}'", name));
+    const DirEntry& e = dir::entry(pool_, slot);
+    gid = (static_cast<std::uint64_t>(e.generation) << 32) | slot;
+  }
+  return open(Gid{gid}, holder);
+}
+
+Result<SectionInfo> Node::open(Gid gid, std::uint64_t holder) {
+  std::lock_guard guard(mutex_);
+  return open_locked(gid, holder);
+}
+
+Result<SectionInfo> Node::open_locked(Gid gid, std::uint64_t holder) {
+  if (shares_.contains({gid.value, holder}))
+    return make_error(Errc::kAlreadyOpen, fmt::format("section {} is already open by holder {} on node {}",
+                                                      to_string(gid), holder, id_));
+  Txn txn(*this, TxnKind::kOpen, 0, holder);
+  txn.set_gid(gid.value);
+  txn.step(CrashPoint::kOpenBegun);
+  std::uint32_t home = kNoNode, section = kNoIndex;
+  {
+    auto lock = lock_directory();
+    if (!lock) return txn.abort(lock.error());
+    if (!dir::gid_matches(pool_, gid.value))
+      return txn.abort(make_error(Errc::kNotFound, fmt::format("no section with GID {}", to_string(gid))));
+    const DirEntry& e = dir::entry(pool_, gid.slot());
+    if (load_state<EntryState>(e.state) != EntryState::kCommitted)
+      return txn.abort(busy(fmt::format("section {}", to_string(gid))));
+    home = e.home_node;
+    section = e.section_index;
+  }
+  {
+    auto lock = lock_partition(home);
+    if (!lock) return txn.abort(lock.error());
+    SectionEntry& s = pool_.sections(home)[section];
+    if (s.gid != gid.value || load_state<EntryState>(s.state) != EntryState::kCommitted)
+      return txn.abort(busy(fmt::format("section {}", to_string(gid))));
+    const std::uint32_t sharer = part::find_free_sharer(pool_, home);
+    if (sharer == kNoIndex)
+      return txn.abort(make_error(Errc::kTableFull, fmt::format("the sharer table of node {} is full", home)));
+    txn.set_target(&TxnRecord::home_node, home);
+    txn.set_target(&TxnRecord::section_index, section);
+    txn.set_target(&TxnRecord::sharer_index, sharer);
+    SharerEntry& sh = pool_.sharers(home)[sharer];
+    sh.section_index = section;
+    sh.owner = txn.owner();
+    sh.gid = gid.value;
+    sh.node = id_;
+    sh.holder = holder;
+    publish_state(sh.state, EntryState::kReserved);
+    s.sharer_count += 1;
+  }
+  txn.step(CrashPoint::kOpenSharerReserved);
+  if (auto done = txn.commit(CrashPoint::kOpenCommitting); !done) return done.error();
+  const TxnRecord& r = txn.record();
+  shares_[{gid.value, holder}] = Share{r.home_node, r.sharer_index};
+  return describe_locked(gid);
+}
+
+Status Node::close(Gid gid, std::uint64_t holder) {
+  std::lock_guard guard(mutex_);
+  return close_locked(gid, holder);
+}
+
+Status Node::close(std::string_view name, std::uint64_t holder) {
+  auto gid = lookup_name(name);
+  if (!gid) return gid.error();
+  return close(*gid, holder);
+}
+
+Status Node::close_locked(Gid gid, std::uint64_t holder) {
+  auto it = shares_.find({gid.value, holder});
+  if (it == shares_.end())
+    return make_error(Errc::kNotFound, fmt::format("section {} is not open by holder {} on node {}", to_string(gid),
+                                                   holder, id_));
+  const Share share = it->second;
+  Txn txn(*this, TxnKind::kClose, 0, holder);
+  txn.set_gid(gid.value);
+  txn.set_target(&TxnRecord::home_node, share.home_node);
+  txn.set_target(&TxnRecord::sharer_index, share.sharer_index);
+  txn.step(CrashPoint::kCloseBegun);
+  bool last = false;
+  {
+    auto lock = lock_partition(share.home_node);
+    if (!lock) return txn.abort(lock.error());
+    SharerEntry& sh = pool_.sharers(share.home_node)[share.sharer_index];
+    if (sh.gid != gid.value || sh.node != id_ || load_state<EntryState>(sh.state) != EntryState::kCommitted) {
+      shares_.erase(it);  // our bookkeeping was stale (recovery removed the share)
+      return txn.abort(make_error(Errc::kNotFound, fmt::format("share of section {} no longer exists", to_string(gid))));
+    }
+    SectionEntry& s = pool_.sections(share.home_node)[sh.section_index];
+    txn.set_target(&TxnRecord::section_index, sh.section_index);
+    sh.owner = txn.owner();
+    publish_state(sh.state, EntryState::kReleasing);
+    if (s.sharer_count == 1) {
+      last = true;
+      s.owner = txn.owner();
+      publish_state(s.state, EntryState::kReleasing);
+    }
+  }
+  txn.step(CrashPoint::kCloseSharerReleasing);
+  if (last) {
+    txn.set_target(&TxnRecord::dir_slot, gid.slot());
+    auto lock = lock_directory();
+    if (!lock) return txn.abort(lock.error());
+    if (dir::gid_matches(pool_, gid.value))
+      dir::set_state(pool_, gid.slot(), EntryState::kReleasing, txn.owner(), std::nullopt);
+  }
+  txn.step(CrashPoint::kCloseDirReleasing);
+  if (auto done = txn.commit(CrashPoint::kCloseCommitting); !done) return done.error();
+  txn.step(CrashPoint::kCloseDone);
+  shares_.erase({gid.value, holder});
+  return ok_status();
+}
+
+Status Node::free(std::string_view name, std::uint64_t holder) {
+  std::lock_guard guard(mutex_);
+  std::uint64_t gid = 0;
+  {
+    auto lock = lock_directory();
+    if (!lock) return lock.error();
+    const std::uint32_t slot = dir::find_name(pool_, name);
+    if (slot == kNoIndex) return make_error(Errc::kNotFound, fmt::format("no section named '{}'", name));
+    const DirEntry& e = dir::entry(pool_, slot);
+    if (load_state<EntryState>(e.state) != EntryState::kCommitted) return busy(fmt::format("name '{}'", name));
+    gid = (static_cast<std::uint64_t>(e.generation) << 32) | slot;
+    dir::set_unlinked(pool_, slot, CrashPoint::kUnlinkPrimary);
+  }
+  if (shares_.contains({gid, holder})) return close_locked(Gid{gid}, holder);
+  return ok_status();
+}
+
+Result<Gid> Node::lookup_name(std::string_view name) {
+  std::lock_guard guard(mutex_);
+  auto lock = lock_directory();
+  if (!lock) return lock.error();
+  const std::uint32_t slot = dir::find_name(pool_, name);
+  if (slot == kNoIndex) return make_error(Errc::kNotFound, fmt::format("no section named '{}'", name));
+  const DirEntry& e = dir::entry(pool_, slot);
+  if (load_state<EntryState>(e.state) != EntryState::kCommitted) return busy(fmt::format("name '{}'", name));
+  return Gid{(static_cast<std::uint64_t>(e.generation) << 32) | slot};
+}
+
+Result<SectionInfo> Node::describe(Gid gid) {
+  std::lock_guard guard(mutex_);
+  return describe_locked(gid);
+}
+
+Result<SectionInfo> Node::describe_locked(Gid gid) {
+  SectionInfo info;
+  {
+    auto lock = lock_directory();
+    if (!lock) return lock.error();
+    if (!dir::gid_matches(pool_, gid.value) ||
+        load_state<EntryState>(dir::entry(pool_, gid.slot()).state) != EntryState::kCommitted)
+      return make_error(Errc::kNotFound, fmt::format("no section with GID {}", to_string(gid)));
+    const DirEntry& e = dir::entry(pool_, gid.slot());
+    info.gid = gid;
+    info.unlinked = (e.flags & kDirUnlinked) != 0;
+    info.name = std::string(e.name, e.name_len);
+    info.home_node = e.home_node;
+    info.section_index = e.section_index;
+    info.size = e.size;
+  }
+  auto lock = lock_partition(info.home_node);
+  if (!lock) return lock.error();
+  const SectionEntry& s = pool_.sections(info.home_node)[info.section_index];
+  info.pool_offset = pool_.data_pool_offset(info.home_node, s.offset);
+  info.sharers = s.sharer_count;
+  for (const SharerEntry& sh : pool_.sharers(info.home_node))
+    if (load_state<EntryState>(sh.state) != EntryState::kFree && sh.gid == gid.value && sh.node < 64)
+      info.sharer_nodes |= std::uint64_t{1} << sh.node;
+  return info;
+}
+
+std::vector<SectionInfo> Node::list() {
+  std::lock_guard guard(mutex_);
+  std::vector<Gid> gids;
+  {
+    auto lock = lock_directory();
+    if (!lock) return {};
+    auto table = pool_.dir_entries(dir::primary_node(pool_));
+    for (std::uint32_t i = 0; i < table.size(); ++i)
+      if (load_state<EntryState>(table[i].state) == EntryState::kCommitted)
+        gids.push_back(Gid{(static_cast<std::uint64_t>(table[i].generation) << 32) | i});
+  }
+  std::vector<SectionInfo> out;
+  for (Gid gid : gids)
+    if (auto info = describe_locked(gid)) out.push_back(std::move(info.value()));
+  return out;
+}
+
+std::vector<PartitionStat> Node::stat() {
+  std::lock_guard guard(mutex_);
+  std::vector<PartitionStat> out;
+  for (std::uint32_t home = 0; home < pool_.node_count(); ++home) {
+    PartitionStat st;
+    st.node = home;
+    st.data_bytes = pool_.superblock().data_size;
+    auto lock = lock_partition(home);
+    if (!lock) continue;
+    const PartitionHeader& ph = pool_.partition(home);
+    auto free = pool_.free_table(home);
+    st.free_extents = ph.free_count;
+    for (std::uint32_t i = 0; i < ph.free_count; ++i) {
+      st.free_bytes += free[i].length;
+      st.largest_free = std::max(st.largest_free, free[i].length);
+    }
+    for (const SectionEntry& s : pool_.sections(home)) {
+      const auto state = load_state<EntryState>(s.state);
+      if (state == EntryState::kFree) continue;
+      ++st.sections;
+      (state == EntryState::kReserved ? st.reserved_bytes : st.used_bytes) += s.size;
+    }
+    out.push_back(st);
+  }
+  return out;
+}
+
+Result<std::span<std::byte>> Node::bytes(Gid gid) {
+  std::lock_guard guard(mutex_);
+  auto it = shares_.lower_bound({gid.value, 0});
+  if (it == shares_.end() || it->first.first != gid.value)
+    return make_error(Errc::kNotFound, fmt::format("section {} is not open on node {}: open it first", to_string(gid), id_));
+  auto info = describe_locked(gid);
+  if (!info) return info.error();
+  return std::span<std::byte>(pool_.at(info->pool_offset), info->size);
+}
+
+bool Node::holds(Gid gid, std::uint64_t holder) const {
+  std::lock_guard guard(mutex_);
+  return shares_.contains({gid.value, holder});
+}
+
+}  // namespace gmm

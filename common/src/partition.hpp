@@ -1,0 +1,35 @@
+// One node's partition tables: sections, sharers and the free extent list
+// (paper 3.2, Figure 5). All functions require that partition's lock.
+//
+// The section table is the truth about which pages are allocated; the free
+// list and the sections' sharer counts are derived from the section and
+// sharer tables, so `repair` can always rebuild them after a lock owner died
+// in the middle of an update.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include "gmm/layout.hpp"
+#include "gmm/pool.hpp"
+
+namespace gmm::part {
+
+// First-fit: removes `size` bytes from the free list; nullopt if no extent fits.
+std::optional<std::uint64_t> carve(const Pool& pool, std::uint32_t node, std::uint64_t size);
+// Returns an extent to the free list, coalescing with its neighbours.
+void give_back(const Pool& pool, std::uint32_t node, std::uint64_t offset, std::uint64_t size);
+
+std::uint32_t find_free_section(const Pool& pool, std::uint32_t node);  // kNoIndex when full
+std::uint32_t find_free_sharer(const Pool& pool, std::uint32_t node);
+
+// Frees a section slot and returns its pages (idempotent).
+void free_section(const Pool& pool, std::uint32_t node, std::uint32_t index);
+// Frees a sharer slot and decrements its section's count (idempotent).
+void free_sharer(const Pool& pool, std::uint32_t node, std::uint32_t index);
+
+// Rebuilds the free list as the complement of all non-free sections and
+// recounts every section's sharers.
+void repair(const Pool& pool, std::uint32_t node);
+
+}  // namespace gmm::part
