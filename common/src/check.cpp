@@ -73,35 +73,19 @@ class CheckerLocks {
   std::vector<GlobalLock*> held_;
 };
 
+// Copies everything while holding the table locks. Transaction records are
+// copied last, still under the locks: a transaction with an entry reserved
+// (or a close between its partition and directory steps) cannot finish
+// without a lock we hold, so its record is visibly in flight.
 Snapshot take_snapshot(const Pool& pool) {
   Snapshot snap;
   const std::uint32_t n = pool.node_count();
-  // Transaction records first: a reservation newer than this copy belongs to
-  // a transaction that started after it (see reservation_is_live).
-  // Only the fields the checks use, read atomically: their owners write them concurrently.
+  CheckerLocks locks(pool, snap.dead_locks);
   const ClusterHeader& cluster = pool.cluster();
   snap.cluster.dir_primary = load_acquire(cluster.dir_primary);
   snap.cluster.dir_replica = load_acquire(cluster.dir_replica);
-  for (std::uint32_t node = 0; node < kMaxNodes; ++node) {
-    const NodeSlot& live = pool.node_slot(node);
-    NodeSlot copy{};
-    copy.state = load_acquire(live.state);
-    copy.incarnation = load_acquire(live.incarnation);
-    copy.next_txn_id = load_acquire(live.next_txn_id);
-    snap.slots.push_back(copy);
-  }
-  for (std::uint32_t node = 0; node < kMaxNodes; ++node) {
-    for (std::uint32_t s = 0; s < kTxnSlotsPerNode; ++s) {
-      const TxnRecord& live = pool.txn(node, s);
-      TxnRecord copy{};
-      copy.state = load_acquire(live.state);
-      copy.txn_id = load_acquire(live.txn_id);
-      copy.incarnation = load_acquire(live.incarnation);
-      snap.txns.push_back(copy);
-    }
-  }
-  CheckerLocks locks(pool, snap.dead_locks);
-  const std::uint32_t primary = dir::primary_node(pool), replica = dir::replica_node(pool);
+  snap.cluster.lost_partitions = load_acquire(cluster.lost_partitions);
+  const std::uint32_t primary = snap.cluster.dir_primary, replica = snap.cluster.dir_replica;
   if (primary < n) {
     snap.dir_primary_header = pool.dir_header(primary);
     snap.dir_primary = copy_of(pool.dir_entries(primary));
@@ -118,6 +102,24 @@ Snapshot take_snapshot(const Pool& pool) {
     auto free = pool.free_table(node);
     p.free.assign(free.begin(), free.begin() + std::min<std::size_t>(p.header.free_count, free.size()));
     snap.partitions.push_back(std::move(p));
+  }
+  // Only the fields the checks use, read atomically: their owners write them concurrently.
+  for (std::uint32_t node = 0; node < kMaxNodes; ++node) {
+    const NodeSlot& live = pool.node_slot(node);
+    NodeSlot copy{};
+    copy.state = load_acquire(live.state);
+    copy.incarnation = load_acquire(live.incarnation);
+    snap.slots.push_back(copy);
+    for (std::uint32_t s = 0; s < kTxnSlotsPerNode; ++s) {
+      const TxnRecord& rec = pool.txn(node, s);
+      TxnRecord t{};
+      t.state = load_acquire(rec.state);
+      t.kind = load_acquire(rec.kind);
+      t.txn_id = load_acquire(rec.txn_id);
+      t.incarnation = load_acquire(rec.incarnation);
+      t.gid = load_acquire(rec.gid);
+      snap.txns.push_back(t);
+    }
   }
   return snap;
 }
@@ -150,9 +152,7 @@ class Checker {
     return "invalid";
   }
 
-  // A Reserved/Releasing entry must belong to a transaction in flight. The
-  // node slot was copied before the records: a transaction with an id at or
-  // past the slot's counter may have started after the copy.
+  // A Reserved/Releasing entry must belong to a transaction in flight.
   bool reservation_is_live(const Owner& o) const {
     if (o.node >= kMaxNodes) return false;
     const NodeSlot& slot = snap_.slots[o.node];
@@ -161,7 +161,16 @@ class Checker {
       const TxnRecord& r = snap_.txns[o.node * kTxnSlotsPerNode + s];
       if (r.txn_id == o.txn && r.incarnation == o.incarnation) return static_cast<TxnState>(r.state) != TxnState::kIdle;
     }
-    return o.txn >= slot.next_txn_id;
+    return false;
+  }
+
+  // A close that freed the section but has not yet released the directory entry.
+  bool close_in_flight(std::uint64_t gid) const {
+    for (const TxnRecord& r : snap_.txns)
+      if (static_cast<TxnKind>(r.kind) == TxnKind::kClose && static_cast<TxnState>(r.state) != TxnState::kIdle &&
+          r.gid == gid)
+        return true;
+    return false;
   }
 
   void check_reservation(std::string_view what, std::uint32_t state, const Owner& owner) {
@@ -211,7 +220,7 @@ class Checker {
         if ((e.flags & kDirUnlinked) == 0 && !names.emplace(name, i).second)
           violation("name '{}' is in directory slots {} and {}", name, names[name], i);
       }
-      if (state == EntryState::kReserved) continue;  // location not decided yet
+      if (state == EntryState::kReserved) continue;  // location decided at commit
       ++report_.sections;
       if (e.name_hash != 0 && (e.flags & kDirUnlinked) == 0) ++report_.names;
       if (e.home_node >= sb_.node_count || e.section_index >= sb_.section_entries) {
@@ -220,7 +229,7 @@ class Checker {
       }
       const SectionEntry& s = snap_.partitions[e.home_node].sections[e.section_index];
       const std::uint64_t gid = (static_cast<std::uint64_t>(e.generation) << 32) | i;
-      if (static_cast<EntryState>(s.state) == EntryState::kFree || s.gid != gid)
+      if ((static_cast<EntryState>(s.state) == EntryState::kFree || s.gid != gid) && !close_in_flight(gid))
         violation("{} (GID {:#x}) points at node {} section {}, which does not hold it", what, gid, e.home_node,
                   e.section_index);
     }

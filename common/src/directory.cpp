@@ -131,6 +131,16 @@ void release(const Pool& pool, std::uint32_t slot, std::optional<CrashPoint> bet
   });
 }
 
+void release_if_orphaned(const Pool& pool, std::uint64_t gid, std::optional<CrashPoint> between_copies) {
+  if (!gid_matches(pool, gid)) return;
+  const auto slot = static_cast<std::uint32_t>(gid);
+  const DirEntry& e = entry(pool, slot);
+  if (load_state<EntryState>(e.state) != EntryState::kCommitted || e.home_node >= pool.node_count()) return;
+  const SectionEntry& s = pool.sections(e.home_node)[e.section_index];
+  const bool holds = load_state<EntryState>(s.state) != EntryState::kFree && load_acquire(s.gid) == gid;
+  if (!holds) release(pool, slot, between_copies);
+}
+
 bool gid_matches(const Pool& pool, std::uint64_t gid) {
   const auto slot = static_cast<std::uint32_t>(gid);
   if (slot >= pool.superblock().dir_entries || gid == 0) return false;

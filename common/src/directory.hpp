@@ -40,6 +40,11 @@ void set_unlinked(const Pool& pool, std::uint32_t slot, std::optional<CrashPoint
 // Frees the slot in both copies (probe references undone; generation kept).
 void release(const Pool& pool, std::uint32_t slot, std::optional<CrashPoint> between_copies);
 
+// Releases the entry of `gid` if it is committed and its section no longer
+// holds it (the section was freed by the last close). Idempotent; a freed
+// section never holds that GID again, so no partition lock is needed.
+void release_if_orphaned(const Pool& pool, std::uint64_t gid, std::optional<CrashPoint> between_copies);
+
 // True if `gid` names the current occupant of its slot.
 bool gid_matches(const Pool& pool, std::uint64_t gid);
 

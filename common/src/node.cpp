@@ -220,28 +220,39 @@ Result<SectionInfo> Node::allocate(std::string_view name, std::uint64_t size, Pl
 
   Txn txn(*this, TxnKind::kAllocate, size, holder);
   txn.step(CrashPoint::kAllocBegun);
+  // Every phase runs under its lock; a failure aborts after the lock is
+  // released (undoing takes the locks itself).
   std::uint64_t gid = 0;
-  {
+  Status phase = [&]() -> Status {
     auto lock = lock_directory();
-    if (!lock) return txn.abort(lock.error());
+    if (!lock) return lock.error();
     if (std::uint32_t existing = dir::find_name(pool_, name); existing != kNoIndex) {
       if (load_state<EntryState>(dir::entry(pool_, existing).state) == EntryState::kCommitted)
-        return txn.abort(make_error(Errc::kExists, fmt::format("name '{}' already exists", name)));
-      return txn.abort(busy(fmt::format("name '{}'", name)));
+        return make_error(Errc::kExists, fmt::format("name '{}' already exists", name));
+      return busy(fmt::format("name '{}'", name));
     }
     const std::uint32_t slot = dir::pick_slot(pool_, name);
-    if (slot == kNoIndex) return txn.abort(make_error(Errc::kTableFull, "the directory (master table) is full"));
+    if (slot == kNoIndex) return make_error(Errc::kTableFull, "the directory (master table) is full");
     txn.set_target(&TxnRecord::dir_slot, slot);
     gid = dir::reserve(pool_, slot, name, txn.owner(), size, CrashPoint::kAllocDirPrimary);
     txn.set_gid(gid);
-  }
+    return ok_status();
+  }();
+  if (!phase) return txn.abort(phase.error());
   txn.step(CrashPoint::kAllocDirReserved);
 
   Error last_failure = make_error(Errc::kNoSpace, "no partition has room");
   bool placed = false;
   for (std::uint32_t home : homes) {
+    if (pool_.partition_lost(home)) {
+      last_failure = make_error(Errc::kNoSpace, fmt::format("the memory of node {} is lost", home));
+      continue;
+    }
     auto lock = lock_partition(home);
-    if (!lock) return txn.abort(lock.error());
+    if (!lock) {
+      last_failure = lock.error();
+      break;
+    }
     const std::uint32_t section = part::find_free_section(pool_, home);
     const std::uint32_t sharer = part::find_free_sharer(pool_, home);
     if (section == kNoIndex || sharer == kNoIndex) {
@@ -262,7 +273,7 @@ Result<SectionInfo> Node::allocate(std::string_view name, std::uint64_t size, Pl
     SectionEntry& s = pool_.sections(home)[section];
     s.generation += 1;
     s.owner = txn.owner();
-    s.gid = gid;
+    store_relaxed(s.gid, gid);  // read without the partition lock by dir::release_if_orphaned
     s.offset = *offset;
     s.size = size;
     s.sharer_count = 1;
@@ -314,26 +325,28 @@ Result<SectionInfo> Node::open_locked(Gid gid, std::uint64_t holder) {
   txn.set_gid(gid.value);
   txn.step(CrashPoint::kOpenBegun);
   std::uint32_t home = kNoNode, section = kNoIndex;
-  {
+  Status located = [&]() -> Status {
     auto lock = lock_directory();
-    if (!lock) return txn.abort(lock.error());
+    if (!lock) return lock.error();
     if (!dir::gid_matches(pool_, gid.value))
-      return txn.abort(make_error(Errc::kNotFound, fmt::format("no section with GID {}", to_string(gid))));
+      return make_error(Errc::kNotFound, fmt::format("no section with GID {}", to_string(gid)));
     const DirEntry& e = dir::entry(pool_, gid.slot());
-    if (load_state<EntryState>(e.state) != EntryState::kCommitted)
-      return txn.abort(busy(fmt::format("section {}", to_string(gid))));
+    if (load_state<EntryState>(e.state) != EntryState::kCommitted) return busy(fmt::format("section {}", to_string(gid)));
+    if (pool_.partition_lost(e.home_node))
+      return make_error(Errc::kNotFound, fmt::format("section {} was in lost memory", to_string(gid)));
     home = e.home_node;
     section = e.section_index;
-  }
-  {
+    return ok_status();
+  }();
+  if (!located) return txn.abort(located.error());
+  Status reserved = [&]() -> Status {
     auto lock = lock_partition(home);
-    if (!lock) return txn.abort(lock.error());
+    if (!lock) return lock.error();
     SectionEntry& s = pool_.sections(home)[section];
     if (s.gid != gid.value || load_state<EntryState>(s.state) != EntryState::kCommitted)
-      return txn.abort(busy(fmt::format("section {}", to_string(gid))));
+      return busy(fmt::format("section {}", to_string(gid)));
     const std::uint32_t sharer = part::find_free_sharer(pool_, home);
-    if (sharer == kNoIndex)
-      return txn.abort(make_error(Errc::kTableFull, fmt::format("the sharer table of node {} is full", home)));
+    if (sharer == kNoIndex) return make_error(Errc::kTableFull, fmt::format("the sharer table of node {} is full", home));
     txn.set_target(&TxnRecord::home_node, home);
     txn.set_target(&TxnRecord::section_index, section);
     txn.set_target(&TxnRecord::sharer_index, sharer);
@@ -345,7 +358,9 @@ Result<SectionInfo> Node::open_locked(Gid gid, std::uint64_t holder) {
     sh.holder = holder;
     publish_state(sh.state, EntryState::kReserved);
     s.sharer_count += 1;
-  }
+    return ok_status();
+  }();
+  if (!reserved) return txn.abort(reserved.error());
   txn.step(CrashPoint::kOpenSharerReserved);
   if (auto done = txn.commit(CrashPoint::kOpenCommitting); !done) return done.error();
   const TxnRecord& r = txn.record();
@@ -369,43 +384,34 @@ Status Node::close_locked(Gid gid, std::uint64_t holder) {
   if (it == shares_.end())
     return make_error(Errc::kNotFound, fmt::format("section {} is not open by holder {} on node {}", to_string(gid),
                                                    holder, id_));
-  const Share share = it->second;
-  Txn txn(*this, TxnKind::kClose, 0, holder);
+  auto closed = close_share(gid, it->second, id_);
+  if (closed || closed.error().code == Errc::kNotFound) shares_.erase({gid.value, holder});
+  return closed;
+}
+
+// Removes one sharer entry (of this node, or of a failed node during
+// recovery). The last sharer's close frees the section and its name.
+Status Node::close_share(Gid gid, Share share, std::uint32_t sharer_node) {
+  Txn txn(*this, TxnKind::kClose, 0, 0);
   txn.set_gid(gid.value);
   txn.set_target(&TxnRecord::home_node, share.home_node);
   txn.set_target(&TxnRecord::sharer_index, share.sharer_index);
   txn.step(CrashPoint::kCloseBegun);
-  bool last = false;
-  {
+  Status marked = [&]() -> Status {
     auto lock = lock_partition(share.home_node);
-    if (!lock) return txn.abort(lock.error());
+    if (!lock) return lock.error();
     SharerEntry& sh = pool_.sharers(share.home_node)[share.sharer_index];
-    if (sh.gid != gid.value || sh.node != id_ || load_state<EntryState>(sh.state) != EntryState::kCommitted) {
-      shares_.erase(it);  // our bookkeeping was stale (recovery removed the share)
-      return txn.abort(make_error(Errc::kNotFound, fmt::format("share of section {} no longer exists", to_string(gid))));
-    }
-    SectionEntry& s = pool_.sections(share.home_node)[sh.section_index];
+    if (sh.gid != gid.value || sh.node != sharer_node || load_state<EntryState>(sh.state) != EntryState::kCommitted)
+      return make_error(Errc::kNotFound, fmt::format("share of section {} no longer exists", to_string(gid)));
     txn.set_target(&TxnRecord::section_index, sh.section_index);
     sh.owner = txn.owner();
     publish_state(sh.state, EntryState::kReleasing);
-    if (s.sharer_count == 1) {
-      last = true;
-      s.owner = txn.owner();
-      publish_state(s.state, EntryState::kReleasing);
-    }
-  }
+    return ok_status();
+  }();
+  if (!marked) return txn.abort(marked.error());
   txn.step(CrashPoint::kCloseSharerReleasing);
-  if (last) {
-    txn.set_target(&TxnRecord::dir_slot, gid.slot());
-    auto lock = lock_directory();
-    if (!lock) return txn.abort(lock.error());
-    if (dir::gid_matches(pool_, gid.value))
-      dir::set_state(pool_, gid.slot(), EntryState::kReleasing, txn.owner(), std::nullopt);
-  }
-  txn.step(CrashPoint::kCloseDirReleasing);
   if (auto done = txn.commit(CrashPoint::kCloseCommitting); !done) return done.error();
   txn.step(CrashPoint::kCloseDone);
-  shares_.erase({gid.value, holder});
   return ok_status();
 }
 

@@ -89,12 +89,19 @@ std::uint32_t find_free_sharer(const Pool& pool, std::uint32_t node) {
   return kNoIndex;
 }
 
-void free_section(const Pool& pool, std::uint32_t node, std::uint32_t index) {
+void free_section(const Pool& pool, std::uint32_t node, std::uint32_t index, std::optional<CrashPoint> between) {
   SectionEntry& s = pool.sections(node)[index];
   if (!in_use(load_acquire(s.state))) return;
   give_back(pool, node, s.offset, s.size);
+  if (between) crash_point(*between);
   s.owner = Owner{kNoNode, 0, 0};
   publish_state(s.state, EntryState::kFree);
+}
+
+void release_if_unshared(const Pool& pool, std::uint32_t node, std::uint32_t index) {
+  const SectionEntry& s = pool.sections(node)[index];
+  if (load_state<EntryState>(s.state) == EntryState::kCommitted && s.sharer_count == 0)
+    free_section(pool, node, index, CrashPoint::kCloseExtentReturned);
 }
 
 void free_sharer(const Pool& pool, std::uint32_t node, std::uint32_t index) {

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 
+#include "gmm/crash.hpp"
 #include "gmm/layout.hpp"
 #include "gmm/pool.hpp"
 
@@ -23,8 +24,14 @@ void give_back(const Pool& pool, std::uint32_t node, std::uint64_t offset, std::
 std::uint32_t find_free_section(const Pool& pool, std::uint32_t node);  // kNoIndex when full
 std::uint32_t find_free_sharer(const Pool& pool, std::uint32_t node);
 
-// Frees a section slot and returns its pages (idempotent).
-void free_section(const Pool& pool, std::uint32_t node, std::uint32_t index);
+// Frees a section slot and returns its pages (idempotent). `between` fires
+// after the pages are on the free list, before the slot is freed.
+void free_section(const Pool& pool, std::uint32_t node, std::uint32_t index,
+                  std::optional<CrashPoint> between = std::nullopt);
+// After a sharer was removed: frees the section if no sharer entry (in any
+// state) names it any more. Whoever removes the last sharer frees the
+// section, so concurrent closes cannot leak it.
+void release_if_unshared(const Pool& pool, std::uint32_t node, std::uint32_t index);
 // Frees a sharer slot and decrements its section's count (idempotent).
 void free_sharer(const Pool& pool, std::uint32_t node, std::uint32_t index);
 

@@ -37,7 +37,7 @@ class FilePoolMapping final : public PoolMapping {
 
 // Offsets of everything for a geometry, computed in one place for format and attach.
 struct Plan {
-  std::uint64_t global_offset, locks_offset, nodes_offset, txns_offset, partitions_offset;
+  std::uint64_t global_offset, locks_offset, nodes_offset, txns_offset, recoveries_offset, partitions_offset;
   std::uint64_t dir_offset, sections_offset, sharers_offset, free_offset, data_offset;
 };
 
@@ -47,8 +47,8 @@ Plan plan_for(const Geometry& g) {
   p.locks_offset = align_up(p.global_offset + sizeof(ClusterHeader), 64);
   p.nodes_offset = align_up(p.locks_offset + sizeof(GlobalLocks), 64);
   p.txns_offset = align_up(p.nodes_offset + sizeof(NodeSlot) * kMaxNodes, 64);
-  p.partitions_offset =
-      align_up(p.txns_offset + sizeof(TxnRecord) * kMaxNodes * kTxnSlotsPerNode, kPageSize);
+  p.recoveries_offset = align_up(p.txns_offset + sizeof(TxnRecord) * kMaxNodes * kTxnSlotsPerNode, 64);
+  p.partitions_offset = align_up(p.recoveries_offset + sizeof(RecoveryRecord) * kRecoveryRecords, kPageSize);
   p.dir_offset = kPageSize;  // PartitionHeader owns page 0 of the partition
   p.sections_offset = align_up(p.dir_offset + sizeof(DirHeader) + sizeof(DirEntry) * g.dir_entries, kPageSize);
   p.sharers_offset = align_up(p.sections_offset + sizeof(SectionEntry) * g.section_entries, kPageSize);
@@ -110,6 +110,8 @@ Status format_pool(PoolMapping& mapping, const Geometry& g) {
     return make_error(Errc::kInvalidArgument, fmt::format("node count {} out of range 1..{}", g.node_count, kMaxNodes));
   if (g.dir_entries < 16 || g.section_entries < 16 || g.sharer_entries < 16)
     return make_error(Errc::kInvalidArgument, "table capacities must be at least 16 entries");
+  if (g.heartbeat_period_us < 1000 || g.miss_threshold < 2)
+    return make_error(Errc::kInvalidArgument, "heartbeat period must be at least 1 ms and the threshold at least 2");
   const std::uint64_t size = mapping.size();
   if (size < min_pool_size(g))
     return make_error(Errc::kInvalidArgument, fmt::format("pool of {} bytes is too small for {} nodes (need at least {})",
@@ -130,6 +132,7 @@ Status format_pool(PoolMapping& mapping, const Geometry& g) {
   sb->locks_offset = p.locks_offset;
   sb->nodes_offset = p.nodes_offset;
   sb->txns_offset = p.txns_offset;
+  sb->recoveries_offset = p.recoveries_offset;
   sb->partitions_offset = p.partitions_offset;
   sb->partition_size = (size - p.partitions_offset) / g.node_count / kPageSize * kPageSize;
   sb->dir_entries = g.dir_entries;
@@ -148,6 +151,9 @@ Status format_pool(PoolMapping& mapping, const Geometry& g) {
   auto* cluster = reinterpret_cast<ClusterHeader*>(base + p.global_offset);
   cluster->dir_primary = 0;
   cluster->dir_replica = g.node_count > 1 ? 1 : kNoNode;
+  cluster->heartbeat_period_us = g.heartbeat_period_us;
+  cluster->miss_threshold = g.miss_threshold;
+  cluster->leave_grace_ms = g.leave_grace_ms;
   for (std::uint32_t n = 0; n < kMaxNodes; ++n) {
     auto* txns = reinterpret_cast<TxnRecord*>(base + p.txns_offset) + n * kTxnSlotsPerNode;
     for (std::uint32_t s = 0; s < kTxnSlotsPerNode; ++s) {
@@ -212,7 +218,7 @@ Result<Pool> Pool::attach(const PoolMapping& mapping) {
   const bool geometry_ok =
       sb.page_size == kPageSize && sb.free_extents == sb.section_entries + 1 && sb.node_count >= 1 && sb.node_count <= kMaxNodes &&
       sb.global_offset == p.global_offset && sb.locks_offset == p.locks_offset && sb.nodes_offset == p.nodes_offset &&
-      sb.txns_offset == p.txns_offset && sb.partitions_offset == p.partitions_offset &&
+      sb.txns_offset == p.txns_offset && sb.recoveries_offset == p.recoveries_offset && sb.partitions_offset == p.partitions_offset &&
       sb.dir_offset == p.dir_offset && sb.sections_offset == p.sections_offset &&
       sb.sharers_offset == p.sharers_offset && sb.free_offset == p.free_offset && sb.data_offset == p.data_offset &&
       sb.partition_size % kPageSize == 0 && sb.partition_size > sb.data_offset &&
@@ -225,6 +231,9 @@ Result<Pool> Pool::attach(const PoolMapping& mapping) {
 ClusterHeader& Pool::cluster() const { return *at_as<ClusterHeader>(sb_->global_offset); }
 GlobalLocks& Pool::locks() const { return *at_as<GlobalLocks>(sb_->locks_offset); }
 NodeSlot& Pool::node_slot(std::uint32_t node) const { return at_as<NodeSlot>(sb_->nodes_offset)[node]; }
+RecoveryRecord& Pool::recovery(std::uint64_t sequence) const {
+  return at_as<RecoveryRecord>(sb_->recoveries_offset)[(sequence - 1) % kRecoveryRecords];
+}
 TxnRecord& Pool::txn(std::uint32_t node, std::uint32_t slot) const {
   return at_as<TxnRecord>(sb_->txns_offset)[node * kTxnSlotsPerNode + slot];
 }
@@ -246,6 +255,9 @@ std::span<SharerEntry> Pool::sharers(std::uint32_t node) const {
 }
 std::span<FreeExtent> Pool::free_table(std::uint32_t node) const {
   return {at_as<FreeExtent>(partition_offset(node) + sb_->free_offset), sb_->free_extents};
+}
+bool Pool::partition_lost(std::uint32_t node) const {
+  return node < kMaxNodes && (load_acquire(cluster().lost_partitions) >> node & 1) != 0;
 }
 std::uint64_t Pool::data_pool_offset(std::uint32_t node, std::uint64_t offset) const {
   return partition_offset(node) + sb_->data_offset + offset;

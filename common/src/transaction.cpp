@@ -31,22 +31,13 @@ bool owned_by(const Owner& a, const Owner& b) {
 Status roll_forward(const Pool& pool, std::uint64_t me, std::uint32_t node, const TxnRecord& r) {
   const Owner owner = owner_of(r, node);
   const auto kind = static_cast<TxnKind>(r.kind);
-  const bool alloc = kind == TxnKind::kAllocate;
   if (r.home_node != kNoNode) {
     auto lock = lock_part(pool, me, r.home_node);
     if (!lock) return lock.error();
-    if (r.section_index != kNoIndex) {
+    if (kind == TxnKind::kAllocate && r.section_index != kNoIndex) {
       SectionEntry& s = pool.sections(r.home_node)[r.section_index];
-      if (alloc && owned_by(s.owner, owner) && state_is(s.state, EntryState::kReserved))
+      if (owned_by(s.owner, owner) && state_is(s.state, EntryState::kReserved))
         publish_state(s.state, EntryState::kCommitted);
-      if (kind == TxnKind::kClose && owned_by(s.owner, owner) && state_is(s.state, EntryState::kReleasing)) {
-        // Close of the last share: the sharer goes first, then the pages.
-        if (r.sharer_index != kNoIndex) part::free_sharer(pool, r.home_node, r.sharer_index);
-        part::give_back(pool, r.home_node, s.offset, s.size);
-        crash_point(CrashPoint::kCloseExtentReturned);
-        s.owner = Owner{kNoNode, 0, 0};
-        publish_state(s.state, EntryState::kFree);
-      }
     }
     if (r.sharer_index != kNoIndex) {
       SharerEntry& sh = pool.sharers(r.home_node)[r.sharer_index];
@@ -55,21 +46,25 @@ Status roll_forward(const Pool& pool, std::uint64_t me, std::uint32_t node, cons
         if (state_is(sh.state, EntryState::kReleasing)) part::free_sharer(pool, r.home_node, r.sharer_index);
       }
     }
+    if (kind == TxnKind::kClose && r.section_index != kNoIndex)
+      part::release_if_unshared(pool, r.home_node, r.section_index);
   }
-  crash_point(alloc ? CrashPoint::kAllocPartitionCommitted : kind == TxnKind::kClose ? CrashPoint::kClosePartitionDone
-                                                                                       : CrashPoint::kOpenDone);
-  if (r.dir_slot != kNoIndex && kind != TxnKind::kOpen) {
+  crash_point(kind == TxnKind::kAllocate ? CrashPoint::kAllocPartitionCommitted
+              : kind == TxnKind::kClose  ? CrashPoint::kClosePartitionDone
+                                         : CrashPoint::kOpenDone);
+  if (kind == TxnKind::kAllocate && r.dir_slot != kNoIndex) {
     auto lock = lock_dir(pool, me);
     if (!lock) return lock.error();
     const DirEntry& e = dir::entry(pool, r.dir_slot);
-    if (owned_by(e.owner, owner)) {
-      if (alloc && state_is(e.state, EntryState::kReserved)) {
-        dir::set_location(pool, r.dir_slot, r.home_node, r.section_index);
-        dir::set_state(pool, r.dir_slot, EntryState::kCommitted, owner, CrashPoint::kAllocDirPrimaryCommitted);
-      }
-      if (kind == TxnKind::kClose && state_is(e.state, EntryState::kReleasing))
-        dir::release(pool, r.dir_slot, CrashPoint::kCloseDirPrimaryFreed);
+    if (owned_by(e.owner, owner) && state_is(e.state, EntryState::kReserved)) {
+      dir::set_location(pool, r.dir_slot, r.home_node, r.section_index);
+      dir::set_state(pool, r.dir_slot, EntryState::kCommitted, owner, CrashPoint::kAllocDirPrimaryCommitted);
     }
+  }
+  if (kind == TxnKind::kClose && r.gid != 0) {
+    auto lock = lock_dir(pool, me);
+    if (!lock) return lock.error();
+    dir::release_if_orphaned(pool, r.gid, CrashPoint::kCloseDirPrimaryFreed);
   }
   return ok_status();
 }
@@ -89,23 +84,21 @@ Status roll_back(const Pool& pool, std::uint64_t me, std::uint32_t node, const T
     }
     if (r.section_index != kNoIndex) {
       SectionEntry& s = pool.sections(r.home_node)[r.section_index];
-      if (owned_by(s.owner, owner)) {
-        if (kind == TxnKind::kAllocate && state_is(s.state, EntryState::kReserved))
-          part::free_section(pool, r.home_node, r.section_index);
-        if (state_is(s.state, EntryState::kReleasing)) publish_state(s.state, EntryState::kCommitted);
-      }
+      if (kind == TxnKind::kAllocate && owned_by(s.owner, owner) && state_is(s.state, EntryState::kReserved))
+        part::free_section(pool, r.home_node, r.section_index);
+      // An undone open may have been the last sharer of a section whose other
+      // sharers closed meanwhile.
+      if (kind == TxnKind::kOpen) part::release_if_unshared(pool, r.home_node, r.section_index);
     }
   }
-  if (r.dir_slot != kNoIndex && kind != TxnKind::kOpen) {
+  if (r.dir_slot != kNoIndex || r.gid != 0) {
     auto lock = lock_dir(pool, me);
     if (!lock) return lock.error();
-    const DirEntry& e = dir::entry(pool, r.dir_slot);
-    if (owned_by(e.owner, owner)) {
-      if (kind == TxnKind::kAllocate && state_is(e.state, EntryState::kReserved))
-        dir::release(pool, r.dir_slot, std::nullopt);
-      if (state_is(e.state, EntryState::kReleasing))
-        dir::set_state(pool, r.dir_slot, EntryState::kCommitted, owner, std::nullopt);
+    if (kind == TxnKind::kAllocate && r.dir_slot != kNoIndex) {
+      const DirEntry& e = dir::entry(pool, r.dir_slot);
+      if (owned_by(e.owner, owner) && state_is(e.state, EntryState::kReserved)) dir::release(pool, r.dir_slot, std::nullopt);
     }
+    if (kind == TxnKind::kOpen && r.gid != 0) dir::release_if_orphaned(pool, r.gid, std::nullopt);
   }
   return ok_status();
 }

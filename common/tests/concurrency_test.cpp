@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <random>
 #include <set>
 #include <thread>
@@ -41,7 +42,7 @@ int random_workload(const Pool& pool, std::uint32_t id, int operations, unsigned
   auto note = [&](const Error& e) {
     if (!expected_failure(e.code)) {
       ++unexpected;
-      UNSCOPED_INFO("node " << id << ": " << errc_name(e.code) << ": " << e.message);
+      std::fprintf(stderr, "node %u: %s: %s\n", id, std::string(errc_name(e.code)).c_str(), e.message.c_str());
     }
   };
   const std::uint32_t nodes = pool.node_count();
@@ -65,15 +66,21 @@ int random_workload(const Pool& pool, std::uint32_t id, int operations, unsigned
         }
         break;
       case 3: {
-        const Gid gid = node.lookup_name(name).ok() ? node.lookup_name(name).value() : Gid{};
+        auto found = node.lookup_name(name);
+        const Gid gid = found ? found.value() : Gid{};
         if (auto r = node.free(name); !r) note(r.error());
-        std::erase(held, gid);  // free closed our share if we had one
+        if (!node.holds(gid, 0)) std::erase(held, gid);  // free closed our share
         break;
       }
     }
   }
   for (Gid gid : held)
     if (auto r = node.close(gid); !r) note(r.error());
+  for (const SectionInfo& s : node.list())  // nothing may remain shared by this node
+    if (node.holds(s.gid, 0)) {
+      ++unexpected;
+      std::fprintf(stderr, "node %u still holds %s after closing everything\n", id, to_string(s.gid).c_str());
+    }
   node.leave();
   return unexpected;
 }

@@ -30,11 +30,10 @@ namespace gmm {
   X(kOpenCommitting, "open.committing", "transaction marked committing")                                 \
   X(kOpenDone, "open.done", "sharer committed, transaction record not yet idle")                         \
   X(kCloseBegun, "close.begun", "transaction record active")                                             \
-  X(kCloseSharerReleasing, "close.sharer_releasing", "sharer (and section, if last) marked releasing")   \
-  X(kCloseDirReleasing, "close.dir_releasing", "directory entry marked releasing in both copies")        \
+  X(kCloseSharerReleasing, "close.sharer_releasing", "sharer marked releasing")                          \
   X(kCloseCommitting, "close.committing", "transaction marked committing")                               \
-  X(kCloseExtentReturned, "close.extent_returned", "partition lock held, extent on free list, section still releasing") \
-  X(kClosePartitionDone, "close.partition_done", "sharer and section freed, directory entry not")         \
+  X(kCloseExtentReturned, "close.extent_returned", "partition lock held, last sharer gone, extent on free list, section not freed") \
+  X(kClosePartitionDone, "close.partition_done", "sharer (and section, if last) freed, directory entry not") \
   X(kCloseDirPrimaryFreed, "close.dir_primary_freed", "directory primary entry freed, replica not")      \
   X(kCloseDone, "close.done", "everything released, transaction record not yet idle")                    \
   X(kUnlinkPrimary, "unlink.primary", "name unlinked in the directory primary, replica not")

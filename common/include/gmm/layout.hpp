@@ -19,7 +19,8 @@
 //   +------------------+------------------------------+----------------------+-----
 //   | Superblock       | Global area                  | Partition 0          | Partition 1 ...
 //   | magic, version,  | ClusterHeader, GlobalLocks,  | (node 0's memory)    |
-//   | geometry         | NodeSlots, TxnRecords        |                      |
+//   | geometry         | NodeSlots, TxnRecords,       |                      |
+//   |                  | RecoveryRecords              |                      |
 //   +------------------+------------------------------+----------------------+-----
 //
 //   Partition k (partition_size bytes, page aligned):
@@ -104,7 +105,7 @@ struct LayoutDescriptor {
   std::uint16_t section_entry;
   std::uint16_t sharer_entry;
   std::uint16_t free_extent;
-  std::uint16_t reserved0;
+  std::uint16_t recovery_record;
   std::uint32_t max_nodes;
   std::uint32_t txn_slots_per_node;
 };
@@ -140,7 +141,8 @@ struct Superblock {
   std::uint64_t data_size;        // bytes of data pages per partition
   std::uint64_t format_time_ns;
   std::uint64_t pool_uuid;        // random; distinguishes re-formatted pools
-  std::uint64_t reserved[7];      // pads to 256 bytes
+  std::uint64_t recoveries_offset;  // RecoveryRecord[kRecoveryRecords]
+  std::uint64_t reserved[6];      // pads to 256 bytes
 };
 
 // ---------------------------------------------------------- global area --
@@ -151,8 +153,14 @@ struct ClusterHeader {
   std::uint32_t dir_primary;      // node whose partition holds the primary directory copy
   std::uint32_t dir_replica;      // node holding the replica (kNoNode if none)
   std::uint64_t gid_cursor;       // rotating start for anonymous directory slots
-  std::uint64_t txn_id_seed;      // unused by the core; reserved for membership
-  std::uint64_t reserved[11];
+  std::uint32_t heartbeat_period_us;  // membership settings, shared by all nodes
+  std::uint32_t miss_threshold;       // periods without a beat before a node is declared failed
+  std::uint32_t leave_grace_ms;       // planned removal: time applications get before revocation
+  std::uint32_t reserved0;
+  std::uint64_t lost_partitions;  // bitmask: memory lost, never read again
+  std::uint64_t leaving;          // bitmask: nodes asked to leave (planned removal)
+  std::uint64_t events;           // count of RecoveryRecords written (next = events % kRecoveryRecords)
+  std::uint64_t reserved[7];
 };
 
 // Lock order (always acquire in this order, release in reverse):
@@ -164,10 +172,10 @@ struct GlobalLocks {
 };
 
 enum class NodeState : std::uint32_t {
-  kAbsent = 0,   // never joined, or left cleanly
+  kAbsent = 0,   // never joined, left cleanly, or failed and recovered
   kJoining = 1,
   kMember = 2,
-  kFailed = 3,   // declared failed; recovery pending or done
+  kFailed = 3,   // declared failed; recovery pending
 };
 
 struct NodeSlot {
@@ -207,6 +215,28 @@ struct TxnRecord {
   std::uint64_t holder;
   std::uint64_t started_ns;
   std::uint64_t reserved[3];
+};
+
+// One per membership event (failure, memory loss, planned leave), kept in a
+// ring of kRecoveryRecords. Times are CLOCK_REALTIME ns of the writer; in
+// process mode that is the host clock.
+inline constexpr std::uint32_t kRecoveryRecords = 16;
+
+enum class EventKind : std::uint32_t { kNone = 0, kNodeFailed = 1, kMemoryLost = 2, kNodeLeft = 3, kNodeJoined = 4 };
+
+struct RecoveryRecord {
+  std::uint32_t kind;           // EventKind
+  std::uint32_t node;           // the node that failed / lost memory / left
+  std::uint32_t incarnation;    // of that node
+  std::uint32_t declared_by;    // node that signalled it
+  std::uint64_t sequence;       // ClusterHeader::events value when written (1-based)
+  std::uint64_t view_epoch;     // view after the change
+  std::uint64_t last_beat_ns;   // last heartbeat seen from the node (failures)
+  std::uint64_t declared_ns;    // when the event was signalled
+  std::uint64_t tables_recovered_ns;  // coordinator finished the GMM tables
+  std::uint64_t survivors;      // members expected to finish
+  std::uint64_t done;           // members that finished (bitmask)
+  std::uint64_t finished_ns[kMaxNodes];
 };
 
 // ------------------------------------------------------------- partition --
@@ -294,12 +324,13 @@ inline constexpr bool kPoolType = std::is_standard_layout_v<T> && std::is_trivia
 static_assert(kPoolType<Superblock> && kPoolType<ClusterHeader> && kPoolType<GlobalLocks> &&
               kPoolType<NodeSlot> && kPoolType<TxnRecord> && kPoolType<PartitionHeader> &&
               kPoolType<FreeExtent> && kPoolType<SectionEntry> && kPoolType<SharerEntry> &&
-              kPoolType<DirHeader> && kPoolType<DirEntry>);
+              kPoolType<DirHeader> && kPoolType<DirEntry> && kPoolType<RecoveryRecord>);
 static_assert(sizeof(Owner) == 16);
 static_assert(sizeof(GlobalLock) == 32);
 static_assert(sizeof(Superblock) == 256);
 static_assert(sizeof(ClusterHeader) == 128);
 static_assert(sizeof(NodeSlot) == 64);
+static_assert(sizeof(RecoveryRecord) == 72 + 8 * kMaxNodes);
 static_assert(sizeof(TxnRecord) == 96);
 static_assert(sizeof(PartitionHeader) == 64);
 static_assert(sizeof(FreeExtent) == 16);
@@ -317,7 +348,7 @@ static_assert(offsetof(TxnRecord, state) == 0);
 inline constexpr LayoutDescriptor kLayoutDescriptor{
     sizeof(Superblock),  sizeof(ClusterHeader), sizeof(GlobalLock),  sizeof(NodeSlot),
     sizeof(TxnRecord),   sizeof(PartitionHeader), sizeof(DirHeader), sizeof(DirEntry),
-    sizeof(SectionEntry), sizeof(SharerEntry),  sizeof(FreeExtent),  0,
+    sizeof(SectionEntry), sizeof(SharerEntry),  sizeof(FreeExtent),  sizeof(RecoveryRecord),
     kMaxNodes,           kTxnSlotsPerNode};
 
 }  // namespace gmm::layout

@@ -35,6 +35,11 @@ struct Geometry {
   std::uint32_t dir_entries = 4096;
   std::uint32_t section_entries = 4096;
   std::uint32_t sharer_entries = 16384;
+  // Membership settings (stored in the ClusterHeader, shared by all nodes).
+  // Detection takes about period * threshold after the last beat.
+  std::uint32_t heartbeat_period_us = 10'000;
+  std::uint32_t miss_threshold = 5;
+  std::uint32_t leave_grace_ms = 2'000;
   // The free extent table gets section_entries + 1 entries: with coalescing
   // there is at most one free extent per gap between sections, so it can
   // never overflow.
@@ -65,6 +70,9 @@ class Pool {
   layout::GlobalLocks& locks() const;
   layout::NodeSlot& node_slot(std::uint32_t node) const;
   layout::TxnRecord& txn(std::uint32_t node, std::uint32_t slot) const;
+  // Record of the `sequence`th event (1-based), in the ring of kRecoveryRecords.
+  layout::RecoveryRecord& recovery(std::uint64_t sequence) const;
+  bool partition_lost(std::uint32_t node) const;
 
   std::uint64_t partition_offset(std::uint32_t node) const;
   layout::PartitionHeader& partition(std::uint32_t node) const;
