@@ -1,0 +1,287 @@
+// SPDX-License-Identifier: GPL-2.0
+/* gmm_ivshmem - UIO driver for QEMU's ivshmem device (PCI 1af4:1110)
+ *
+ * Part of gmm-testbed: each guest's gmmd reaches the global memory pool
+ * and the doorbells of the other guests through this driver.
+ *
+ * Build (KVER = the guest kernel's release, e.g. 6.1.0-50-amd64):
+ *
+ * # make -C /usr/src/linux-headers-$KVER M=$PWD modules
+ *
+ * Load in the guest (uio first, or use modprobe):
+ *
+ * # insmod uio.ko && insmod gmm_ivshmem.ko
+ *
+ * Find the device: the uioN whose name is "gmm_ivshmem".
+ *
+ * # cat /sys/class/uio/uio0/name
+ * gmm_ivshmem
+ * # cat /sys/class/uio/uio0/device/ivposition      (own peer id)
+ * 0
+ * # cat /sys/class/uio/uio0/device/vectors         (0: ivshmem-plain)
+ * 0
+ *
+ * Maps, in /sys/class/uio/uioN/maps/mapM/{name,addr,size,offset}:
+ *
+ *   map0 "registers": BAR0, mapped uncached.  The registers (QEMU's
+ *        docs/specs/ivshmem-spec.rst) are at map offset + 0, 4, 8, 12:
+ *        IntrMask, IntrStatus, IVPosition (own peer id, read-only),
+ *        Doorbell (write peer << 16 | vector to interrupt that peer).
+ *   map1 "shmem": BAR2, the shared memory, mapped cached (write-back):
+ *        plain RAM on the host, so atomics and spinning on it are cheap.
+ *        Write-back needs BAR2 above 4 GiB (SeaBIOS's MTRRs make the
+ *        32-bit PCI hole uncachable), so the driver moves it there unless
+ *        shmem_above_4g=0.  Check with debugfs while the pool is mapped:
+ *        # grep <map1 addr> /sys/kernel/debug/x86/pat_memtype_list
+ *        PAT: [mem 0x0000000100000000-0x0000000104000000] write-back
+ *
+ * mmap() map M of /dev/uioN at file offset M * PAGE_SIZE with length
+ * "size"; the data starts "offset" bytes into the mapping (non-zero only
+ * when the BAR does not start on a page boundary, which happens for the
+ * 256-byte BAR0).
+ *
+ * Interrupts: on ivshmem-doorbell (MSI-X in BAR1) every vector increments
+ * the UIO event counter, so a 4-byte read() of /dev/uioN blocks until a
+ * doorbell arrives and returns the total event count (poll() works too).
+ * Which vector fired is not told apart.  On ivshmem-plain there are no
+ * interrupts and read() fails with EIO.  Legacy INTx (ivshmem-doorbell
+ * with msi=off) is not supported.
+ */
+
+#include <linux/device.h>
+#include <linux/interrupt.h>
+#include <linux/io.h>
+#include <linux/module.h>
+#include <linux/pci.h>
+#include <linux/sizes.h>
+#include <linux/uio_driver.h>
+
+#define DRIVER_NAME	"gmm_ivshmem"
+#define DRIVER_VERSION	"0.1"
+#define DRIVER_DESC	"UIO driver for QEMU ivshmem (gmm-testbed)"
+
+#define PCI_VENDOR_ID_IVSHMEM	0x1af4
+#define PCI_DEVICE_ID_IVSHMEM	0x1110
+
+/* BARs and BAR0 register offsets, named after QEMU's ivshmem-spec.rst */
+#define IVSHMEM_REG_BAR		0
+#define IVSHMEM_MSIX_BAR	1
+#define IVSHMEM_SHMEM_BAR	2
+
+#define IVSHMEM_INTR_MASK	0x00
+#define IVSHMEM_INTR_STATUS	0x04
+#define IVSHMEM_IV_POSITION	0x08
+#define IVSHMEM_DOORBELL	0x0c
+
+#define GMM_MAP_REGS		0
+#define GMM_MAP_SHMEM		1
+
+static bool shmem_above_4g = true;
+module_param(shmem_above_4g, bool, 0444);
+MODULE_PARM_DESC(shmem_above_4g,
+		 "Move a 64-bit BAR2 found below 4 GiB into the host bridge window above 4 GiB, so that it can be mapped write-back (default: on)");
+
+struct gmm_ivshmem_dev {
+	struct uio_info info;
+	struct pci_dev *pdev;
+	void __iomem *regs;
+	int nvectors;
+};
+
+/* All MSI-X vectors feed the one UIO event counter. */
+static irqreturn_t gmm_ivshmem_msix_handler(int irq, void *arg)
+{
+	struct gmm_ivshmem_dev *gdev = arg;
+
+	uio_event_notify(&gdev->info);
+	return IRQ_HANDLED;
+}
+
+static ssize_t ivposition_show(struct device *dev,
+			       struct device_attribute *attr, char *buf)
+{
+	struct gmm_ivshmem_dev *gdev = dev_get_drvdata(dev);
+
+	return sysfs_emit(buf, "%d\n",
+			  (int)ioread32(gdev->regs + IVSHMEM_IV_POSITION));
+}
+static DEVICE_ATTR_RO(ivposition);
+
+static ssize_t vectors_show(struct device *dev,
+			    struct device_attribute *attr, char *buf)
+{
+	struct gmm_ivshmem_dev *gdev = dev_get_drvdata(dev);
+
+	return sysfs_emit(buf, "%d\n", gdev->nvectors);
+}
+static DEVICE_ATTR_RO(vectors);
+
+static struct attribute *gmm_ivshmem_attrs[] = {
+	&dev_attr_ivposition.attr,
+	&dev_attr_vectors.attr,
+	NULL,
+};
+ATTRIBUTE_GROUPS(gmm_ivshmem);
+
+/*
+ * Describe a BAR as a UIO map.  UIO wants a page-aligned address, so a BAR
+ * that starts inside a page is published as the whole page plus an offset.
+ */
+static void gmm_ivshmem_set_map(struct uio_mem *mem, struct pci_dev *pdev,
+				int bar, const char *name, int memtype)
+{
+	resource_size_t start = pci_resource_start(pdev, bar);
+
+	mem->name = name;
+	mem->memtype = memtype;
+	mem->addr = start & PAGE_MASK;
+	mem->offs = start & ~PAGE_MASK;
+	mem->size = PAGE_ALIGN(mem->offs + pci_resource_len(pdev, bar));
+}
+
+/*
+ * SeaBIOS puts BAR2 into the 32-bit PCI hole, which its MTRRs make
+ * uncachable; PAT then downgrades any write-back mapping of it to UC-.
+ * Above 4 GiB the MTRR default type (write-back) applies, so move a 64-bit
+ * BAR2 there: the PCI core tries windows above 4 GiB first for 64-bit
+ * BARs, and falls back to below 4 GiB if there is no room.
+ */
+static void gmm_ivshmem_move_shmem(struct pci_dev *pdev)
+{
+	struct resource *res = &pdev->resource[IVSHMEM_SHMEM_BAR];
+	int err;
+
+	if (!shmem_above_4g || !(res->flags & IORESOURCE_MEM_64) ||
+	    res->start >= SZ_4G)
+		return;
+
+	pci_release_resource(pdev, IVSHMEM_SHMEM_BAR);
+	err = pci_assign_resource(pdev, IVSHMEM_SHMEM_BAR);
+	if (err)
+		dev_warn(&pdev->dev, "cannot reassign BAR2: %d\n", err);
+	else if (res->start < SZ_4G)
+		dev_info(&pdev->dev, "no room above 4 GiB for BAR2: mapped uncached\n");
+}
+
+static int gmm_ivshmem_setup_msix(struct gmm_ivshmem_dev *gdev)
+{
+	struct pci_dev *pdev = gdev->pdev;
+	struct device *dev = &pdev->dev;
+	int nvec, i, irq, err;
+	char *name;
+
+	nvec = pci_msix_vec_count(pdev);
+	if (nvec <= 0)
+		return 0;	/* ivshmem-plain: no interrupts */
+
+	/* MSI-X messages are memory writes by the device */
+	pci_set_master(pdev);
+
+	/* Freed by the PCI core on release: the device is pcim-managed. */
+	nvec = pci_alloc_irq_vectors(pdev, 1, nvec, PCI_IRQ_MSIX);
+	if (nvec < 0)
+		return dev_err_probe(dev, nvec, "cannot enable MSI-X\n");
+
+	for (i = 0; i < nvec; i++) {
+		irq = pci_irq_vector(pdev, i);
+		if (irq < 0)
+			return irq;
+		name = devm_kasprintf(dev, GFP_KERNEL, "%s[%s]:%d",
+				      DRIVER_NAME, pci_name(pdev), i);
+		if (!name)
+			return -ENOMEM;
+		err = devm_request_irq(dev, irq, gmm_ivshmem_msix_handler, 0,
+				       name, gdev);
+		if (err)
+			return dev_err_probe(dev, err,
+					     "cannot request vector %d\n", i);
+	}
+	gdev->nvectors = nvec;
+	return 0;
+}
+
+static int gmm_ivshmem_probe(struct pci_dev *pdev,
+			     const struct pci_device_id *id)
+{
+	struct device *dev = &pdev->dev;
+	struct gmm_ivshmem_dev *gdev;
+	int err;
+
+	gmm_ivshmem_move_shmem(pdev);
+
+	err = pcim_enable_device(pdev);
+	if (err)
+		return dev_err_probe(dev, err, "cannot enable device\n");
+
+	if (!(pci_resource_flags(pdev, IVSHMEM_REG_BAR) & IORESOURCE_MEM) ||
+	    !(pci_resource_flags(pdev, IVSHMEM_SHMEM_BAR) & IORESOURCE_MEM))
+		return dev_err_probe(dev, -ENODEV, "BAR0 or BAR2 missing\n");
+
+	/* Managed by pcim: released when the driver detaches. */
+	err = pci_request_regions(pdev, DRIVER_NAME);
+	if (err)
+		return dev_err_probe(dev, err, "cannot request BARs\n");
+
+	gdev = devm_kzalloc(dev, sizeof(*gdev), GFP_KERNEL);
+	if (!gdev)
+		return -ENOMEM;
+	gdev->pdev = pdev;
+
+	/*
+	 * Only BAR0 is mapped in the kernel.  BAR2 is not: a kernel uncached
+	 * mapping would force user mappings of it to be uncached too (PAT).
+	 */
+	gdev->regs = pcim_iomap(pdev, IVSHMEM_REG_BAR, 0);
+	if (!gdev->regs)
+		return dev_err_probe(dev, -ENOMEM, "cannot map BAR0\n");
+
+	gmm_ivshmem_set_map(&gdev->info.mem[GMM_MAP_REGS], pdev,
+			    IVSHMEM_REG_BAR, "registers", UIO_MEM_PHYS);
+	gdev->info.mem[GMM_MAP_REGS].internal_addr = gdev->regs;
+	/* UIO_MEM_IOVA is mmapped like UIO_MEM_PHYS, but without
+	 * pgprot_noncached(): the shared memory is cached RAM.
+	 */
+	gmm_ivshmem_set_map(&gdev->info.mem[GMM_MAP_SHMEM], pdev,
+			    IVSHMEM_SHMEM_BAR, "shmem", UIO_MEM_IOVA);
+
+	gdev->info.name = DRIVER_NAME;
+	gdev->info.version = DRIVER_VERSION;
+	gdev->info.irq = pci_msix_vec_count(pdev) > 0 ? UIO_IRQ_CUSTOM :
+							UIO_IRQ_NONE;
+	pci_set_drvdata(pdev, gdev);
+
+	/*
+	 * Register before requesting the vectors, so that on removal devres
+	 * frees the handlers before the UIO device they notify goes away.
+	 */
+	err = devm_uio_register_device(dev, &gdev->info);
+	if (err)
+		return dev_err_probe(dev, err, "cannot register UIO device\n");
+
+	err = gmm_ivshmem_setup_msix(gdev);
+	if (err)
+		return err;
+
+	dev_info(dev, "IVPosition %d, shared memory %pR, %d MSI-X vectors\n",
+		 (int)ioread32(gdev->regs + IVSHMEM_IV_POSITION),
+		 &pdev->resource[IVSHMEM_SHMEM_BAR], gdev->nvectors);
+	return 0;
+}
+
+static const struct pci_device_id gmm_ivshmem_ids[] = {
+	{ PCI_DEVICE(PCI_VENDOR_ID_IVSHMEM, PCI_DEVICE_ID_IVSHMEM) },
+	{ }
+};
+MODULE_DEVICE_TABLE(pci, gmm_ivshmem_ids);
+
+static struct pci_driver gmm_ivshmem_driver = {
+	.name = DRIVER_NAME,
+	.id_table = gmm_ivshmem_ids,
+	.probe = gmm_ivshmem_probe,
+	.dev_groups = gmm_ivshmem_groups,
+};
+
+module_pci_driver(gmm_ivshmem_driver);
+MODULE_VERSION(DRIVER_VERSION);
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION(DRIVER_DESC);
