@@ -23,7 +23,7 @@ using namespace layout;
 namespace {
 
 struct PartitionCopy {
-  PartitionHeader header;
+  PartitionHeader header{};
   std::vector<SectionEntry> sections;
   std::vector<SharerEntry> sharers;
   std::vector<FreeExtent> free;
@@ -50,9 +50,10 @@ class CheckerLocks {
  public:
   CheckerLocks(const Pool& pool, std::vector<std::string>& dead)
       : pool_(pool), me_(lock_owner_word(kCheckerNode, static_cast<std::uint32_t>(::getpid()))) {
+    take(pool.locks().membership, "membership", dead);
     take(pool.locks().directory, "directory", dead);
     for (std::uint32_t n = 0; n < pool.node_count(); ++n)
-      take(pool.locks().partition[n], fmt::format("partition {}", n), dead);
+      if (!pool.partition_lost(n)) take(pool.locks().partition[n], fmt::format("partition {}", n), dead);
   }
   ~CheckerLocks() {
     for (auto it = held_.rbegin(); it != held_.rend(); ++it) lock_release(**it, me_);
@@ -86,16 +87,21 @@ Snapshot take_snapshot(const Pool& pool) {
   snap.cluster.dir_replica = load_acquire(cluster.dir_replica);
   snap.cluster.lost_partitions = load_acquire(cluster.lost_partitions);
   const std::uint32_t primary = snap.cluster.dir_primary, replica = snap.cluster.dir_replica;
-  if (primary < n) {
+  auto readable = [&](std::uint32_t node) { return node < n && !pool.partition_lost(node); };
+  if (readable(primary)) {
     snap.dir_primary_header = pool.dir_header(primary);
     snap.dir_primary = copy_of(pool.dir_entries(primary));
   }
-  if (replica < n) {
+  if (readable(replica)) {
     snap.dir_replica_header = pool.dir_header(replica);
     snap.dir_replica = copy_of(pool.dir_entries(replica));
   }
   for (std::uint32_t node = 0; node < n; ++node) {
     PartitionCopy p;
+    if (!readable(node)) {  // lost memory is never read again
+      snap.partitions.push_back(std::move(p));
+      continue;
+    }
     p.header = pool.partition(node);
     p.sections = copy_of(pool.sections(node));
     p.sharers = copy_of(pool.sharers(node));
@@ -132,7 +138,8 @@ class Checker {
   void run() {
     for (const auto& d : snap_.dead_locks) violation("{}", d);
     check_directory_copies();
-    for (std::uint32_t node = 0; node < sb_.node_count; ++node) check_partition(node);
+    for (std::uint32_t node = 0; node < sb_.node_count; ++node)
+      if (!lost(node)) check_partition(node);
     check_directory_entries();
   }
 
@@ -140,6 +147,15 @@ class Checker {
   template <class... Args>
   void violation(fmt::format_string<Args...> f, Args&&... args) {
     report_.violations.push_back(fmt::format(f, std::forward<Args>(args)...));
+  }
+
+  bool lost(std::uint32_t node) const { return node < kMaxNodes && (snap_.cluster.lost_partitions >> node & 1) != 0; }
+
+  std::uint32_t live_members() const {
+    std::uint32_t count = 0;
+    for (std::uint32_t n = 0; n < sb_.node_count; ++n)
+      count += static_cast<NodeState>(snap_.slots[n].state) == NodeState::kMember ? 1 : 0;
+    return count;
   }
 
   static std::string_view state_name(std::uint32_t s) {
@@ -183,13 +199,17 @@ class Checker {
 
   void check_directory_copies() {
     const std::uint32_t primary = snap_.cluster.dir_primary, replica = snap_.cluster.dir_replica;
-    if (primary >= sb_.node_count) {
-      violation("directory primary node {} does not exist", primary);
+    if (primary >= sb_.node_count || lost(primary)) {
+      violation("directory primary is on node {}, which {}", primary, lost(primary) ? "lost its memory" : "does not exist");
       return;
     }
     if (snap_.dir_primary_header.magic != kDirMagic) violation("directory primary on node {} is not valid", primary);
     if (replica == kNoNode) {
-      if (sb_.node_count > 1) violation("no directory replica although the pool has {} nodes", sb_.node_count);
+      if (live_members() > 1) violation("no directory replica although {} nodes are members", live_members());
+      return;
+    }
+    if (lost(replica)) {
+      violation("directory replica is on node {}, which lost its memory", replica);
       return;
     }
     if (replica == primary) violation("directory primary and replica are both on node {}", primary);
@@ -223,6 +243,10 @@ class Checker {
       if (state == EntryState::kReserved) continue;  // location decided at commit
       ++report_.sections;
       if (e.name_hash != 0 && (e.flags & kDirUnlinked) == 0) ++report_.names;
+      if (lost(e.home_node)) {
+        violation("{} lives in the lost memory of node {}", what, e.home_node);
+        continue;
+      }
       if (e.home_node >= sb_.node_count || e.section_index >= sb_.section_entries) {
         violation("{} points at a section that cannot exist (node {}, index {})", what, e.home_node, e.section_index);
         continue;
@@ -270,7 +294,14 @@ class Checker {
         violation("{} names section {} (GID {:#x}) which does not exist", what, sh.section_index, sh.gid);
         continue;
       }
-      if (sh.node >= sb_.node_count) violation("{} names node {} which does not exist", what, sh.node);
+      if (sh.node >= sb_.node_count) {
+        violation("{} names node {} which does not exist", what, sh.node);
+      } else {
+        // A failed node stays in sharer lists only until its recovery is done.
+        const auto state = static_cast<NodeState>(snap_.slots[sh.node].state);
+        if (state != NodeState::kMember && state != NodeState::kFailed)
+          violation("{} names node {}, which is not a member", what, sh.node);
+      }
       ++sharer_counts[sh.section_index];
     }
     for (std::size_t i = 0; i < p.sections.size(); ++i) {

@@ -41,8 +41,17 @@ std::uint64_t name_hash(std::string_view name) {
   return h == 0 ? 1 : h;
 }
 
-std::uint32_t primary_node(const Pool& pool) { return load_acquire(pool.cluster().dir_primary); }
-std::uint32_t replica_node(const Pool& pool) { return load_acquire(pool.cluster().dir_replica); }
+// A copy on a lost partition is never read or written again: until the
+// coordinator relocates the directory, the other copy stands in.
+std::uint32_t primary_node(const Pool& pool) {
+  const std::uint32_t primary = load_acquire(pool.cluster().dir_primary);
+  return pool.partition_lost(primary) ? load_acquire(pool.cluster().dir_replica) : primary;
+}
+std::uint32_t replica_node(const Pool& pool) {
+  const std::uint32_t primary = load_acquire(pool.cluster().dir_primary);
+  const std::uint32_t replica = load_acquire(pool.cluster().dir_replica);
+  return pool.partition_lost(primary) || pool.partition_lost(replica) ? kNoNode : replica;
+}
 
 const DirEntry& entry(const Pool& pool, std::uint32_t slot) { return pool.dir_entries(primary_node(pool))[slot]; }
 

@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "gmm/atomic.hpp"
+#include "gmm/clock.hpp"
 
 namespace gmm {
 using namespace layout;
@@ -16,11 +17,6 @@ namespace {
 // checker-owned lock counts as abandoned (the checker process died).
 constexpr std::uint64_t kCheckerLeaseNs = 2'000'000'000;
 
-std::uint64_t realtime_ns() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                        std::chrono::system_clock::now().time_since_epoch())
-                                        .count());
-}
 
 class Backoff {
  public:
@@ -63,17 +59,21 @@ bool lock_owner_alive(const Pool& pool, std::uint64_t word) {
          load_acquire(slot.incarnation) == lock_owner_incarnation(word);
 }
 
-static bool owner_alive_for(const Pool& pool, const GlobalLock& lock, std::uint64_t word) {
+namespace {
+bool owner_alive_for(const Pool& pool, const GlobalLock& lock, std::uint64_t word) {
   if (lock_owner_node(word) == kCheckerNode) return realtime_ns() - load_acquire(lock.since_ns) < kCheckerLeaseNs;
   return lock_owner_alive(pool, word);
 }
+}  // namespace
 
 bool lock_held_by_dead_owner(const Pool& pool, const GlobalLock& lock) {
   const std::uint64_t word = load_acquire(lock.owner);
   return word != 0 && !owner_alive_for(pool, lock, word);
 }
 
-Result<LockAcquired> lock_acquire(const Pool& pool, GlobalLock& lock, std::uint64_t me) {
+namespace {
+
+Result<LockAcquired> acquire(const Pool& pool, GlobalLock& lock, std::uint64_t me, bool wait) {
   const bool me_is_node = lock_owner_node(me) != kCheckerNode;
   Backoff backoff;
   for (;;) {
@@ -90,6 +90,7 @@ Result<LockAcquired> lock_acquire(const Pool& pool, GlobalLock& lock, std::uint6
       if (!cas_acq_rel(lock.owner, current, me)) continue;
       took_from_dead = true;
     } else {
+      if (!wait) return make_error(Errc::kBusy, "global lock is held by a live owner");
       backoff.wait();
       continue;
     }
@@ -107,6 +108,25 @@ Result<LockAcquired> lock_acquire(const Pool& pool, GlobalLock& lock, std::uint6
     // A previous repairer may itself have died before making it consistent.
     return state == LockState::kInconsistent ? LockAcquired::kOwnerDied : LockAcquired::kClean;
   }
+}
+
+}  // namespace
+
+Result<LockAcquired> lock_acquire(const Pool& pool, GlobalLock& lock, std::uint64_t me) {
+  return acquire(pool, lock, me, true);
+}
+
+Result<LockAcquired> lock_try_acquire(const Pool& pool, GlobalLock& lock, std::uint64_t me) {
+  return acquire(pool, lock, me, false);
+}
+
+bool TableLock::held() const {
+  if (lock_ == nullptr || load_acquire(lock_->owner) != me_) return false;
+  return lock_owner_node(me_) == kCheckerNode || lock_owner_alive(*pool_, me_);
+}
+
+Error TableLock::expelled() {
+  return make_error(Errc::kExpelled, "this node was declared failed while it worked; it must rejoin");
 }
 
 void lock_make_consistent(GlobalLock& lock) { publish_state(lock.state, LockState::kConsistent); }

@@ -6,9 +6,11 @@
 
 #include "directory.hpp"
 #include "gmm/atomic.hpp"
+#include "gmm/clock.hpp"
 #include "gmm/crash.hpp"
 #include "gmm/gmm.hpp"
 #include "partition.hpp"
+#include "records.hpp"
 #include "transaction.hpp"
 
 namespace gmm {
@@ -16,11 +18,6 @@ using namespace layout;
 
 namespace {
 
-std::uint64_t realtime_ns() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                        std::chrono::system_clock::now().time_since_epoch())
-                                        .count());
-}
 
 std::uint64_t round_to_pages(std::uint64_t size) { return (size + kPageSize - 1) / kPageSize * kPageSize; }
 
@@ -129,29 +126,45 @@ Status Node::join() {
   if (id_ >= pool_.node_count())
     return make_error(Errc::kInvalidArgument,
                       fmt::format("node {} does not exist: the pool has nodes 0..{}", id_, pool_.node_count() - 1));
-  if (load_acquire(pool_.partition(id_).magic) != kPartitionMagic)
+  if (pool_.partition_lost(id_) || load_acquire(pool_.partition(id_).magic) != kPartitionMagic)
     return make_error(Errc::kBadPool, fmt::format("partition of node {} is not valid (memory lost?)", id_));
   NodeSlot& slot = pool_.node_slot(id_);
+  if (load_state<NodeState>(slot.state) == NodeState::kFailed)
+    return make_error(Errc::kBusy, fmt::format("node {} was declared failed; its recovery is still running", id_));
+  // The new incarnation makes every lock and reservation of a previous
+  // incarnation of this node "owned by a dead node".
+  incarnation_ = load_acquire(slot.incarnation) + 1;
+  lock_owner_ = lock_owner_word(id_, incarnation_);
+  store_relaxed(slot.pid, static_cast<std::uint64_t>(::getpid()));
+  store_relaxed(slot.joined_ns, realtime_ns());
+  store_release(slot.heartbeat_ns, realtime_ns());
+  store_release(slot.incarnation, incarnation_);
+  publish_state(slot.state, NodeState::kMember);  // alive from here: may take locks
   {
-    // Membership lock: the new incarnation makes every lock and reservation
-    // of a previous incarnation of this node "owned by a dead node".
-    incarnation_ = load_acquire(slot.incarnation) + 1;
-    store_release(slot.incarnation, incarnation_);
-    lock_owner_ = lock_owner_word(id_, incarnation_);
-    slot.pid = static_cast<std::uint64_t>(::getpid());
-    slot.joined_ns = realtime_ns();
-    publish_state(slot.state, NodeState::kMember);
-    auto lock = TableLock::acquire(pool_, pool_.locks().membership, lock_owner_, [] {});
+    auto lock = TableLock::acquire(pool_, pool_.locks().membership, lock_owner_, [&] { records::repair_membership(pool_); });
     if (!lock) return lock.error();
     ClusterHeader& c = pool_.cluster();
-    c.members |= (std::uint64_t{1} << id_);
-    store_release(c.view_epoch, c.view_epoch + 1);
+    store_release(c.members, load_acquire(c.members) | (std::uint64_t{1} << id_));
+    records::append(pool_, EventKind::kNodeJoined, id_, incarnation_, id_, 0);
   }
   joined_ = true;
   if (auto resolved = txn::resolve_transactions(pool_, lock_owner_, id_); !resolved) return resolved;
   if (auto repaired = repair_abandoned_locks(id_); !repaired) return repaired;
+  {
+    // Paper 4.1: a joining node that finds no replica becomes the replica.
+    auto lock = lock_directory();
+    if (!lock) return lock.error();
+    if (!lock->held()) return TableLock::expelled();
+    relocate_directory();
+  }
   rebuild_shares();
   return ok_status();
+}
+
+bool Node::is_member() const {
+  const NodeSlot& slot = pool_.node_slot(id_);
+  return joined_ && load_state<NodeState>(slot.state) == NodeState::kMember &&
+         load_acquire(slot.incarnation) == incarnation_;
 }
 
 Status Node::repair_abandoned_locks(std::uint32_t dead_node) {
@@ -162,27 +175,30 @@ Status Node::repair_abandoned_locks(std::uint32_t dead_node) {
   if (abandoned(locks.directory))
     if (auto lock = lock_directory(); !lock) return lock.error();
   for (std::uint32_t n = 0; n < pool_.node_count(); ++n)
-    if (abandoned(locks.partition[n]))
+    if (!pool_.partition_lost(n) && abandoned(locks.partition[n]))
       if (auto lock = lock_partition(n); !lock) return lock.error();
   return ok_status();
 }
 
 void Node::leave() {
+  (void)close_all();  // a node that leaves shares nothing (fails only if expelled)
   std::lock_guard guard(mutex_);
   if (!joined_) return;
   NodeSlot& slot = pool_.node_slot(id_);
-  if (auto lock = TableLock::acquire(pool_, pool_.locks().membership, lock_owner_, [] {}); lock) {
+  if (auto lock = TableLock::acquire(pool_, pool_.locks().membership, lock_owner_, [&] { records::repair_membership(pool_); }); lock) {
     ClusterHeader& c = pool_.cluster();
-    c.members &= ~(std::uint64_t{1} << id_);
-    store_release(c.view_epoch, c.view_epoch + 1);
+    store_release(c.members, load_acquire(c.members) & ~(std::uint64_t{1} << id_));
+    store_release(c.leaving, load_acquire(c.leaving) & ~(std::uint64_t{1} << id_));
+    store_release(c.view_epoch, load_acquire(c.view_epoch) + 1);
+    publish_state(slot.state, NodeState::kAbsent);
   }
-  publish_state(slot.state, NodeState::kAbsent);
   joined_ = false;
 }
 
 void Node::rebuild_shares() {
   shares_.clear();
   for (std::uint32_t home = 0; home < pool_.node_count(); ++home) {
+    if (pool_.partition_lost(home)) continue;
     auto sharers = pool_.sharers(home);
     for (std::uint32_t i = 0; i < sharers.size(); ++i) {
       const SharerEntry& sh = sharers[i];
@@ -233,6 +249,7 @@ Result<SectionInfo> Node::allocate(std::string_view name, std::uint64_t size, Pl
     }
     const std::uint32_t slot = dir::pick_slot(pool_, name);
     if (slot == kNoIndex) return make_error(Errc::kTableFull, "the directory (master table) is full");
+    if (!lock->held()) return TableLock::expelled();
     txn.set_target(&TxnRecord::dir_slot, slot);
     gid = dir::reserve(pool_, slot, name, txn.owner(), size, CrashPoint::kAllocDirPrimary);
     txn.set_gid(gid);
@@ -249,8 +266,8 @@ Result<SectionInfo> Node::allocate(std::string_view name, std::uint64_t size, Pl
       continue;
     }
     auto lock = lock_partition(home);
-    if (!lock) {
-      last_failure = lock.error();
+    if (!lock || !lock->held()) {
+      last_failure = lock ? TableLock::expelled() : lock.error();
       break;
     }
     const std::uint32_t section = part::find_free_section(pool_, home);
@@ -270,6 +287,10 @@ Result<SectionInfo> Node::allocate(std::string_view name, std::uint64_t size, Pl
     txn.set_target(&TxnRecord::section_index, section);
     txn.set_target(&TxnRecord::sharer_index, sharer);
     crash_point(CrashPoint::kAllocExtentCarved);
+    if (!lock->held()) {
+      last_failure = TableLock::expelled();
+      break;
+    }
     SectionEntry& s = pool_.sections(home)[section];
     s.generation += 1;
     s.owner = txn.owner();
@@ -347,6 +368,7 @@ Result<SectionInfo> Node::open_locked(Gid gid, std::uint64_t holder) {
       return busy(fmt::format("section {}", to_string(gid)));
     const std::uint32_t sharer = part::find_free_sharer(pool_, home);
     if (sharer == kNoIndex) return make_error(Errc::kTableFull, fmt::format("the sharer table of node {} is full", home));
+    if (!lock->held()) return TableLock::expelled();
     txn.set_target(&TxnRecord::home_node, home);
     txn.set_target(&TxnRecord::section_index, section);
     txn.set_target(&TxnRecord::sharer_index, sharer);
@@ -403,6 +425,7 @@ Status Node::close_share(Gid gid, Share share, std::uint32_t sharer_node) {
     SharerEntry& sh = pool_.sharers(share.home_node)[share.sharer_index];
     if (sh.gid != gid.value || sh.node != sharer_node || load_state<EntryState>(sh.state) != EntryState::kCommitted)
       return make_error(Errc::kNotFound, fmt::format("share of section {} no longer exists", to_string(gid)));
+    if (!lock->held()) return TableLock::expelled();
     txn.set_target(&TxnRecord::section_index, sh.section_index);
     sh.owner = txn.owner();
     publish_state(sh.state, EntryState::kReleasing);
@@ -426,6 +449,7 @@ Status Node::free(std::string_view name, std::uint64_t holder) {
     const DirEntry& e = dir::entry(pool_, slot);
     if (load_state<EntryState>(e.state) != EntryState::kCommitted) return busy(fmt::format("name '{}'", name));
     gid = (static_cast<std::uint64_t>(e.generation) << 32) | slot;
+    if (!lock->held()) return TableLock::expelled();
     dir::set_unlinked(pool_, slot, CrashPoint::kUnlinkPrimary);
   }
   if (shares_.contains({gid, holder})) return close_locked(Gid{gid}, holder);
@@ -464,6 +488,8 @@ Result<SectionInfo> Node::describe_locked(Gid gid) {
     info.section_index = e.section_index;
     info.size = e.size;
   }
+  if (pool_.partition_lost(info.home_node))
+    return make_error(Errc::kNotFound, fmt::format("section {} was in lost memory", to_string(gid)));
   auto lock = lock_partition(info.home_node);
   if (!lock) return lock.error();
   const SectionEntry& s = pool_.sections(info.home_node)[info.section_index];
@@ -499,6 +525,11 @@ std::vector<PartitionStat> Node::stat() {
     PartitionStat st;
     st.node = home;
     st.data_bytes = pool_.superblock().data_size;
+    st.lost = pool_.partition_lost(home);
+    if (st.lost) {
+      out.push_back(st);
+      continue;
+    }
     auto lock = lock_partition(home);
     if (!lock) continue;
     const PartitionHeader& ph = pool_.partition(home);

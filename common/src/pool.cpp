@@ -11,6 +11,7 @@
 #include <random>
 
 #include "gmm/atomic.hpp"
+#include "gmm/clock.hpp"
 #include <fmt/format.h>
 
 namespace gmm {
@@ -61,11 +62,6 @@ bool descriptor_equal(const LayoutDescriptor& a, const LayoutDescriptor& b) {
   return std::memcmp(&a, &b, sizeof(a)) == 0;
 }
 
-std::uint64_t now_ns() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                        std::chrono::system_clock::now().time_since_epoch())
-                                        .count());
-}
 
 }  // namespace
 
@@ -145,8 +141,8 @@ Status format_pool(PoolMapping& mapping, const Geometry& g) {
   sb->free_offset = p.free_offset;
   sb->data_offset = p.data_offset;
   sb->data_size = sb->partition_size - p.data_offset;
-  sb->format_time_ns = now_ns();
-  sb->pool_uuid = std::random_device{}() ^ (static_cast<std::uint64_t>(std::random_device{}()) << 32) ^ now_ns();
+  sb->format_time_ns = realtime_ns();
+  sb->pool_uuid = std::random_device{}() ^ (static_cast<std::uint64_t>(std::random_device{}()) << 32) ^ realtime_ns();
 
   auto* cluster = reinterpret_cast<ClusterHeader*>(base + p.global_offset);
   cluster->dir_primary = 0;

@@ -28,12 +28,19 @@ bool owned_by(const Owner& a, const Owner& b) {
   return a.node == b.node && a.incarnation == b.incarnation && a.txn == b.txn;
 }
 
+// The partition's tables are touched only if it still exists: memory that
+// was declared lost is never read again.
+bool home_usable(const Pool& pool, const TxnRecord& r) {
+  return r.home_node != kNoNode && !pool.partition_lost(r.home_node);
+}
+
 Status roll_forward(const Pool& pool, std::uint64_t me, std::uint32_t node, const TxnRecord& r) {
   const Owner owner = owner_of(r, node);
   const auto kind = static_cast<TxnKind>(r.kind);
-  if (r.home_node != kNoNode) {
+  if (home_usable(pool, r)) {
     auto lock = lock_part(pool, me, r.home_node);
     if (!lock) return lock.error();
+    if (!lock->held()) return TableLock::expelled();
     if (kind == TxnKind::kAllocate && r.section_index != kNoIndex) {
       SectionEntry& s = pool.sections(r.home_node)[r.section_index];
       if (owned_by(s.owner, owner) && state_is(s.state, EntryState::kReserved))
@@ -55,8 +62,11 @@ Status roll_forward(const Pool& pool, std::uint64_t me, std::uint32_t node, cons
   if (kind == TxnKind::kAllocate && r.dir_slot != kNoIndex) {
     auto lock = lock_dir(pool, me);
     if (!lock) return lock.error();
+    if (!lock->held()) return TableLock::expelled();
     const DirEntry& e = dir::entry(pool, r.dir_slot);
-    if (owned_by(e.owner, owner) && state_is(e.state, EntryState::kReserved)) {
+    if (owned_by(e.owner, owner) && state_is(e.state, EntryState::kReserved) && !home_usable(pool, r)) {
+      dir::release(pool, r.dir_slot, std::nullopt);  // its memory was lost meanwhile
+    } else if (owned_by(e.owner, owner) && state_is(e.state, EntryState::kReserved)) {
       dir::set_location(pool, r.dir_slot, r.home_node, r.section_index);
       dir::set_state(pool, r.dir_slot, EntryState::kCommitted, owner, CrashPoint::kAllocDirPrimaryCommitted);
     }
@@ -64,6 +74,7 @@ Status roll_forward(const Pool& pool, std::uint64_t me, std::uint32_t node, cons
   if (kind == TxnKind::kClose && r.gid != 0) {
     auto lock = lock_dir(pool, me);
     if (!lock) return lock.error();
+    if (!lock->held()) return TableLock::expelled();
     dir::release_if_orphaned(pool, r.gid, CrashPoint::kCloseDirPrimaryFreed);
   }
   return ok_status();
@@ -72,9 +83,10 @@ Status roll_forward(const Pool& pool, std::uint64_t me, std::uint32_t node, cons
 Status roll_back(const Pool& pool, std::uint64_t me, std::uint32_t node, const TxnRecord& r) {
   const Owner owner = owner_of(r, node);
   const auto kind = static_cast<TxnKind>(r.kind);
-  if (r.home_node != kNoNode) {
+  if (home_usable(pool, r)) {
     auto lock = lock_part(pool, me, r.home_node);
     if (!lock) return lock.error();
+    if (!lock->held()) return TableLock::expelled();
     if (r.sharer_index != kNoIndex) {
       SharerEntry& sh = pool.sharers(r.home_node)[r.sharer_index];
       if (owned_by(sh.owner, owner)) {
@@ -94,6 +106,7 @@ Status roll_back(const Pool& pool, std::uint64_t me, std::uint32_t node, const T
   if (r.dir_slot != kNoIndex || r.gid != 0) {
     auto lock = lock_dir(pool, me);
     if (!lock) return lock.error();
+    if (!lock->held()) return TableLock::expelled();
     if (kind == TxnKind::kAllocate && r.dir_slot != kNoIndex) {
       const DirEntry& e = dir::entry(pool, r.dir_slot);
       if (owned_by(e.owner, owner) && state_is(e.state, EntryState::kReserved)) dir::release(pool, r.dir_slot, std::nullopt);

@@ -33,6 +33,11 @@ T fetch_add_acq_rel(T& field, T delta) {
   return std::atomic_ref<T>(field).fetch_add(delta, std::memory_order_acq_rel);
 }
 
+template <class T>
+T fetch_or_acq_rel(T& field, T bits) {
+  return std::atomic_ref<T>(field).fetch_or(bits, std::memory_order_acq_rel);
+}
+
 // Enum-typed state fields are stored as uint32_t.
 template <class E>
 E load_state(const std::uint32_t& field) {

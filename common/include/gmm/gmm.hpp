@@ -63,6 +63,7 @@ struct PartitionStat {
   std::uint64_t largest_free = 0;
   std::uint32_t sections = 0;
   std::uint32_t free_extents = 0;
+  bool lost = false;  // memory declared lost: no figures
 };
 
 class Node {
@@ -80,7 +81,8 @@ class Node {
   // called before any other operation. Errors: kInvalidArgument (id out of
   // range), kBadPool.
   Status join();
-  // Leaves cleanly: closes nothing (shares stay), marks the slot Absent.
+  // Leaves cleanly: closes every share of this node, then marks the slot
+  // Absent. (A node that dies instead is recovered by the others.)
   void leave();
 
   // Allocates `size` bytes (rounded up to pages) named `name` (may be empty
@@ -116,6 +118,25 @@ class Node {
   // Holders on this node that share `gid` (node-local bookkeeping).
   bool holds(Gid gid, std::uint64_t holder) const;
 
+  // ---- membership and recovery (driven by ClusterAgent, gmm/membership.hpp)
+  std::uint32_t incarnation() const { return incarnation_; }
+  std::uint64_t lock_owner() const { return lock_owner_; }
+  // True while this incarnation is a member; false once declared failed.
+  bool is_member() const;
+  // Recovery of failed nodes (paper 3.4), run by the coordinator: finishes
+  // or undoes their transactions and repairs locks they held (for all of
+  // them first: one of them may have died recovering another), then removes
+  // them from every sharer list (freeing what nobody shares any more) and
+  // moves directory copies off them. Idempotent.
+  Status recover_failed_nodes(const std::vector<std::uint32_t>& dead);
+  // Memory of `lost` is gone: drop every directory entry homed there and
+  // keep the directory on surviving partitions. Idempotent.
+  Status recover_lost_memory(std::uint32_t lost);
+  // Forgets local shares of sections homed on a lost partition.
+  void forget_shares_on(std::uint32_t home);
+  // Closes every share this node holds (planned removal).
+  Status close_all();
+
  private:
   struct Share {
     std::uint32_t home_node;
@@ -134,6 +155,9 @@ class Node {
   void rebuild_shares();
   // Takes (and so repairs) every table lock abandoned by a dead incarnation of `dead_node`.
   Status repair_abandoned_locks(std::uint32_t dead_node);
+  Status remove_sharer_everywhere(std::uint32_t dead);
+  // Keeps two directory copies on live, intact partitions (directory lock held).
+  void relocate_directory();
   std::uint32_t claim_txn_slot();
 
   Pool pool_;

@@ -222,7 +222,7 @@ struct TxnRecord {
 // process mode that is the host clock.
 inline constexpr std::uint32_t kRecoveryRecords = 16;
 
-enum class EventKind : std::uint32_t { kNone = 0, kNodeFailed = 1, kMemoryLost = 2, kNodeLeft = 3, kNodeJoined = 4 };
+enum class EventKind : std::uint32_t { kNone = 0, kNodeFailed = 1, kMemoryLost = 2, kNodeLeaving = 3, kNodeJoined = 4 };
 
 struct RecoveryRecord {
   std::uint32_t kind;           // EventKind

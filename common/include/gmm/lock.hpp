@@ -32,6 +32,8 @@ enum class LockAcquired { kClean, kOwnerDied };
 // (the caller does not hold the lock), kExpelled (`me` is no longer a live
 // member: the lock was not taken).
 Result<LockAcquired> lock_acquire(const Pool& pool, layout::GlobalLock& lock, std::uint64_t me);
+// One attempt: kBusy (an error) if a live owner holds it.
+Result<LockAcquired> lock_try_acquire(const Pool& pool, layout::GlobalLock& lock, std::uint64_t me);
 void lock_make_consistent(layout::GlobalLock& lock);
 // Release; if still inconsistent the lock becomes not recoverable.
 void lock_release(layout::GlobalLock& lock, std::uint64_t me);
@@ -51,9 +53,11 @@ class TableLock {
       repair();
       lock_make_consistent(lock);
     }
-    return TableLock(lock, me);
+    return TableLock(pool, lock, me);
   }
-  TableLock(TableLock&& other) noexcept : lock_(other.lock_), me_(other.me_) { other.lock_ = nullptr; }
+  TableLock(TableLock&& other) noexcept : pool_(other.pool_), lock_(other.lock_), me_(other.me_) {
+    other.lock_ = nullptr;
+  }
   TableLock(const TableLock&) = delete;
   TableLock& operator=(const TableLock&) = delete;
   TableLock& operator=(TableLock&&) = delete;
@@ -61,8 +65,15 @@ class TableLock {
     if (lock_ != nullptr) lock_release(*lock_, me_);
   }
 
+  // Fencing before each group of writes: false once this node was declared
+  // failed (a paused node that resumes) and the lock was taken over. The
+  // caller must then write nothing and return kExpelled.
+  bool held() const;
+  static Error expelled();
+
  private:
-  TableLock(layout::GlobalLock& lock, std::uint64_t me) : lock_(&lock), me_(me) {}
+  TableLock(const Pool& pool, layout::GlobalLock& lock, std::uint64_t me) : pool_(&pool), lock_(&lock), me_(me) {}
+  const Pool* pool_;
   layout::GlobalLock* lock_;
   std::uint64_t me_;
 };

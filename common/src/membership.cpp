@@ -1,0 +1,322 @@
+#include "gmm/membership.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "gmm/atomic.hpp"
+#include "gmm/lock.hpp"
+#include "records.hpp"
+
+namespace gmm {
+using namespace layout;
+
+namespace {
+
+std::uint64_t bit(std::uint32_t node) { return std::uint64_t{1} << node; }
+
+std::uint64_t checker_owner() { return lock_owner_word(kCheckerNode, static_cast<std::uint32_t>(::getpid())); }
+
+}  // namespace
+
+namespace records {
+
+RecoveryRecord& append(const Pool& pool, EventKind kind, std::uint32_t node, std::uint32_t incarnation,
+                       std::uint32_t declared_by, std::uint64_t last_beat_ns) {
+  ClusterHeader& c = pool.cluster();
+  const std::uint64_t epoch = load_acquire(c.view_epoch) + 1;
+  store_release(c.view_epoch, epoch);
+  const std::uint64_t sequence = load_acquire(c.events) + 1;
+  RecoveryRecord& r = pool.recovery(sequence);
+  std::memset(static_cast<void*>(&r), 0, sizeof(r));
+  r.kind = static_cast<std::uint32_t>(kind);
+  r.node = node;
+  r.incarnation = incarnation;
+  r.declared_by = declared_by;
+  r.sequence = sequence;
+  r.view_epoch = epoch;
+  r.last_beat_ns = last_beat_ns;
+  r.declared_ns = realtime_ns();
+  r.survivors = load_acquire(c.members);
+  store_release(c.events, sequence);  // publish last
+  return r;
+}
+
+void repair_membership(const Pool& pool) {
+  std::uint64_t members = 0;
+  for (std::uint32_t n = 0; n < pool.node_count(); ++n)
+    if (load_state<NodeState>(pool.node_slot(n).state) == NodeState::kMember) members |= bit(n);
+  store_release(pool.cluster().members, members);
+}
+
+}  // namespace records
+
+std::string_view event_name(EventKind kind) {
+  switch (kind) {
+    case EventKind::kNodeFailed: return "node-failed";
+    case EventKind::kMemoryLost: return "memory-lost";
+    case EventKind::kNodeLeaving: return "node-leaving";
+    case EventKind::kNodeJoined: return "node-joined";
+    case EventKind::kNone: break;
+  }
+  return "none";
+}
+
+// ------------------------------------------------------------ EventService --
+
+int EventService::subscribe(Phase phase, Predicate predicate, Callback callback) {
+  std::lock_guard guard(mutex_);
+  const int id = next_id_++;
+  subscriptions_.emplace(id, Subscription{phase, std::move(predicate), std::move(callback)});
+  return id;
+}
+
+void EventService::unsubscribe(int id) {
+  std::lock_guard guard(mutex_);
+  subscriptions_.erase(id);
+}
+
+void EventService::deliver(Phase phase, const Event& event) {
+  std::vector<Callback> matching;
+  {
+    std::lock_guard guard(mutex_);
+    for (const auto& [id, sub] : subscriptions_)
+      if (sub.phase == phase && (!sub.predicate || sub.predicate(event))) matching.push_back(sub.callback);
+  }
+  for (const auto& callback : matching) callback(event);  // unlocked: callbacks may subscribe
+}
+
+// ------------------------------------------------------------ ClusterAgent --
+
+ClusterAgent::ClusterAgent(Node& node, EventService& events) : node_(node), events_(events), pool_(node.pool()) {
+  reset();
+}
+
+void ClusterAgent::reset() {
+  watched_ = kNoNode;
+  seen_events_ = load_acquire(pool_.cluster().events);  // history is not ours to act on
+  pending_.clear();
+  last_tick_ns_ = 0;
+}
+
+std::chrono::microseconds ClusterAgent::period() const {
+  return std::chrono::microseconds(load_acquire(pool_.cluster().heartbeat_period_us));
+}
+
+ClusterAgent::TickResult ClusterAgent::tick() {
+  // Fencing: an expelled node touches nothing and must rejoin.
+  if (!node_.is_member()) return TickResult::kExpelled;
+  const std::uint64_t now = realtime_ns();
+  beat();
+  if (leave_if_asked(now)) return TickResult::kLeft;
+  // If this agent itself was stalled (paused, descheduled), what it saw of
+  // its successor is stale: start watching afresh rather than accuse it.
+  const std::uint64_t stall_ns = static_cast<std::uint64_t>(period().count()) * 1000 * 2;
+  if (last_tick_ns_ != 0 && now - last_tick_ns_ > stall_ns) watched_ = kNoNode;
+  last_tick_ns_ = now;
+  watch_successor(now);
+  coordinate();
+  observe_records(now);
+  return node_.is_member() ? TickResult::kOk : TickResult::kExpelled;
+}
+
+void ClusterAgent::beat() {
+  NodeSlot& slot = pool_.node_slot(node_.id());
+  store_release(slot.heartbeat, load_relaxed(slot.heartbeat) + 1);
+  store_release(slot.heartbeat_ns, realtime_ns());
+}
+
+void ClusterAgent::watch_successor(std::uint64_t now_ns) {
+  const std::uint64_t members = load_acquire(pool_.cluster().members) & ~bit(node_.id());
+  if (members == 0) {
+    watched_ = kNoNode;
+    return;
+  }
+  // Ring: the next member by id after this node, wrapping around.
+  const std::uint64_t above = members & ~((bit(node_.id()) << 1) - 1);
+  const auto successor = static_cast<std::uint32_t>(std::countr_zero(above != 0 ? above : members));
+  const NodeSlot& slot = pool_.node_slot(successor);
+  const std::uint32_t incarnation = load_acquire(slot.incarnation);
+  const std::uint64_t beat = load_acquire(slot.heartbeat);
+  if (successor != watched_ || incarnation != watched_incarnation_ || beat != watched_beat_) {
+    watched_ = successor;
+    watched_incarnation_ = incarnation;
+    watched_beat_ = beat;
+    watched_since_ns_ = now_ns;
+    return;
+  }
+  const ClusterHeader& c = pool_.cluster();
+  const std::uint64_t limit_ns =
+      static_cast<std::uint64_t>(load_acquire(c.heartbeat_period_us)) * 1000 * load_acquire(c.miss_threshold);
+  if (now_ns - watched_since_ns_ > limit_ns) declare_failed(successor, incarnation, beat, now_ns);
+}
+
+void ClusterAgent::declare_failed(std::uint32_t node, std::uint32_t incarnation, std::uint64_t beat, std::uint64_t) {
+  auto lock = TableLock::acquire(pool_, pool_.locks().membership, node_.lock_owner(), [&] { records::repair_membership(pool_); });
+  if (!lock) return;
+  NodeSlot& slot = pool_.node_slot(node);
+  // Re-check under the lock: someone else may have declared it, or it beat.
+  if (load_state<NodeState>(slot.state) != NodeState::kMember || load_acquire(slot.incarnation) != incarnation ||
+      load_acquire(slot.heartbeat) != beat)
+    return;
+  publish_state(slot.state, NodeState::kFailed);
+  ClusterHeader& c = pool_.cluster();
+  store_release(c.members, load_acquire(c.members) & ~bit(node));
+  records::append(pool_, EventKind::kNodeFailed, node, incarnation, node_.id(), load_acquire(slot.heartbeat_ns));
+  watched_ = kNoNode;
+}
+
+// The coordinator (live member with the lowest id) recovers the tables.
+void ClusterAgent::coordinate() {
+  const ClusterHeader& c = pool_.cluster();
+  const std::uint64_t members = load_acquire(c.members);
+  if (members == 0 || static_cast<std::uint32_t>(std::countr_zero(members)) != node_.id()) return;
+  std::vector<std::uint32_t> failed;
+  for (std::uint32_t n = 0; n < pool_.node_count(); ++n)
+    if (load_state<NodeState>(pool_.node_slot(n).state) == NodeState::kFailed) failed.push_back(n);
+  const std::uint64_t events = load_acquire(c.events);
+  const std::uint64_t first = events > kRecoveryRecords ? events - kRecoveryRecords + 1 : 1;
+  if (!failed.empty()) {
+    if (!node_.recover_failed_nodes(failed)) return;  // retried next period
+    auto lock = TableLock::acquire(pool_, pool_.locks().membership, node_.lock_owner(), [&] { records::repair_membership(pool_); });
+    if (!lock) return;
+    for (std::uint32_t n : failed) publish_state(pool_.node_slot(n).state, NodeState::kAbsent);
+  }
+  for (std::uint64_t seq = first; seq <= events; ++seq) {
+    RecoveryRecord& r = pool_.recovery(seq);
+    if (load_acquire(r.tables_recovered_ns) != 0) continue;
+    const auto kind = static_cast<EventKind>(r.kind);
+    const bool recovered =
+        (kind == EventKind::kNodeFailed && load_state<NodeState>(pool_.node_slot(r.node).state) != NodeState::kFailed) ||
+        (kind == EventKind::kMemoryLost && node_.recover_lost_memory(r.node).ok());
+    if (recovered) store_release(r.tables_recovered_ns, realtime_ns());
+  }
+}
+
+void ClusterAgent::observe_records(std::uint64_t now_ns) {
+  const std::uint64_t events = load_acquire(pool_.cluster().events);
+  for (std::uint64_t seq = seen_events_ + 1; seq <= events; ++seq) pending_.emplace(seq, false);
+  seen_events_ = events;
+  for (auto it = pending_.begin(); it != pending_.end();)
+    it = progress(it->first, now_ns) ? pending_.erase(it) : std::next(it);
+}
+
+bool ClusterAgent::progress(std::uint64_t sequence, std::uint64_t now_ns) {
+  RecoveryRecord& r = pool_.recovery(sequence);
+  if (load_acquire(r.sequence) != sequence) return true;  // overwritten: too old
+  const Event event{static_cast<EventKind>(r.kind), r.node, r.incarnation, sequence};
+  bool& first_phase_done = pending_[sequence];
+  auto finish = [&] {
+    store_release(r.finished_ns[node_.id()], now_ns);
+    fetch_or_acq_rel(r.done, bit(node_.id()));
+  };
+  using Phase = EventService::Phase;
+  switch (event.kind) {
+    case EventKind::kNodeJoined:
+      events_.deliver(Phase::kSystem, event);
+      events_.deliver(Phase::kApplication, event);
+      return true;
+    case EventKind::kNodeFailed:
+    case EventKind::kMemoryLost:
+      // System first, applications once the tables are recovered.
+      if (!first_phase_done) {
+        if (event.kind == EventKind::kMemoryLost) node_.forget_shares_on(event.node);
+        events_.deliver(Phase::kSystem, event);
+        first_phase_done = true;
+      }
+      if (load_acquire(r.tables_recovered_ns) == 0) return false;
+      events_.deliver(Phase::kApplication, event);
+      finish();
+      return true;
+    case EventKind::kNodeLeaving:
+      // Applications first (they get the grace period), the system after.
+      if (!first_phase_done) {
+        events_.deliver(Phase::kApplication, event);
+        first_phase_done = true;
+      }
+      if (load_acquire(r.tables_recovered_ns) == 0) return false;
+      events_.deliver(Phase::kSystem, event);
+      finish();
+      return true;
+    case EventKind::kNone:
+      break;
+  }
+  return true;
+}
+
+bool ClusterAgent::leave_if_asked(std::uint64_t now_ns) {
+  const ClusterHeader& c = pool_.cluster();
+  if ((load_acquire(c.leaving) & bit(node_.id())) == 0) return false;
+  const RecoveryRecord record = latest_record(pool_, EventKind::kNodeLeaving);
+  if (record.node == node_.id() && record.sequence != 0 &&
+      now_ns - record.declared_ns < static_cast<std::uint64_t>(load_acquire(c.leave_grace_ms)) * 1'000'000) {
+    observe_records(now_ns);  // our own applications hear about it too
+    return false;
+  }
+  // Grace period over: the system revokes what is left, then the node leaves.
+  if (!node_.close_all()) return false;
+  if (record.sequence != 0) {
+    RecoveryRecord& live = pool_.recovery(record.sequence);
+    store_release(live.tables_recovered_ns, realtime_ns());
+    store_release(live.finished_ns[node_.id()], realtime_ns());
+    fetch_or_acq_rel(live.done, bit(node_.id()));
+  }
+  node_.leave();
+  return true;
+}
+
+// -------------------------------------------------------- host declarations --
+
+namespace {
+
+template <class Change>
+Status as_checker(const Pool& pool, Change&& change) {
+  auto lock = TableLock::acquire(pool, pool.locks().membership, checker_owner(), [&] { records::repair_membership(pool); });
+  if (!lock) return lock.error();
+  return change();
+}
+
+}  // namespace
+
+Status declare_memory_lost(const Pool& pool, std::uint32_t node) {
+  if (node >= pool.node_count())
+    return make_error(Errc::kInvalidArgument, fmt::format("node {} does not exist", node));
+  return as_checker(pool, [&]() -> Status {
+    ClusterHeader& c = pool.cluster();
+    if (pool.partition_lost(node)) return make_error(Errc::kExists, fmt::format("memory of node {} is already lost", node));
+    store_release(c.lost_partitions, load_acquire(c.lost_partitions) | bit(node));
+    records::append(pool, EventKind::kMemoryLost, node, load_acquire(pool.node_slot(node).incarnation), kCheckerNode, 0);
+    return ok_status();
+  });
+}
+
+Status request_leave(const Pool& pool, std::uint32_t node) {
+  if (node >= pool.node_count())
+    return make_error(Errc::kInvalidArgument, fmt::format("node {} does not exist", node));
+  return as_checker(pool, [&]() -> Status {
+    const NodeSlot& slot = pool.node_slot(node);
+    if (load_state<NodeState>(slot.state) != NodeState::kMember)
+      return make_error(Errc::kNotFound, fmt::format("node {} is not a member", node));
+    ClusterHeader& c = pool.cluster();
+    store_release(c.leaving, load_acquire(c.leaving) | bit(node));
+    records::append(pool, EventKind::kNodeLeaving, node, load_acquire(slot.incarnation), kCheckerNode, 0);
+    return ok_status();
+  });
+}
+
+RecoveryRecord latest_record(const Pool& pool, EventKind kind) {
+  const std::uint64_t events = load_acquire(pool.cluster().events);
+  for (std::uint64_t seq = events; seq > 0 && events - seq < kRecoveryRecords; --seq) {
+    const RecoveryRecord& r = pool.recovery(seq);
+    if (load_acquire(r.sequence) == seq && static_cast<EventKind>(r.kind) == kind) {
+      RecoveryRecord copy;
+      std::memcpy(static_cast<void*>(&copy), &r, sizeof(copy));
+      return copy;
+    }
+  }
+  return RecoveryRecord{};
+}
+
+}  // namespace gmm

@@ -1,0 +1,131 @@
+// Recovery of the GMM tables after a node failure or a memory loss (paper
+// 3.4). Everything here is idempotent: if the recovering node dies too, the
+// next coordinator runs it again, and resolves the dead coordinator's own
+// transactions first.
+#include <cstring>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "directory.hpp"
+#include "gmm/atomic.hpp"
+#include "gmm/gmm.hpp"
+#include "gmm/lock.hpp"
+#include "transaction.hpp"
+
+namespace gmm {
+using namespace layout;
+
+namespace {
+
+bool live_member(const Pool& pool, std::uint32_t node) {
+  return node < pool.node_count() && load_state<NodeState>(pool.node_slot(node).state) == NodeState::kMember;
+}
+
+void copy_directory(const Pool& pool, std::uint32_t from, std::uint32_t to) {
+  auto src = pool.dir_entries(from);
+  std::memcpy(pool.dir_entries(to).data(), src.data(), src.size_bytes());
+  const DirHeader& sh = pool.dir_header(from);
+  DirHeader& dh = pool.dir_header(to);
+  dh.entries = sh.entries;
+  dh.pool_uuid = sh.pool_uuid;
+  store_release(dh.update_seq, load_acquire(sh.update_seq));
+  store_release(dh.magic, kDirMagic);  // valid only once complete
+}
+
+}  // namespace
+
+void Node::relocate_directory() {
+  ClusterHeader& c = pool_.cluster();
+  const std::uint32_t copies[2] = {load_acquire(c.dir_primary), load_acquire(c.dir_replica)};
+  auto intact = [&](std::uint32_t n) { return n < pool_.node_count() && !pool_.partition_lost(n); };
+  std::uint32_t source = kNoNode;
+  for (std::uint32_t n : copies)
+    if (source == kNoNode && intact(n) && load_acquire(pool_.dir_header(n).magic) == kDirMagic) source = n;
+  if (source == kNoNode) return;  // both copies lost: nothing left to copy from
+  std::vector<std::uint32_t> holders;
+  for (std::uint32_t n : copies)
+    if (intact(n) && live_member(pool_, n)) holders.push_back(n);
+  for (std::uint32_t n = 0; n < pool_.node_count() && holders.size() < 2; ++n) {
+    if (!intact(n) || !live_member(pool_, n) || (!holders.empty() && holders[0] == n)) continue;
+    if (n != source) copy_directory(pool_, source, n);
+    holders.push_back(n);
+  }
+  if (holders.empty()) return;  // no live member to hold it: leave it where it is
+  const std::uint32_t primary = holders[0], replica = holders.size() > 1 ? holders[1] : kNoNode;
+  if (primary == copies[0] && replica == copies[1]) return;
+  if (primary != source && primary != copies[0] && primary != copies[1]) copy_directory(pool_, source, primary);
+  store_release(c.dir_primary, primary);
+  store_release(c.dir_replica, replica);
+}
+
+Status Node::recover_failed_nodes(const std::vector<std::uint32_t>& dead_nodes) {
+  std::lock_guard guard(mutex_);
+  for (std::uint32_t dead : dead_nodes)
+    if (dead >= pool_.node_count() || dead == id_)
+      return make_error(Errc::kInvalidArgument, fmt::format("cannot recover node {}", dead));
+  // 1. Finish or undo what they had in flight (their transaction records).
+  for (std::uint32_t dead : dead_nodes)
+    if (auto r = txn::resolve_transactions(pool_, lock_owner_, dead); !r) return r;
+  // 2. Locks they held: taken over, repaired, made consistent.
+  for (std::uint32_t dead : dead_nodes)
+    if (auto r = repair_abandoned_locks(dead); !r) return r;
+  // 3. Remove them from every sharer list; the last share's close frees the memory.
+  for (std::uint32_t dead : dead_nodes)
+    if (auto r = remove_sharer_everywhere(dead); !r) return r;
+  // 4. Keep two directory copies on live nodes.
+  auto lock = lock_directory();
+  if (!lock) return lock.error();
+  if (!lock->held()) return TableLock::expelled();
+  relocate_directory();
+  return ok_status();
+}
+
+Status Node::remove_sharer_everywhere(std::uint32_t dead) {
+  for (std::uint32_t home = 0; home < pool_.node_count(); ++home) {
+    if (pool_.partition_lost(home)) continue;
+    std::vector<std::pair<std::uint64_t, std::uint32_t>> shares;  // (gid, sharer index)
+    {
+      auto lock = lock_partition(home);
+      if (!lock) return lock.error();
+      auto sharers = pool_.sharers(home);
+      for (std::uint32_t i = 0; i < sharers.size(); ++i)
+        if (sharers[i].node == dead && load_state<EntryState>(sharers[i].state) == EntryState::kCommitted)
+          shares.emplace_back(sharers[i].gid, i);
+    }
+    for (auto [gid, index] : shares) {
+      auto closed = close_share(Gid{gid}, Share{home, index}, dead);
+      if (!closed && closed.error().code != Errc::kNotFound) return closed;
+    }
+  }
+  return ok_status();
+}
+
+Status Node::recover_lost_memory(std::uint32_t lost) {
+  std::lock_guard guard(mutex_);
+  auto lock = lock_directory();
+  if (!lock) return lock.error();
+  if (!lock->held()) return TableLock::expelled();
+  relocate_directory();  // first: a copy on the lost partition must not be read again
+  auto table = pool_.dir_entries(dir::primary_node(pool_));
+  for (std::uint32_t i = 0; i < table.size(); ++i)
+    if (load_state<EntryState>(table[i].state) != EntryState::kFree && table[i].home_node == lost)
+      dir::release(pool_, i, std::nullopt);
+  return ok_status();
+}
+
+void Node::forget_shares_on(std::uint32_t home) {
+  std::lock_guard guard(mutex_);
+  std::erase_if(shares_, [&](const auto& entry) { return entry.second.home_node == home; });
+}
+
+Status Node::close_all() {
+  std::lock_guard guard(mutex_);
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> keys;
+  for (const auto& [key, share] : shares_) keys.push_back(key);
+  for (auto [gid, holder] : keys)
+    if (auto r = close_locked(Gid{gid}, holder); !r && r.error().code != Errc::kNotFound) return r;
+  return ok_status();
+}
+
+}  // namespace gmm

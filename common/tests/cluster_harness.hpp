@@ -1,0 +1,100 @@
+// Node processes for recovery tests: each child maps the pool, joins, runs
+// a scripted start-up step, then ticks its ClusterAgent every period (and
+// rejoins if expelled) until SIGTERM. The parent injects faults with
+// signals and watches the pool.
+#pragma once
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <functional>
+#include <thread>
+
+#include "gmm/atomic.hpp"
+#include "gmm/crash.hpp"
+#include "gmm/membership.hpp"
+#include "pool_fixture.hpp"
+
+namespace gmm::test {
+
+inline volatile std::sig_atomic_t g_stop = 0;
+
+using Script = std::function<void(Node&)>;
+
+// Child body; never returns.
+[[noreturn]] inline void node_process(const std::string& path, std::uint32_t id, const Script& script,
+                                      const char* crash_spec) {
+  std::signal(SIGTERM, [](int) { g_stop = 1; });
+  auto mapping = map_pool_file(path);
+  if (!mapping) ::_exit(3);
+  auto pool = Pool::attach(*mapping.value());
+  if (!pool) ::_exit(4);
+  Node node(pool.value(), id);
+  if (!node.join()) ::_exit(5);
+  EventService events;
+  ClusterAgent agent(node, events);
+  if (crash_spec != nullptr && !crash_arm_from_spec(crash_spec)) ::_exit(6);
+  if (script) script(node);
+  while (!g_stop) {
+    auto result = agent.tick();
+    if (result == ClusterAgent::TickResult::kLeft) ::_exit(0);
+    if (result == ClusterAgent::TickResult::kExpelled) {
+      // Fenced: rejoin as a new incarnation once our recovery is done.
+      if (node.join()) agent.reset();
+    }
+    std::this_thread::sleep_for(agent.period());
+  }
+  node.leave();
+  ::_exit(0);
+}
+
+struct NodeProcess {
+  pid_t pid = -1;
+  void kill(int sig = SIGKILL) const { ::kill(pid, sig); }
+  int wait() {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    pid = -1;
+    return status;
+  }
+};
+
+inline NodeProcess spawn_node(const TempPool& t, std::uint32_t id, Script script = {},
+                              const char* crash_spec = nullptr) {
+  pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) node_process(t.path, id, script, crash_spec);
+  return NodeProcess{pid};
+}
+
+// Polls `done` every millisecond until it holds or `timeout` passes.
+inline bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return done();
+}
+
+inline layout::NodeState node_state(const Pool& pool, std::uint32_t id) {
+  return load_state<layout::NodeState>(pool.node_slot(id).state);
+}
+
+inline bool all_members(const Pool& pool, std::uint64_t mask) {
+  return (load_acquire(pool.cluster().members) & mask) == mask;
+}
+
+// True once the latest record of `kind` for `node` is done by all its survivors.
+inline bool recovered(const Pool& pool, layout::EventKind kind, std::uint32_t node) {
+  const auto r = latest_record(pool, kind);
+  if (r.sequence == 0 || r.node != node || r.tables_recovered_ns == 0) return false;
+  const std::uint64_t alive = load_acquire(pool.cluster().members);
+  return (r.done & r.survivors & alive) == (r.survivors & alive);
+}
+
+}  // namespace gmm::test
