@@ -34,7 +34,7 @@ test-fast: build
 
 test-sanitize: deps build-asan/CMakeCache.txt build-tsan/CMakeCache.txt
 	cmake --build build-asan -j $(JOBS) --target gmm_core_tests
-	cd build-asan && ctest --output-on-failure -j $(JOBS) -L core --timeout 900
+	cd build-asan && ctest --output-on-failure -j $(JOBS) -L 'core|concurrent|crash' --timeout 900
 	cmake --build build-tsan -j $(JOBS) --target gmm_core_tests
 	cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ctest --output-on-failure -j $(JOBS) -L concurrent --timeout 900
 

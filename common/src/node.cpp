@@ -181,9 +181,9 @@ Status Node::repair_abandoned_locks(std::uint32_t dead_node) {
 }
 
 void Node::leave() {
-  (void)close_all();  // a node that leaves shares nothing (fails only if expelled)
   std::lock_guard guard(mutex_);
   if (!joined_) return;
+  (void)close_all_locked();  // a node that leaves shares nothing (fails only if expelled)
   NodeSlot& slot = pool_.node_slot(id_);
   if (auto lock = TableLock::acquire(pool_, pool_.locks().membership, lock_owner_, [&] { records::repair_membership(pool_); }); lock) {
     ClusterHeader& c = pool_.cluster();

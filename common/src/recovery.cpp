@@ -121,6 +121,10 @@ void Node::forget_shares_on(std::uint32_t home) {
 
 Status Node::close_all() {
   std::lock_guard guard(mutex_);
+  return close_all_locked();
+}
+
+Status Node::close_all_locked() {
   std::vector<std::pair<std::uint64_t, std::uint64_t>> keys;
   for (const auto& [key, share] : shares_) keys.push_back(key);
   for (auto [gid, holder] : keys)

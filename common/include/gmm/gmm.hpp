@@ -151,6 +151,7 @@ class Node {
   Result<SectionInfo> open_locked(Gid gid, std::uint64_t holder);
   Status close_locked(Gid gid, std::uint64_t holder);
   Status close_share(Gid gid, Share share, std::uint32_t sharer_node);
+  Status close_all_locked();
   Result<SectionInfo> describe_locked(Gid gid);
   void rebuild_shares();
   // Takes (and so repairs) every table lock abandoned by a dead incarnation of `dead_node`.
