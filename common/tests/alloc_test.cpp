@@ -34,7 +34,7 @@ TEST_CASE("alloc: placement on the caller, on a chosen node, anywhere", "[alloc]
   REQUIRE_POOL_CLEAN(*t.pool);
 }
 
-TEST_CASE("alloc: share across nodes; the last close returns the memory", "[alloc]") {
+TEST_CASE("alloc: share across nodes and the last close returns the memory", "[alloc]") {
   TempPool t;
   auto n0 = t.node(0);
   auto n2 = t.node(2);

@@ -25,7 +25,8 @@ inline volatile std::sig_atomic_t g_stop = 0;
 
 using Script = std::function<void(Node&)>;
 
-// Child body; never returns.
+// Child body; never returns. Like gmmd: the agent ticks in its own thread
+// (rejoining if expelled) while the main thread runs the script.
 [[noreturn]] inline void node_process(const std::string& path, std::uint32_t id, const Script& script,
                                       const char* crash_spec) {
   std::signal(SIGTERM, [](int) { g_stop = 1; });
@@ -38,16 +39,16 @@ using Script = std::function<void(Node&)>;
   EventService events;
   ClusterAgent agent(node, events);
   if (crash_spec != nullptr && !crash_arm_from_spec(crash_spec)) ::_exit(6);
-  if (script) script(node);
-  while (!g_stop) {
-    auto result = agent.tick();
-    if (result == ClusterAgent::TickResult::kLeft) ::_exit(0);
-    if (result == ClusterAgent::TickResult::kExpelled) {
-      // Fenced: rejoin as a new incarnation once our recovery is done.
-      if (node.join()) agent.reset();
+  std::thread ticker([&] {
+    while (!g_stop) {
+      auto result = agent.tick();
+      if (result == ClusterAgent::TickResult::kLeft) ::_exit(0);
+      if (result == ClusterAgent::TickResult::kExpelled && node.join()) agent.reset();  // fenced: rejoin
+      std::this_thread::sleep_for(agent.period());
     }
-    std::this_thread::sleep_for(agent.period());
-  }
+  });
+  if (script) script(node);
+  while (!g_stop) ::pause();
   node.leave();
   ::_exit(0);
 }

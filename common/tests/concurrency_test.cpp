@@ -99,7 +99,7 @@ void require_all_free(const TempPool& t) {
 
 }  // namespace
 
-TEST_CASE("concurrency: 4 node threads race on shared names; checker runs alongside", "[concurrent]") {
+TEST_CASE("concurrency: 4 node threads race on shared names while the checker runs", "[concurrent]") {
   TempPool t(64ull << 20, Geometry{.node_count = 4});
   std::atomic<bool> done{false};
   std::atomic<int> dirty_checks{0}, checks{0};

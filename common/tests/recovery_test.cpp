@@ -2,6 +2,7 @@
 // paused, or loses its memory, or leaves), the survivors detect it through
 // the heartbeat ring, the coordinator recovers the tables, and the pool
 // checker finds nothing wrong.
+#include <array>
 #include <cstring>
 
 #include "cluster_harness.hpp"
@@ -95,7 +96,7 @@ std::vector<NodeProcess> start_sharing_cluster(const TempPool& t, std::uint32_t 
 
 }  // namespace
 
-TEST_CASE("recovery: a killed node is detected, removed from sharer lists, its memory reclaimed", "[recovery]") {
+TEST_CASE("recovery: a killed node is detected, removed from sharer lists and its memory reclaimed", "[recovery]") {
   TempPool t(64ull << 20, test_geometry(), "rec");
   auto nodes = start_sharing_cluster(t, 2);
   REQUIRE_POOL_CLEAN(*t.pool);
@@ -162,33 +163,59 @@ TEST_CASE("recovery: a node restarted after a crash rejoins with a new incarnati
   require_empty(t);
 }
 
+namespace {
+
+// The victim runs every kind of transaction once all four nodes are members.
+void victim_sequence(Node& n, const Pool& pool) {
+  if (!wait_until([&] { return all_members(pool, 0b1111); })) return;
+  auto a = n.allocate("victim-a", 3 * 4096, Placement::on((n.id() + 1) % 4));
+  (void)n.open("pre");
+  (void)n.close("pre");
+  if (a) (void)n.close(a->gid);
+  (void)n.allocate("victim-b", 4096, Placement::local());
+  (void)n.free("victim-b");
+  ::pause();  // the point was not reached: hang, and the test fails below
+}
+
+// Nodes join one at a time in `order`: the first holds the directory
+// primary, the second the replica (paper 4.1).
+void crash_point_recovery(const CrashPointInfo& info, std::array<std::uint32_t, 4> order, std::uint32_t victim) {
+  TempPool t(64ull << 20, test_geometry(), "cp");
+  std::vector<NodeProcess> nodes(4);
+  std::uint64_t joined = 0;
+  for (std::uint32_t id : order) {
+    const Pool* pool = t.pool.get();
+    if (id == victim) {
+      nodes[id] = spawn_node(t, id, [pool](Node& n) { victim_sequence(n, *pool); }, std::string(info.name).c_str());
+    } else {
+      nodes[id] = spawn_node(t, id, [](Node& n) { (void)n.allocate("pre", 4096, Placement::local()); });
+    }
+    joined |= 1ull << id;
+    REQUIRE(wait_until([&] { return all_members(*t.pool, joined); }));
+  }
+  REQUIRE(load_acquire(t.pool->cluster().dir_primary) == order[0]);
+  REQUIRE(load_acquire(t.pool->cluster().dir_replica) == order[1]);
+  const int status = nodes[victim].wait();
+  REQUIRE(WIFSIGNALED(status));
+  REQUIRE(WTERMSIG(status) == SIGKILL);
+  REQUIRE(wait_until([&] { return recovered(*t.pool, EventKind::kNodeFailed, victim); }));
+  REQUIRE_POOL_CLEAN(*t.pool);
+  stop_all(nodes);
+  require_empty(t);
+}
+
+}  // namespace
+
 TEST_CASE("recovery: a node killed at any crash point is recovered by the others", "[recovery][crash]") {
   for (const CrashPointInfo& info : crash_points()) {
-    DYNAMIC_SECTION("victim dies at " << info.name) {
-      TempPool t(64ull << 20, test_geometry(), "cp");
-      std::vector<NodeProcess> nodes(4);
-      nodes[0] = spawn_node(t, 0, [](Node& n) { (void)n.allocate("pre", 4096, Placement::on(1)); });
-      for (std::uint32_t id : {1u, 2u}) nodes[id] = spawn_node(t, id);
-      REQUIRE(wait_until([&] { return all_members(*t.pool, 0b0111) && find(*t.pool, "pre").entry; }));
-      nodes[3] = spawn_node(
-          t, 3,
-          [](Node& n) {
-            auto a = n.allocate("victim-a", 3 * 4096, Placement::on(2));
-            (void)n.open("pre");
-            (void)n.close("pre");
-            if (a) (void)n.close(a->gid);
-            (void)n.allocate("victim-b", 4096, Placement::local());
-            (void)n.free("victim-b");
-            ::pause();  // the point was not reached: hang, the test fails below
-          },
-          std::string(info.name).c_str());
-      const int status = nodes[3].wait();
-      REQUIRE(WIFSIGNALED(status));
-      REQUIRE(WTERMSIG(status) == SIGKILL);
-      REQUIRE(wait_until([&] { return recovered(*t.pool, EventKind::kNodeFailed, 3); }));
-      REQUIRE_POOL_CLEAN(*t.pool);
-      stop_all(nodes);
-      require_empty(t);
+    DYNAMIC_SECTION("victim holds no directory copy, dies at " << info.name) {
+      crash_point_recovery(info, {0, 1, 2, 3}, 3);
+    }
+    DYNAMIC_SECTION("victim holds the directory primary, dies at " << info.name) {
+      crash_point_recovery(info, {2, 0, 1, 3}, 2);
+    }
+    DYNAMIC_SECTION("victim holds the directory replica, dies at " << info.name) {
+      crash_point_recovery(info, {0, 1, 2, 3}, 1);
     }
   }
 }
@@ -248,7 +275,7 @@ TEST_CASE("recovery: a paused node is expelled, touches nothing when it resumes,
   require_empty(t);
 }
 
-TEST_CASE("recovery: memory loss of a node drops its sections; the directory survives on the other copy",
+TEST_CASE("recovery: memory loss of a node drops its sections and the directory survives on the other copy",
           "[recovery][memory-loss]") {
   TempPool t(64ull << 20, test_geometry(), "lost");
   auto nodes = start_sharing_cluster(t, 0);  // node 0 holds the directory primary
@@ -288,7 +315,7 @@ TEST_CASE("recovery: a planned leave tells applications first, then revokes afte
   require_empty(t);
 }
 
-TEST_CASE("events: predicates select callbacks; phases are delivered separately", "[events]") {
+TEST_CASE("events: predicates select callbacks and phases are delivered separately", "[events]") {
   EventService events;
   std::vector<std::string> calls;
   events.subscribe(EventService::Phase::kSystem, nullptr, [&](const Event& e) { calls.push_back("sys " + std::to_string(e.node)); });
