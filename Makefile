@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 DEPS := ansible/install-deps.sh
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test test-fast test-sanitize scenario bench image clean
+.PHONY: all deps build test test-fast test-sanitize scenario bench soak image clean
 
 all: build
 
@@ -43,6 +43,11 @@ scenario: build
 
 bench: build
 	$(BUILD)/bench/gmm_bench --benchmark_out=$(BUILD)/bench.json --benchmark_out_format=json
+
+# Thousands of random kills/pauses/restarts under load (about 8 per second).
+SOAK_INJECTIONS ?= 2000
+soak: build
+	GMM_CHAOS_INJECTIONS=$(SOAK_INJECTIONS) $(BUILD)/common/tests/gmm_core_tests "[chaos]"
 
 image: deps
 	guest/image/build-image.sh

@@ -98,4 +98,22 @@ inline bool recovered(const Pool& pool, layout::EventKind kind, std::uint32_t no
   return (r.done & r.survivors & alive) == (r.survivors & alive);
 }
 
+inline void stop_all(std::vector<NodeProcess>& nodes) {
+  for (auto& p : nodes)
+    if (p.pid > 0) p.kill(SIGTERM);
+  for (auto& p : nodes)
+    if (p.pid > 0) p.wait();
+}
+
+// After every node left cleanly, nothing may remain allocated.
+inline void require_empty(const TempPool& t) {
+  for (std::uint32_t n = 0; n < t.pool->node_count(); ++n) {
+    if (t.pool->partition_lost(n)) continue;
+    INFO("node " << n);
+    CHECK(t.pool->partition(n).free_count == 1);
+    CHECK(t.pool->free_table(n)[0].length == t.pool->superblock().data_size);
+  }
+  REQUIRE_POOL_CLEAN(*t.pool);
+}
+
 }  // namespace gmm::test

@@ -53,24 +53,6 @@ void write_text(Node& n, std::string_view name, const char* text) {
   if (bytes) std::memcpy(bytes->data(), text, std::strlen(text) + 1);
 }
 
-void stop_all(std::vector<NodeProcess>& nodes) {
-  for (auto& p : nodes)
-    if (p.pid > 0) p.kill(SIGTERM);
-  for (auto& p : nodes)
-    if (p.pid > 0) p.wait();
-}
-
-// After every node left cleanly, nothing may remain allocated.
-void require_empty(const TempPool& t) {
-  for (std::uint32_t n = 0; n < t.pool->node_count(); ++n) {
-    if (t.pool->partition_lost(n)) continue;
-    INFO("node " << n);
-    CHECK(t.pool->partition(n).free_count == 1);
-    CHECK(t.pool->free_table(n)[0].length == t.pool->superblock().data_size);
-  }
-  REQUIRE_POOL_CLEAN(*t.pool);
-}
-
 // Starts nodes 0..3; node `owner` allocates shared sections first, the
 // others open them.
 std::vector<NodeProcess> start_sharing_cluster(const TempPool& t, std::uint32_t owner) {
