@@ -1,0 +1,206 @@
+// gmmctl: the command-line client of gmmd (one node's daemon).
+//
+//   gmmctl [--socket PATH] alloc NAME SIZE [--on NODE|any]
+//   gmmctl open|close|free NAME
+//   gmmctl write NAME OFFSET TEXT      gmmctl read NAME OFFSET LEN
+//   gmmctl ls [--json]                 gmmctl stat [--json]      gmmctl ping
+//
+// The socket defaults to $GMM_SOCKET. Sizes take K/M/G/T suffixes (1K = 1024).
+// Any failure: exit status 1 (2 for usage errors) and one line on stderr.
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "proto/client.hpp"
+#include "proto/proto.hpp"
+#include "proto/cli_text.hpp"
+#include "gmmctl/print.hpp"
+
+namespace {
+
+using gmm::proto::Op;
+using gmm::proto::Request;
+using nlohmann::json;
+
+struct Failure {
+  int status;
+  std::string message;
+};
+
+struct Options {
+  std::string socket;
+  double timeout_s = 30;
+  std::string name;
+  std::string size_text;
+  std::string on;
+  std::string offset_text;
+  std::string length_text;
+  std::string text;
+  bool json = false;
+};
+
+std::uint64_t size_arg(const char* what, const std::string& text) {
+  auto value = gmm::parse_size(text);
+  if (!value) {
+    throw Failure{2, std::string("invalid ") + what + " \"" + text + "\" (digits with an optional K, M, G or T suffix)"};
+  }
+  return *value;
+}
+
+gmm::Placement placement_arg(const std::string& on) {
+  if (on.empty() || on == "local") return gmm::Placement::local();
+  if (on == "any") return gmm::Placement::anywhere();
+  unsigned long node = 0;
+  std::size_t used = 0;
+  try {
+    node = std::stoul(on, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != on.size() || node >= gmm::layout::kMaxNodes) {
+    throw Failure{2, "invalid --on \"" + on + "\" (a node id, \"any\" or \"local\")"};
+  }
+  return gmm::Placement::on(static_cast<std::uint32_t>(node));
+}
+
+Request build_request(Op op, const Options& options) {
+  Request request;
+  request.op = op;
+  request.name = options.name;
+  switch (op) {
+    case Op::kAlloc:
+      request.size = size_arg("size", options.size_text);
+      request.where = placement_arg(options.on);
+      break;
+    case Op::kWrite:
+      request.offset = size_arg("offset", options.offset_text);
+      request.data = options.text;
+      break;
+    case Op::kRead:
+      request.offset = size_arg("offset", options.offset_text);
+      request.length = size_arg("length", options.length_text);
+      break;
+    default:
+      break;
+  }
+  return request;
+}
+
+void print_reply(Op op, const Options& options, const json& reply) {
+  const std::string& name = options.name;
+  switch (op) {
+    case Op::kPing:
+      std::cout << "gmmd on node " << reply.at("node").get<unsigned>() << " is up (pid "
+                << reply.at("pid").get<long>() << ")\n";
+      break;
+    case Op::kAlloc:
+      std::cout << "allocated " << name << ": " << gmm::gmmctl::section_summary(reply.at("section")) << "\n";
+      break;
+    case Op::kOpen:
+      std::cout << "opened " << name << ": " << gmm::gmmctl::section_summary(reply.at("section")) << "\n";
+      break;
+    case Op::kClose:
+      std::cout << "closed " << name << "\n";
+      break;
+    case Op::kFree:
+      std::cout << "freed " << name << "\n";
+      break;
+    case Op::kList:
+      std::cout << (options.json ? reply.at("sections").dump(2) + "\n"
+                                 : gmm::gmmctl::section_table(reply.at("sections")));
+      break;
+    case Op::kStat:
+      std::cout << (options.json ? reply.at("partitions").dump(2) + "\n"
+                                 : gmm::gmmctl::partition_table(reply.at("partitions")));
+      break;
+    case Op::kWrite:
+      std::cout << "wrote " << reply.at("written").get<std::uint64_t>() << " bytes to " << name << " at offset "
+                << options.offset_text << "\n";
+      break;
+    case Op::kRead: {
+      auto data = gmm::proto::base64_decode(reply.at("data_b64").get<std::string>());
+      if (!data) throw Failure{1, "malformed reply from gmmd (data_b64)"};
+      std::cout << gmm::gmmctl::printable(*data) << "\n";
+      break;
+    }
+  }
+}
+
+void run(Op op, const Options& options) {
+  Request request = build_request(op, options);
+  if (options.socket.empty()) throw Failure{2, "no socket: pass --socket PATH or set GMM_SOCKET"};
+  auto client = gmm::proto::Client::connect(options.socket);
+  if (!client) throw Failure{1, client.error().message + " (is gmmd running?)"};
+  auto timeout = std::chrono::milliseconds(static_cast<long>(options.timeout_s * 1000));
+  auto reply = client->call(request, timeout);
+  if (!reply) {
+    throw Failure{1, reply.error().message + " (" + std::string(gmm::errc_name(reply.error().code)) + ")"};
+  }
+  try {
+    print_reply(op, options, *reply);
+  } catch (const json::exception& e) {
+    throw Failure{1, std::string("malformed reply from gmmd: ") + e.what()};
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"gmmctl: talk to this node's gmmd"};
+  app.require_subcommand(1);
+  Options options;
+  if (const char* env = std::getenv("GMM_SOCKET")) options.socket = env;
+  app.add_option("--socket", options.socket, "gmmd's unix socket (default: $GMM_SOCKET)");
+  app.add_option("--timeout", options.timeout_s, "seconds to wait for gmmd's reply")->check(CLI::PositiveNumber);
+  app.fallthrough();
+
+  Op op = Op::kPing;
+  auto command = [&](Op this_op, const char* help) {
+    CLI::App* sub = app.add_subcommand(std::string(gmm::proto::op_name(this_op)), help);
+    sub->callback([&op, this_op] { op = this_op; });
+    return sub;
+  };
+  auto name_arg = [&](CLI::App* sub) { sub->add_option("name", options.name, "section name")->required(); };
+
+  CLI::App* alloc = command(Op::kAlloc, "allocate a named section (this node shares it)");
+  name_arg(alloc);
+  alloc->add_option("size", options.size_text, "bytes, e.g. 4096, 64K, 1M")->required();
+  alloc->add_option("--on", options.on, "node to place it on, or \"any\" (default: this node)");
+  name_arg(command(Op::kOpen, "share an existing section on this node"));
+  name_arg(command(Op::kClose, "drop this node's share"));
+  name_arg(command(Op::kFree, "unlink the name and drop this node's share"));
+  command(Op::kList, "list sections")->add_flag("--json", options.json, "print a JSON array");
+  command(Op::kStat, "free/used bytes per node")->add_flag("--json", options.json, "print a JSON array");
+  command(Op::kPing, "check that gmmd answers");
+  CLI::App* write = command(Op::kWrite, "write TEXT into a section this node has open");
+  name_arg(write);
+  write->add_option("offset", options.offset_text, "byte offset")->required();
+  write->add_option("text", options.text, "bytes to write")->required();
+  CLI::App* read = command(Op::kRead, "print LEN bytes of a section this node has open");
+  name_arg(read);
+  read->add_option("offset", options.offset_text, "byte offset")->required();
+  read->add_option("length", options.length_text, "bytes to read")->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);  // --help
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "gmmctl: %s (see gmmctl --help)\n", e.what());
+    return 2;
+  }
+
+  try {
+    run(op, options);
+  } catch (const Failure& failure) {
+    std::string subject(gmm::proto::op_name(op));
+    if (!options.name.empty()) subject += " " + options.name;
+    std::fprintf(stderr, "gmmctl: %s: %s\n", subject.c_str(), failure.message.c_str());
+    return failure.status;
+  }
+  return 0;
+}

@@ -1,0 +1,36 @@
+// gmmd's request handler: one protocol line in, one reply line out, against
+// this node's gmm::Node. No I/O of its own, so tests can drive it directly.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "gmm/gmm.hpp"
+#include "proto/proto.hpp"
+
+namespace gmm::gmmd {
+
+// gmmd holds every share it takes for its clients as this holder; a share
+// therefore outlives the gmmctl call that opened it, until `close`/`free`.
+inline constexpr std::uint64_t kDaemonHolder = 0;
+
+class RequestHandler {
+ public:
+  explicit RequestHandler(Node& node) : node_(node) {}
+
+  // Never fails: bad requests and core errors become error replies.
+  // Returns the reply without its trailing '\n'.
+  std::string handle_line(std::string_view line);
+
+ private:
+  Result<nlohmann::json> dispatch(const proto::Request& request);
+  // The section's bytes [offset, offset + length), if this node shares it.
+  Result<std::span<std::byte>> shared_range(const std::string& name, std::uint64_t offset, std::uint64_t length);
+
+  Node& node_;
+};
+
+}  // namespace gmm::gmmd

@@ -1,0 +1,184 @@
+#include "gmmd/server.hpp"
+
+#include <poll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include <spdlog/spdlog.h>
+
+#include "proto/client.hpp"
+
+namespace gmm::gmmd {
+namespace {
+
+// Beyond this, new clients are turned away rather than exhaust descriptors.
+constexpr std::size_t kMaxConnections = 128;
+constexpr std::size_t kReceiveChunk = 64 * 1024;
+
+}  // namespace
+
+Result<Listener> Listener::open(const std::string& path) {
+  auto address = proto::unix_address(path);
+  if (!address) return address.error();
+  struct stat existing;
+  if (::lstat(path.c_str(), &existing) == 0) {
+    if (!S_ISSOCK(existing.st_mode)) {
+      return make_error(Errc::kExists, path + " exists and is not a socket; refusing to replace it");
+    }
+    if (proto::Client::connect(path)) {
+      return make_error(Errc::kExists, "another gmmd is already serving on " + path);
+    }
+    spdlog::info("removing stale socket {}", path);
+    ::unlink(path.c_str());
+  }
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return make_error(Errc::kIo, std::string("socket: ") + std::strerror(errno));
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&*address), sizeof(sockaddr_un)) != 0 || ::listen(fd, 64) != 0) {
+    int err = errno;
+    ::close(fd);
+    if (err == EADDRINUSE) return make_error(Errc::kExists, "another gmmd is already serving on " + path);
+    return make_error(Errc::kIo, "cannot listen on " + path + ": " + std::strerror(err));
+  }
+  struct stat bound;
+  ::stat(path.c_str(), &bound);
+  return Listener(fd, path, bound.st_ino);
+}
+
+Listener::Listener(Listener&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)), path_(std::move(other.path_)), inode_(other.inode_) {}
+
+Listener::~Listener() {
+  if (fd_ < 0) return;
+  ::close(fd_);
+  // Only our own socket: a successor may already have replaced it.
+  struct stat current;
+  if (::lstat(path_.c_str(), &current) == 0 && current.st_ino == inode_) ::unlink(path_.c_str());
+}
+
+int Server::run(int signal_fd) {
+  using Clock = std::chrono::steady_clock;
+  std::vector<pollfd> fds;
+  Clock::time_point next_tick = Clock::now();
+  for (;;) {
+    if (Clock::now() >= next_tick) {
+      if (!ticker_.tick()) return 0;
+      next_tick += ticker_.period;
+      // Late (a slow request): no burst of catch-up ticks.
+      if (next_tick <= Clock::now()) next_tick = Clock::now() + ticker_.period;
+    }
+    fds.clear();
+    fds.push_back({signal_fd, POLLIN, 0});
+    fds.push_back({listener_.fd(), POLLIN, 0});
+    bool lines_waiting = false;
+    for (const Connection& connection : connections_) {
+      short events = 0;
+      if (!connection.out.empty()) {
+        events = POLLOUT;  // no reading until the client takes its replies
+      } else {
+        if (!connection.input_closed) events = POLLIN;
+        lines_waiting = lines_waiting || has_line(connection);
+      }
+      fds.push_back({connection.fd, events, 0});
+    }
+    auto until_tick = std::chrono::ceil<std::chrono::milliseconds>(next_tick - Clock::now()).count();
+    int timeout_ms = lines_waiting ? 0 : static_cast<int>(std::max<decltype(until_tick)>(until_tick, 0));
+    if (::poll(fds.data(), fds.size(), timeout_ms) < 0) {
+      if (errno == EINTR) continue;
+      spdlog::error("poll: {}", std::strerror(errno));
+      return -1;
+    }
+    if (fds[0].revents & POLLIN) {
+      signalfd_siginfo info{};
+      if (::read(signal_fd, &info, sizeof info) == sizeof info) return static_cast<int>(info.ssi_signo);
+    }
+
+    // Fairness: at most one request per connection per round.
+    std::size_t served = connections_.size();
+    for (std::size_t i = 0; i < served; ++i) {
+      Connection& connection = connections_[i];
+      short revents = fds[i + 2].revents;
+      bool alive = (revents & (POLLERR | POLLNVAL)) == 0;
+      if (alive && (revents & POLLOUT)) alive = flush(connection);
+      if (alive && (revents & (POLLIN | POLLHUP))) alive = receive(connection);
+      if (alive && connection.out.empty() && serve_one(connection)) alive = flush(connection);
+      bool finished = connection.input_closed && connection.out.empty() && !has_line(connection);
+      if (!alive || finished) {
+        ::close(connection.fd);
+        connection.fd = -1;
+      }
+    }
+    std::erase_if(connections_, [](const Connection& connection) { return connection.fd < 0; });
+    if (fds[1].revents & POLLIN) accept_clients();
+  }
+}
+
+void Server::accept_clients() {
+  for (;;) {
+    int fd = ::accept4(listener_.fd(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) spdlog::warn("accept: {}", std::strerror(errno));
+      return;
+    }
+    if (connections_.size() >= kMaxConnections) {
+      spdlog::warn("too many clients ({}); refusing a connection", connections_.size());
+      ::close(fd);
+      continue;
+    }
+    connections_.push_back(Connection{fd, {}, {}, false});
+  }
+}
+
+bool Server::receive(Connection& connection) {
+  char chunk[kReceiveChunk];
+  ssize_t got = ::recv(connection.fd, chunk, sizeof chunk, MSG_DONTWAIT);
+  if (got < 0) return errno == EINTR || errno == EAGAIN;
+  if (got == 0) {
+    // The client finished sending; a last line without '\n' still counts.
+    connection.input_closed = true;
+    if (!connection.in.empty() && connection.in.back() != '\n') connection.in += '\n';
+    return true;
+  }
+  connection.in.append(chunk, static_cast<std::size_t>(got));
+  if (!has_line(connection) && connection.in.size() > proto::kMaxRequestLine) {
+    // No way to find the next request boundary cheaply: answer and hang up.
+    spdlog::warn("a client sent more than {} bytes without a newline; closing it", proto::kMaxRequestLine);
+    connection.out = proto::encode_error(make_error(Errc::kInvalidArgument,
+                                                    "request line longer than " +
+                                                        std::to_string(proto::kMaxRequestLine) + " bytes")) +
+                     "\n";
+    connection.in.clear();
+    connection.input_closed = true;
+  }
+  return true;
+}
+
+bool Server::flush(Connection& connection) {
+  while (!connection.out.empty()) {
+    ssize_t sent = ::send(connection.fd, connection.out.data(), connection.out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (sent < 0) return errno == EINTR || errno == EAGAIN;
+    connection.out.erase(0, static_cast<std::size_t>(sent));
+  }
+  return true;
+}
+
+bool Server::serve_one(Connection& connection) {
+  auto newline = connection.in.find('\n');
+  if (newline == std::string::npos) return false;
+  std::string_view line(connection.in.data(), newline);
+  connection.out = handler_.handle_line(line) + "\n";
+  connection.in.erase(0, newline + 1);
+  return true;
+}
+
+bool Server::has_line(const Connection& connection) { return connection.in.find('\n') != std::string::npos; }
+
+}  // namespace gmm::gmmd

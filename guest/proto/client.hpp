@@ -1,0 +1,48 @@
+// The client side of the gmmd protocol: one connection, blocking calls with
+// a deadline. Used by gmmctl and by gmm-host (ping).
+#pragma once
+
+#include <sys/un.h>
+
+#include <chrono>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "gmm/result.hpp"
+#include "proto/proto.hpp"
+
+namespace gmm::proto {
+
+class Client {
+ public:
+  // Errors: kInvalidArgument (path too long for a unix socket), kIo (no
+  // socket, nobody listening, ...), with the path in the message.
+  static Result<Client> connect(const std::string& socket_path);
+
+  Client(Client&& other) noexcept;
+  Client& operator=(Client&& other) noexcept;
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+  ~Client();
+
+  // Sends `request` and waits for its reply until `timeout` has passed.
+  // Returns the reply body, the error gmmd replied with, or kIo when the
+  // connection failed, timed out or the reply was not protocol.
+  Result<nlohmann::json> call(const Request& request, std::chrono::milliseconds timeout);
+
+ private:
+  Client(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  Status send_all(std::string_view bytes, std::chrono::steady_clock::time_point deadline);
+  Result<std::string> read_line(std::chrono::steady_clock::time_point deadline);
+
+  int fd_ = -1;
+  std::string path_;
+  std::string buffer_;  // bytes read past the last reply line
+};
+
+// The address of a unix socket at `path`. Errors: kInvalidArgument when the
+// path is empty or too long for sun_path.
+Result<sockaddr_un> unix_address(const std::string& path);
+
+}  // namespace gmm::proto

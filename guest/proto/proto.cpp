@@ -1,0 +1,344 @@
+#include "proto/proto.hpp"
+
+#include <algorithm>
+#include <array>
+#include <initializer_list>
+#include <limits>
+
+namespace gmm::proto {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::array<std::pair<Op, std::string_view>, 9> kOps{{
+    {Op::kPing, "ping"},
+    {Op::kAlloc, "alloc"},
+    {Op::kOpen, "open"},
+    {Op::kClose, "close"},
+    {Op::kFree, "free"},
+    {Op::kList, "ls"},
+    {Op::kStat, "stat"},
+    {Op::kWrite, "write"},
+    {Op::kRead, "read"},
+}};
+
+// Thrown by the field readers below, caught in decode_request: keeps each
+// op's decoding a straight list of reads.
+struct BadRequest {
+  std::string message;
+};
+
+// Nesting depth outside strings, without parsing: refuses "[[[[..." before
+// the parser recurses into it.
+bool nested_too_deep(std::string_view text) {
+  int depth = 0;
+  bool in_string = false;
+  bool escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxJsonDepth) return true;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return false;
+}
+
+void only_fields(const json& obj, std::initializer_list<std::string_view> allowed) {
+  for (const auto& [key, value] : obj.items()) {
+    if (key != "op" && std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+      throw BadRequest{"unexpected field \"" + key + "\""};
+    }
+  }
+}
+
+const json& field(const json& obj, const char* key) {
+  auto it = obj.find(key);
+  if (it == obj.end()) throw BadRequest{std::string("missing field \"") + key + "\""};
+  return *it;
+}
+
+std::string string_field(const json& obj, const char* key) {
+  const json& value = field(obj, key);
+  if (!value.is_string()) throw BadRequest{std::string("field \"") + key + "\" must be a string"};
+  return value.get<std::string>();
+}
+
+std::uint64_t u64_field(const json& obj, const char* key) {
+  const json& value = field(obj, key);
+  if (!value.is_number_unsigned()) {
+    throw BadRequest{std::string("field \"") + key + "\" must be a non-negative integer"};
+  }
+  return value.get<std::uint64_t>();
+}
+
+std::string name_field(const json& obj) {
+  std::string name = string_field(obj, "name");
+  if (name.empty()) throw BadRequest{"field \"name\" must not be empty"};
+  if (name.find('\0') != std::string::npos) throw BadRequest{"field \"name\" must not contain NUL"};
+  return name;
+}
+
+Placement placement_field(const json& obj) {
+  std::string where = string_field(obj, "where");
+  if (where == "local" || where == "any") {
+    if (obj.contains("node")) throw BadRequest{"field \"node\" is only valid with \"where\": \"node\""};
+    return where == "local" ? Placement::local() : Placement::anywhere();
+  }
+  if (where != "node") throw BadRequest{"field \"where\" must be \"local\", \"any\" or \"node\""};
+  std::uint64_t node = u64_field(obj, "node");
+  if (node >= layout::kMaxNodes) {
+    throw BadRequest{"field \"node\" must be below " + std::to_string(layout::kMaxNodes)};
+  }
+  return Placement::on(static_cast<std::uint32_t>(node));
+}
+
+void check_io_length(std::uint64_t length) {
+  if (length > kMaxIoLength) {
+    throw BadRequest{"length " + std::to_string(length) + " exceeds the limit of " +
+                     std::to_string(kMaxIoLength) + " bytes"};
+  }
+}
+
+Request decode_object(const json& obj) {
+  if (!obj.is_object()) throw BadRequest{"request must be a JSON object"};
+  std::string op_text = string_field(obj, "op");
+  auto op_it = std::find_if(kOps.begin(), kOps.end(), [&](const auto& entry) { return entry.second == op_text; });
+  if (op_it == kOps.end()) throw BadRequest{"unknown op \"" + op_text + "\""};
+
+  Request request;
+  request.op = op_it->first;
+  switch (request.op) {
+    case Op::kPing:
+    case Op::kList:
+    case Op::kStat:
+      only_fields(obj, {});
+      break;
+    case Op::kAlloc:
+      only_fields(obj, {"name", "size", "where", "node"});
+      request.name = name_field(obj);
+      request.size = u64_field(obj, "size");
+      request.where = placement_field(obj);
+      break;
+    case Op::kOpen:
+    case Op::kClose:
+    case Op::kFree:
+      only_fields(obj, {"name"});
+      request.name = name_field(obj);
+      break;
+    case Op::kWrite: {
+      only_fields(obj, {"name", "offset", "data_b64"});
+      request.name = name_field(obj);
+      request.offset = u64_field(obj, "offset");
+      auto data = base64_decode(string_field(obj, "data_b64"));
+      if (!data) throw BadRequest{"field \"data_b64\" is not valid base64"};
+      check_io_length(data->size());
+      request.data = std::move(*data);
+      break;
+    }
+    case Op::kRead:
+      only_fields(obj, {"name", "offset", "length"});
+      request.name = name_field(obj);
+      request.offset = u64_field(obj, "offset");
+      request.length = u64_field(obj, "length");
+      check_io_length(request.length);
+      break;
+  }
+  return request;
+}
+
+std::string dump(const json& value) {
+  // replace: a message quoting odd bytes must not make the reply itself fail.
+  return value.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+constexpr std::string_view kBase64Alphabet =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+}  // namespace
+
+std::string_view op_name(Op op) {
+  for (const auto& [value, name] : kOps) {
+    if (value == op) return name;
+  }
+  return "?";
+}
+
+bool operator==(const Request& a, const Request& b) {
+  return a.op == b.op && a.name == b.name && a.size == b.size && a.where.kind == b.where.kind &&
+         a.where.node == b.where.node && a.offset == b.offset && a.length == b.length && a.data == b.data;
+}
+
+Result<Request> decode_request(std::string_view line) {
+  if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
+  if (line.size() > kMaxRequestLine) {
+    return make_error(Errc::kInvalidArgument,
+                      "request line longer than " + std::to_string(kMaxRequestLine) + " bytes");
+  }
+  if (nested_too_deep(line)) return make_error(Errc::kInvalidArgument, "request nested too deeply");
+  json obj = json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (obj.is_discarded()) return make_error(Errc::kInvalidArgument, "request is not valid JSON");
+  try {
+    return decode_object(obj);
+  } catch (const BadRequest& bad) {
+    return make_error(Errc::kInvalidArgument, bad.message);
+  }
+}
+
+std::string encode_request(const Request& request) {
+  json obj{{"op", op_name(request.op)}};
+  switch (request.op) {
+    case Op::kPing:
+    case Op::kList:
+    case Op::kStat:
+      break;
+    case Op::kAlloc:
+      obj["name"] = request.name;
+      obj["size"] = request.size;
+      switch (request.where.kind) {
+        case Placement::Kind::kLocal: obj["where"] = "local"; break;
+        case Placement::Kind::kAnywhere: obj["where"] = "any"; break;
+        case Placement::Kind::kNode:
+          obj["where"] = "node";
+          obj["node"] = request.where.node;
+          break;
+      }
+      break;
+    case Op::kOpen:
+    case Op::kClose:
+    case Op::kFree:
+      obj["name"] = request.name;
+      break;
+    case Op::kWrite:
+      obj["name"] = request.name;
+      obj["offset"] = request.offset;
+      obj["data_b64"] = base64_encode(request.data);
+      break;
+    case Op::kRead:
+      obj["name"] = request.name;
+      obj["offset"] = request.offset;
+      obj["length"] = request.length;
+      break;
+  }
+  return dump(obj);
+}
+
+std::string encode_reply(json body) {
+  body["ok"] = true;
+  return dump(body);
+}
+
+std::string encode_error(const Error& error) {
+  return dump(json{{"ok", false}, {"error", errc_name(error.code)}, {"message", error.message}});
+}
+
+Result<json> decode_reply(std::string_view line) {
+  if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
+  if (line.size() > kMaxReplyLine) return make_error(Errc::kIo, "reply line too long");
+  json reply = json::parse(line, nullptr, /*allow_exceptions=*/false);
+  auto ok = reply.is_object() ? reply.find("ok") : reply.end();
+  if (!reply.is_object() || ok == reply.end() || !ok->is_boolean()) {
+    return make_error(Errc::kIo, "malformed reply from gmmd");
+  }
+  if (ok->get<bool>()) return reply;
+  auto error = reply.find("error");
+  auto message = reply.find("message");
+  if (error == reply.end() || !error->is_string() || message == reply.end() || !message->is_string()) {
+    return make_error(Errc::kIo, "malformed error reply from gmmd");
+  }
+  auto code = errc_from_name(error->get<std::string>());
+  if (!code) return make_error(Errc::kIo, "gmmd replied with unknown error " + error->get<std::string>());
+  return make_error(*code, message->get<std::string>());
+}
+
+json section_json(const SectionInfo& section) {
+  json sharer_nodes = json::array();
+  for (std::uint32_t node = 0; node < layout::kMaxNodes; ++node) {
+    if (section.sharer_nodes & (std::uint64_t{1} << node)) sharer_nodes.push_back(node);
+  }
+  return json{{"gid", to_string(section.gid)},
+              {"name", section.name},
+              {"unlinked", section.unlinked},
+              {"home_node", section.home_node},
+              {"section_index", section.section_index},
+              {"pool_offset", section.pool_offset},
+              {"size", section.size},
+              {"sharer_nodes", sharer_nodes},
+              {"sharers", section.sharers}};
+}
+
+json partition_json(const PartitionStat& partition) {
+  return json{{"node", partition.node},
+              {"data_bytes", partition.data_bytes},
+              {"free_bytes", partition.free_bytes},
+              {"used_bytes", partition.used_bytes},
+              {"reserved_bytes", partition.reserved_bytes},
+              {"largest_free", partition.largest_free},
+              {"sections", partition.sections},
+              {"free_extents", partition.free_extents}};
+}
+
+std::optional<Errc> errc_from_name(std::string_view name) {
+  for (int code = 0; code <= static_cast<int>(Errc::kIo); ++code) {
+    if (errc_name(static_cast<Errc>(code)) == name) return static_cast<Errc>(code);
+  }
+  return std::nullopt;
+}
+
+std::string base64_encode(std::string_view bytes) {
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  for (; i + 2 < bytes.size(); i += 3) {
+    std::uint32_t v = (std::uint8_t(bytes[i]) << 16) | (std::uint8_t(bytes[i + 1]) << 8) | std::uint8_t(bytes[i + 2]);
+    for (int shift = 18; shift >= 0; shift -= 6) out += kBase64Alphabet[(v >> shift) & 63];
+  }
+  std::size_t rest = bytes.size() - i;
+  if (rest > 0) {
+    std::uint32_t v = std::uint8_t(bytes[i]) << 16;
+    if (rest == 2) v |= std::uint8_t(bytes[i + 1]) << 8;
+    out += kBase64Alphabet[(v >> 18) & 63];
+    out += kBase64Alphabet[(v >> 12) & 63];
+    out += rest == 2 ? kBase64Alphabet[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+std::optional<std::string> base64_decode(std::string_view text) {
+  if (text.size() % 4 != 0) return std::nullopt;
+  std::string out;
+  out.reserve(text.size() / 4 * 3);
+  for (std::size_t i = 0; i < text.size(); i += 4) {
+    bool last = i + 4 == text.size();
+    std::uint32_t v = 0;
+    int padding = 0;
+    for (std::size_t j = 0; j < 4; ++j) {
+      char c = text[i + j];
+      std::size_t digit = kBase64Alphabet.find(c);
+      if (c == '=' && last && j >= 2) {
+        ++padding;
+        digit = 0;
+      } else if (digit == std::string_view::npos || padding > 0) {
+        return std::nullopt;  // a bad character, or data after padding
+      }
+      v = (v << 6) | static_cast<std::uint32_t>(digit);
+    }
+    out += static_cast<char>(v >> 16);
+    if (padding < 2) out += static_cast<char>((v >> 8) & 0xFF);
+    if (padding < 1) out += static_cast<char>(v & 0xFF);
+  }
+  return out;
+}
+
+}  // namespace gmm::proto

@@ -1,0 +1,87 @@
+// The gmmd wire protocol: JSON lines over a unix stream socket.
+//
+//   client -> gmmd   one request object per line   {"op": "alloc", "name": "a", "size": 4096, "where": "local"}
+//   gmmd -> client   one reply object per line     {"ok": true, ...}  or
+//                                                  {"ok": false, "error": "kExists", "message": "..."}
+//
+// Requests (fields not listed are rejected, so typos fail loudly):
+//   ping                                      -> {"node", "pid"}
+//   alloc  name, size, where ("local"|"any"|"node"), node (only with "node")
+//                                             -> {"section": Section}
+//   open   name                               -> {"section": Section}
+//   close  name                               -> {}
+//   free   name                               -> {}
+//   ls                                        -> {"sections": [Section...]}
+//   stat                                      -> {"partitions": [Partition...]}
+//   write  name, offset, data_b64             -> {"written"}
+//   read   name, offset, length               -> {"data_b64"}
+// Section and Partition are the objects made by section_json/partition_json.
+// Bytes travel base64-encoded: sections hold arbitrary bytes, JSON strings
+// hold only UTF-8.
+//
+// Limits: a request line is at most kMaxRequestLine bytes (so a write
+// carries at most ~48 KiB); read/write lengths are at most kMaxIoLength.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "gmm/gmm.hpp"
+#include "gmm/result.hpp"
+
+namespace gmm::proto {
+
+inline constexpr std::size_t kMaxRequestLine = 64 * 1024;
+inline constexpr std::uint64_t kMaxIoLength = 1024 * 1024;
+// Replies carry up to kMaxIoLength bytes base64-encoded, or a whole listing.
+inline constexpr std::size_t kMaxReplyLine = 16 * 1024 * 1024;
+// Deeper nesting is never valid and would only cost stack.
+inline constexpr int kMaxJsonDepth = 8;
+
+enum class Op { kPing, kAlloc, kOpen, kClose, kFree, kList, kStat, kWrite, kRead };
+std::string_view op_name(Op op);  // the wire name: "ping", "alloc", ..., "ls"
+
+// One decoded request. Which fields mean something depends on `op` (see the
+// table above); the others keep their defaults.
+struct Request {
+  Op op = Op::kPing;
+  std::string name;
+  std::uint64_t size = 0;  // alloc
+  Placement where = Placement::local();  // alloc
+  std::uint64_t offset = 0;  // read, write
+  std::uint64_t length = 0;  // read
+  std::string data;          // write: raw bytes
+
+  friend bool operator==(const Request& a, const Request& b);
+};
+
+// Pure function of its input (fuzzed). Errors: kInvalidArgument with a
+// message naming the problem (malformed JSON, unknown op, missing or
+// mistyped field, oversized line or length).
+Result<Request> decode_request(std::string_view line);
+// One line without the trailing '\n'.
+std::string encode_request(const Request& request);
+
+// Replies: `body` must be an object; "ok" is added.
+std::string encode_reply(nlohmann::json body);
+std::string encode_error(const Error& error);
+// The body of an ok reply, or the error an error reply carries. A reply that
+// is not valid protocol is a kIo error.
+Result<nlohmann::json> decode_reply(std::string_view line);
+
+// Body fields shared by gmmd (producer) and gmmctl (consumer).
+nlohmann::json section_json(const SectionInfo& section);
+nlohmann::json partition_json(const PartitionStat& partition);
+
+// Inverse of errc_name(); nullopt for an unknown name.
+std::optional<Errc> errc_from_name(std::string_view name);
+
+std::string base64_encode(std::string_view bytes);
+std::optional<std::string> base64_decode(std::string_view text);
+
+}  // namespace gmm::proto

@@ -1,0 +1,229 @@
+#include <catch2/catch.hpp>
+
+#include <string>
+
+#include "proto/proto.hpp"
+
+using gmm::Errc;
+using gmm::Placement;
+using gmm::proto::decode_reply;
+using gmm::proto::decode_request;
+using gmm::proto::encode_request;
+using gmm::proto::Op;
+using gmm::proto::Request;
+using nlohmann::json;
+
+namespace {
+
+// The decoder must refuse `line` with kInvalidArgument and a message
+// containing `why`.
+void require_rejected(const std::string& line, const std::string& why) {
+  INFO("request: " << line.substr(0, 200));
+  auto decoded = decode_request(line);
+  REQUIRE_FALSE(decoded.ok());
+  CHECK(decoded.error().code == Errc::kInvalidArgument);
+  CHECK_THAT(decoded.error().message, Catch::Contains(why));
+}
+
+Request make(Op op, std::string name = "") {
+  Request request;
+  request.op = op;
+  request.name = std::move(name);
+  return request;
+}
+
+}  // namespace
+
+TEST_CASE("every request survives encode then decode", "[proto]") {
+  Request alloc_local = make(Op::kAlloc, "a");
+  alloc_local.size = 4096;
+  Request alloc_on = make(Op::kAlloc, "b");
+  alloc_on.size = 1;
+  alloc_on.where = Placement::on(2);
+  Request alloc_any = make(Op::kAlloc, "c");
+  alloc_any.size = 1ULL << 40;
+  alloc_any.where = Placement::anywhere();
+  Request write = make(Op::kWrite, "w");
+  write.offset = 17;
+  write.data = std::string("bin\0ary\xff\n", 9);
+  Request read = make(Op::kRead, "r");
+  read.offset = 3;
+  read.length = gmm::proto::kMaxIoLength;
+
+  for (const Request& request :
+       {make(Op::kPing), make(Op::kList), make(Op::kStat), make(Op::kOpen, "o"), make(Op::kClose, "c"),
+        make(Op::kFree, "f"), alloc_local, alloc_on, alloc_any, write, read}) {
+    std::string line = encode_request(request);
+    INFO(line);
+    CHECK(line.find('\n') == std::string::npos);
+    auto decoded = decode_request(line);
+    REQUIRE(decoded.ok());
+    CHECK(*decoded == request);
+    auto with_newline = decode_request(line + "\n");
+    REQUIRE(with_newline.ok());
+    CHECK(*with_newline == request);
+  }
+}
+
+TEST_CASE("hand-written requests decode", "[proto]") {
+  auto alloc = decode_request(R"({"op":"alloc","name":"x","size":8192,"where":"node","node":3})");
+  REQUIRE(alloc.ok());
+  CHECK(alloc->op == Op::kAlloc);
+  CHECK(alloc->name == "x");
+  CHECK(alloc->size == 8192);
+  CHECK(alloc->where.kind == Placement::Kind::kNode);
+  CHECK(alloc->where.node == 3);
+
+  auto write = decode_request(R"({"op":"write","name":"x","offset":0,"data_b64":"aGVsbG8="})");
+  REQUIRE(write.ok());
+  CHECK(write->data == "hello");
+}
+
+TEST_CASE("malformed JSON is rejected", "[proto]") {
+  for (const char* line : {"", "{", "not json", "{\"op\":\"ping\"", "{\"op\":\"ping\"}}", "{'op':'ping'}",
+                           "{\"op\":\"ping\",}", "\x01\x02"}) {
+    require_rejected(line, "not valid JSON");
+  }
+  require_rejected("{\"op\":\"open\",\"name\":\"\xff\xfe\"}", "not valid JSON");  // invalid UTF-8
+}
+
+TEST_CASE("non-objects and bad ops are rejected", "[proto]") {
+  for (const char* line : {"[]", "42", "null", "\"ping\"", "true"}) require_rejected(line, "must be a JSON object");
+  require_rejected(R"({})", "missing field \"op\"");
+  require_rejected(R"({"op":7})", "\"op\" must be a string");
+  require_rejected(R"({"op":"format_disk"})", "unknown op \"format_disk\"");
+  require_rejected(R"({"op":"PING"})", "unknown op");
+}
+
+TEST_CASE("missing, mistyped and unexpected fields are rejected", "[proto]") {
+  require_rejected(R"({"op":"alloc","name":"a","where":"local"})", "missing field \"size\"");
+  require_rejected(R"({"op":"alloc","size":1,"where":"local"})", "missing field \"name\"");
+  require_rejected(R"({"op":"alloc","name":"a","size":1})", "missing field \"where\"");
+  require_rejected(R"({"op":"alloc","name":"a","size":"4K","where":"local"})", "\"size\" must be a non-negative integer");
+  require_rejected(R"({"op":"alloc","name":"a","size":-1,"where":"local"})", "\"size\" must be a non-negative integer");
+  require_rejected(R"({"op":"alloc","name":"a","size":1.5,"where":"local"})", "\"size\" must be a non-negative integer");
+  require_rejected(R"({"op":"alloc","name":"a","size":1e3,"where":"local"})", "\"size\" must be a non-negative integer");
+  require_rejected(R"({"op":"alloc","name":5,"size":1,"where":"local"})", "\"name\" must be a string");
+  require_rejected(R"({"op":"alloc","name":"","size":1,"where":"local"})", "must not be empty");
+  require_rejected(R"({"op":"open","name":"a\u0000b"})", "must not contain NUL");
+  require_rejected(R"({"op":"alloc","name":"a","size":1,"where":"north"})", "\"where\" must be");
+  require_rejected(R"({"op":"alloc","name":"a","size":1,"where":"node"})", "missing field \"node\"");
+  require_rejected(R"({"op":"alloc","name":"a","size":1,"where":"local","node":1})", "only valid with");
+  require_rejected(R"({"op":"alloc","name":"a","size":1,"where":"node","node":64})", "must be below 64");
+  require_rejected(R"({"op":"alloc","name":"a","size":1,"where":"node","node":-2})", "non-negative integer");
+  require_rejected(R"({"op":"open","name":null})", "\"name\" must be a string");
+  require_rejected(R"({"op":"open","nmae":"a"})", "unexpected field \"nmae\"");
+  require_rejected(R"({"op":"ping","name":"a"})", "unexpected field \"name\"");
+  require_rejected(R"({"op":"read","name":"a","offset":0})", "missing field \"length\"");
+  require_rejected(R"({"op":"read","name":"a","offset":true,"length":1})", "\"offset\" must be");
+  require_rejected(R"({"op":"write","name":"a","offset":0,"data":"hi"})", "unexpected field \"data\"");
+  require_rejected(R"({"op":"write","name":"a","offset":0,"data_b64":"not base64!"})", "not valid base64");
+  require_rejected(R"({"op":"write","name":"a","offset":0,"data_b64":5})", "\"data_b64\" must be a string");
+}
+
+TEST_CASE("oversized lines and lengths are rejected", "[proto]") {
+  const std::size_t limit = gmm::proto::kMaxRequestLine;
+
+  SECTION("a write line just under the limit is accepted, one byte more is not") {
+    std::string head = R"({"op":"write","name":"a","offset":0,"data_b64":")";
+    std::string tail = "\"}";
+    std::string payload((limit - head.size() - tail.size()) / 4 * 4, 'A');
+    std::string line = head + payload + tail;
+    REQUIRE(line.size() <= limit);
+    CHECK(decode_request(line).ok());
+    std::string padded = std::string(limit - line.size() + 1, ' ') + line;  // whitespace is valid JSON
+    REQUIRE(padded.size() == limit + 1);
+    require_rejected(padded, "longer than 65536 bytes");
+  }
+  SECTION("a huge line is rejected without parsing it") {
+    require_rejected(std::string(10 * limit, '['), "longer than");
+    require_rejected(R"({"op":"open","name":")" + std::string(limit, 'n') + "\"}", "longer than");
+  }
+  SECTION("read length is bounded") {
+    auto max = std::to_string(gmm::proto::kMaxIoLength);
+    CHECK(decode_request(R"({"op":"read","name":"a","offset":0,"length":)" + max + "}").ok());
+    auto over = std::to_string(gmm::proto::kMaxIoLength + 1);
+    require_rejected(R"({"op":"read","name":"a","offset":0,"length":)" + over + "}", "exceeds the limit");
+    require_rejected(R"({"op":"read","name":"a","offset":0,"length":18446744073709551615})", "exceeds the limit");
+    require_rejected(R"({"op":"read","name":"a","offset":0,"length":18446744073709551616})", "must be");
+  }
+  SECTION("a write of more than the I/O limit cannot be sent") {
+    Request write = make(Op::kWrite, "a");
+    write.data = std::string(gmm::proto::kMaxIoLength + 1, 'x');
+    CHECK_FALSE(decode_request(encode_request(write)).ok());
+  }
+}
+
+TEST_CASE("deep nesting is rejected before parsing", "[proto]") {
+  std::string deep = std::string(5000, '[') + std::string(5000, ']');
+  require_rejected(deep, "nested too deeply");
+  require_rejected(R"({"op":"ping","x":)" + std::string(20, '{') + "}", "nested too deeply");
+  // Brackets inside strings do not count.
+  auto quoted = decode_request(R"({"op":"open","name":"[[[[[[[[[[[[[[[[[[[[\"{{{{{{{{{{{{"})");
+  REQUIRE(quoted.ok());
+  CHECK(quoted->name == "[[[[[[[[[[[[[[[[[[[[\"{{{{{{{{{{{{");
+}
+
+TEST_CASE("replies carry a body or an error", "[proto]") {
+  auto body = decode_reply(gmm::proto::encode_reply(json{{"node", 2}}));
+  REQUIRE(body.ok());
+  CHECK((*body)["node"] == 2);
+  CHECK((*body)["ok"] == true);
+
+  auto error = decode_reply(gmm::proto::encode_error(gmm::make_error(Errc::kExists, "name already exists")));
+  REQUIRE_FALSE(error.ok());
+  CHECK(error.error().code == Errc::kExists);
+  CHECK(error.error().message == "name already exists");
+
+  auto raw = json::parse(gmm::proto::encode_error(gmm::make_error(Errc::kNoSpace, "full")));
+  CHECK(raw["ok"] == false);
+  CHECK(raw["error"] == std::string(gmm::errc_name(Errc::kNoSpace)));
+
+  for (const char* bad : {"", "[]", "{}", R"({"ok":"yes"})", R"({"ok":false})", R"({"ok":false,"error":"kExists"})",
+                          R"({"ok":false,"error":"kNoSuchThing","message":"x"})", "{\"ok\":true"}) {
+    INFO(bad);
+    auto decoded = decode_reply(bad);
+    REQUIRE_FALSE(decoded.ok());
+    CHECK(decoded.error().code == Errc::kIo);
+  }
+}
+
+TEST_CASE("every error code name maps back", "[proto]") {
+  for (int code = 0; code <= static_cast<int>(Errc::kIo); ++code) {
+    auto errc = static_cast<Errc>(code);
+    CHECK(gmm::proto::errc_from_name(gmm::errc_name(errc)) == errc);
+  }
+  CHECK_FALSE(gmm::proto::errc_from_name("kNope").has_value());
+}
+
+TEST_CASE("base64 round-trips any bytes and rejects junk", "[proto]") {
+  std::string bytes;
+  for (int i = 0; i < 300; ++i) {
+    bytes.push_back(static_cast<char>(i * 37));
+    auto encoded = gmm::proto::base64_encode(bytes);
+    CHECK(encoded.size() % 4 == 0);
+    CHECK(gmm::proto::base64_decode(encoded) == bytes);
+  }
+  CHECK(gmm::proto::base64_encode("hello") == "aGVsbG8=");
+  CHECK(gmm::proto::base64_decode("") == std::string());
+  for (const char* bad : {"a", "abc", "a===", "ab=c", "====", "@@@@", "aGVs bG8=", "aGVsbG8=aGVs"}) {
+    INFO(bad);
+    CHECK_FALSE(gmm::proto::base64_decode(bad).has_value());
+  }
+}
+
+TEST_CASE("section JSON lists sharer nodes", "[proto]") {
+  gmm::SectionInfo section;
+  section.gid = gmm::Gid{(std::uint64_t{1} << 32) | 7};
+  section.name = "s";
+  section.home_node = 2;
+  section.size = 8192;
+  section.sharer_nodes = 0b1001;
+  section.sharers = 2;
+  json j = gmm::proto::section_json(section);
+  CHECK(j["name"] == "s");
+  CHECK(j["home_node"] == 2);
+  CHECK(j["size"] == 8192);
+  CHECK(j["sharer_nodes"] == json::array({0, 3}));
+  CHECK(j["gid"] == gmm::to_string(section.gid));
+}

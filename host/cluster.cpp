@@ -1,0 +1,163 @@
+#include "cluster.hpp"
+
+#include <pwd.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cstdlib>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+#include "proc_cluster.hpp"
+
+namespace gmm::host {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::string_view mode_name(Mode mode) {
+  switch (mode) {
+    case Mode::kProc: return "proc";
+  }
+  return "?";
+}
+
+std::optional<Mode> parse_mode(std::string_view name) {
+  if (name == "proc") return Mode::kProc;
+  return std::nullopt;
+}
+
+json cluster_json(const Cluster& cluster) {
+  json nodes = json::array();
+  for (const NodeRecord& node : cluster.nodes) {
+    nodes.push_back({{"id", node.id}, {"socket", node.socket}, {"log", node.log}, {"pid", node.pid}});
+  }
+  return json{{"mode", mode_name(cluster.mode)},
+              {"dir", cluster.dir},
+              {"pool", {{"path", cluster.pool_path}, {"size", cluster.pool_size}}},
+              {"membership",
+               {{"heartbeat_ms", cluster.membership.heartbeat_ms},
+                {"miss_threshold", cluster.membership.miss_threshold}}},
+              {"binaries", {{"gmmd", cluster.binaries.gmmd}, {"gmmctl", cluster.binaries.gmmctl}}},
+              {"started_unix", cluster.started_unix},
+              {"nodes", nodes}};
+}
+
+Result<Cluster> cluster_from_json(const json& record) {
+  try {
+    Cluster cluster;
+    auto mode = parse_mode(record.at("mode").get<std::string>());
+    if (!mode) return make_error(Errc::kInvalidArgument, "unknown mode " + record.at("mode").dump());
+    cluster.mode = *mode;
+    cluster.dir = record.at("dir").get<std::string>();
+    cluster.pool_path = record.at("pool").at("path").get<std::string>();
+    cluster.pool_size = record.at("pool").at("size").get<std::uint64_t>();
+    cluster.membership.heartbeat_ms = record.at("membership").at("heartbeat_ms").get<std::uint32_t>();
+    cluster.membership.miss_threshold = record.at("membership").at("miss_threshold").get<std::uint32_t>();
+    cluster.binaries.gmmd = record.at("binaries").at("gmmd").get<std::string>();
+    cluster.binaries.gmmctl = record.at("binaries").at("gmmctl").get<std::string>();
+    cluster.started_unix = record.at("started_unix").get<std::int64_t>();
+    for (const json& node : record.at("nodes")) {
+      cluster.nodes.push_back(NodeRecord{node.at("id").get<std::uint32_t>(), node.at("socket").get<std::string>(),
+                                         node.at("log").get<std::string>(), node.at("pid").get<std::int64_t>()});
+    }
+    return cluster;
+  } catch (const json::exception& e) {
+    return make_error(Errc::kInvalidArgument, std::string("bad cluster record: ") + e.what());
+  }
+}
+
+Result<std::optional<Cluster>> load_cluster(const std::string& dir) {
+  std::string path = dir + "/cluster.json";
+  std::ifstream in(path);
+  if (!in) {
+    if (!fs::exists(path)) return std::optional<Cluster>{};
+    return make_error(Errc::kIo, "cannot read " + path);
+  }
+  json record = json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (record.is_discarded()) return make_error(Errc::kInvalidArgument, path + " is not valid JSON");
+  auto cluster = cluster_from_json(record);
+  if (!cluster) return make_error(cluster.error().code, path + ": " + cluster.error().message);
+  return std::optional<Cluster>(std::move(*cluster));
+}
+
+Status save_cluster(const Cluster& cluster) {
+  std::string path = cluster.state_path();
+  std::string temp = path + ".tmp";
+  {
+    std::ofstream out(temp, std::ios::trunc);
+    out << cluster_json(cluster).dump(2) << "\n";
+    if (!out) return make_error(Errc::kIo, "cannot write " + temp);
+  }
+  std::error_code error;
+  fs::rename(temp, path, error);
+  if (error) return make_error(Errc::kIo, "cannot rename " + temp + ": " + error.message());
+  return ok_status();
+}
+
+std::string default_cluster_dir() {
+  if (const char* dir = std::getenv("GMM_CLUSTER_DIR"); dir && *dir) return dir;
+  std::string user = std::to_string(::getuid());
+  if (const passwd* entry = ::getpwuid(::getuid())) user = entry->pw_name;
+  return "/tmp/gmm-cluster-" + user;
+}
+
+std::string default_pool_path(const std::string& dir) {
+  // Readable (the directory's name) and unique (a hash of its full path).
+  fs::path path = fs::absolute(dir).lexically_normal();
+  if (!path.has_filename()) path = path.parent_path();  // "dir/" names dir
+  std::string absolute = path.string();
+  std::string base = path.filename().string();
+  for (char& c : base) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') c = '_';
+  }
+  std::ostringstream name;
+  name << "/dev/shm/gmm-pool-" << base.substr(0, 64) << "-" << std::hex
+       << (std::hash<std::string>{}(absolute) & 0xFFFFFFFFu);
+  return name.str();
+}
+
+Binaries sibling_binaries() {
+  std::error_code error;
+  fs::path self = fs::read_symlink("/proc/self/exe", error);
+  fs::path dir = error ? fs::path(".") : self.parent_path();
+  return Binaries{(dir / "gmmd").string(), (dir / "gmmctl").string()};
+}
+
+Result<Cluster> up(const UpOptions& options) {
+  switch (options.mode) {
+    case Mode::kProc: return proc::up(options);
+  }
+  return make_error(Errc::kInvalidArgument, "unsupported mode");
+}
+
+std::vector<NodeHealth> health(const Cluster& cluster) {
+  switch (cluster.mode) {
+    case Mode::kProc: return proc::health(cluster);
+  }
+  return {};
+}
+
+Status down(const Cluster& cluster) {
+  switch (cluster.mode) {
+    case Mode::kProc: return proc::down(cluster);
+  }
+  return make_error(Errc::kInvalidArgument, "unsupported mode");
+}
+
+std::string file_tail(const std::string& path, int lines) {
+  std::ifstream in(path);
+  std::deque<std::string> last;
+  for (std::string line; std::getline(in, line);) {
+    last.push_back(line);
+    if (static_cast<int>(last.size()) > lines) last.pop_front();
+  }
+  std::string tail;
+  for (const std::string& line : last) tail += line + "\n";
+  return tail;
+}
+
+}  // namespace gmm::host

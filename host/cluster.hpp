@@ -1,0 +1,102 @@
+// A testbed cluster as gmm-host records it in DIR/cluster.json, and the
+// lifecycle operations on it. The mode (process or, later, VM) is a property
+// of the recorded cluster: every command after `up` reads it from the record
+// and dispatches to that mode's launcher.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "gmm/result.hpp"
+
+namespace gmm::host {
+
+enum class Mode { kProc };  // kVm arrives with the VM testbed
+std::string_view mode_name(Mode mode);
+std::optional<Mode> parse_mode(std::string_view name);
+
+struct NodeRecord {
+  std::uint32_t id = 0;
+  std::string socket;    // gmmd's unix socket
+  std::string log;       // gmmd's stdout+stderr
+  std::int64_t pid = 0;  // process mode: the gmmd process
+};
+
+struct Binaries {
+  std::string gmmd;
+  std::string gmmctl;
+};
+
+// Failure detection settings written into the pool at format time: a node
+// is declared failed about heartbeat_ms * miss_threshold after its last beat.
+// The defaults leave room for a loaded 2-core machine.
+struct Membership {
+  std::uint32_t heartbeat_ms = 50;
+  std::uint32_t miss_threshold = 40;
+};
+
+struct Cluster {
+  Mode mode = Mode::kProc;
+  std::string dir;  // absolute
+  std::string pool_path;
+  std::uint64_t pool_size = 0;
+  Membership membership;
+  Binaries binaries;
+  std::int64_t started_unix = 0;
+  std::vector<NodeRecord> nodes;
+
+  std::string state_path() const { return dir + "/cluster.json"; }
+};
+
+nlohmann::json cluster_json(const Cluster& cluster);
+// Errors: kInvalidArgument naming what is wrong in the record.
+Result<Cluster> cluster_from_json(const nlohmann::json& record);
+
+// nullopt when DIR has no cluster.json. Errors: unreadable or corrupt record.
+Result<std::optional<Cluster>> load_cluster(const std::string& dir);
+Status save_cluster(const Cluster& cluster);  // atomically (write + rename)
+
+// $GMM_CLUSTER_DIR, else /tmp/gmm-cluster-<user>.
+std::string default_cluster_dir();
+// Under /dev/shm, named after DIR so clusters in different DIRs coexist.
+std::string default_pool_path(const std::string& dir);
+// gmmd and gmmctl built next to the running gmm-host.
+Binaries sibling_binaries();
+
+struct UpOptions {
+  Mode mode = Mode::kProc;
+  std::uint32_t nodes = 4;
+  std::uint64_t pool_size = 0;
+  std::string dir;
+  std::string pool_path;  // empty: default_pool_path(dir)
+  Membership membership;
+  Binaries binaries;
+  std::chrono::seconds ready_timeout{60};
+};
+
+struct NodeHealth {
+  NodeRecord node;
+  bool alive = false;      // the recorded process still runs
+  bool answering = false;  // gmmd answers ping on its socket
+  std::string detail;      // why not, when not
+};
+
+// Starts a cluster and records it; returns once every node answers ping.
+// Refuses if a live cluster is recorded in DIR. On failure it stops what it
+// started, and the error names the node that failed with its log's tail.
+Result<Cluster> up(const UpOptions& options);
+std::vector<NodeHealth> health(const Cluster& cluster);
+// Stops every node and removes sockets, the pool file and the record (logs
+// stay). Errors: a node that would not die, a file that would not go.
+Status down(const Cluster& cluster);
+
+// The last `lines` lines of a text file ("" if unreadable).
+std::string file_tail(const std::string& path, int lines);
+
+}  // namespace gmm::host

@@ -1,0 +1,36 @@
+#include "fsck.hpp"
+
+#include "gmm/pool.hpp"
+#include "proto/cli_text.hpp"
+
+namespace gmm::host {
+
+Result<CheckReport> check_pool_file(const std::string& path) {
+  auto mapping = map_pool_file(path);
+  if (!mapping) return make_error(mapping.error().code, "cannot map " + path + ": " + mapping.error().message);
+  auto pool = Pool::attach(**mapping);
+  if (!pool) return make_error(pool.error().code, "cannot attach " + path + ": " + pool.error().message);
+  return check_pool(*pool);
+}
+
+nlohmann::json check_report_json(const std::string& pool_path, const CheckReport& report) {
+  return nlohmann::json{{"pool", pool_path},
+                        {"clean", report.clean()},
+                        {"sections", report.sections},
+                        {"names", report.names},
+                        {"free_bytes", report.free_bytes},
+                        {"used_bytes", report.used_bytes},
+                        {"reserved_bytes", report.reserved_bytes},
+                        {"violations", report.violations}};
+}
+
+std::string check_report_text(const std::string& pool_path, const CheckReport& report) {
+  std::string text = "fsck " + pool_path + ": " + std::to_string(report.sections) + " sections, " +
+                     std::to_string(report.names) + " names, used " + format_size(report.used_bytes) + ", free " +
+                     format_size(report.free_bytes) + ", reserved " + format_size(report.reserved_bytes) + ": ";
+  text += report.clean() ? "clean\n" : std::to_string(report.violations.size()) + " violations\n";
+  for (const std::string& violation : report.violations) text += "  " + violation + "\n";
+  return text;
+}
+
+}  // namespace gmm::host

@@ -1,0 +1,353 @@
+#include "proc_cluster.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <thread>
+
+#include "gmm/pool.hpp"
+#include "proto/client.hpp"
+#include "proto/cli_text.hpp"
+
+extern char** environ;
+
+namespace gmm::host::proc {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+constexpr auto kPingTimeout = 5s;
+constexpr auto kStopGrace = 5s;  // SIGTERM, then SIGKILL
+constexpr auto kPollPeriod = 100ms;
+constexpr int kLogTailLines = 15;
+
+// Is the recorded pid still the gmmd serving this node's socket? A zombie
+// counts as gone (an init that never reaps must not keep it "alive"), and so
+// does a recycled pid running something else.
+bool gmmd_alive(const NodeRecord& node) {
+  if (node.pid <= 0) return false;
+  auto read = [proc = "/proc/" + std::to_string(node.pid)](const char* file) {
+    std::ifstream in(proc + file);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  std::string stat = read("/stat");
+  auto paren = stat.rfind(')');  // the state follows the command name
+  if (paren == std::string::npos || paren + 2 >= stat.size()) return false;
+  char state = stat[paren + 2];
+  if (state == 'Z' || state == 'X') return false;
+  std::string cmdline = read("/cmdline");
+  return cmdline.find(std::string("--socket") + '\0' + node.socket + '\0') != std::string::npos;
+}
+
+Status ping(const NodeRecord& node) {
+  auto client = proto::Client::connect(node.socket);
+  if (!client) return client.error();
+  proto::Request request;
+  request.op = proto::Op::kPing;
+  auto reply = client->call(request, kPingTimeout);
+  if (!reply) return reply.error();
+  if (!reply->contains("node") || (*reply)["node"] != node.id) {
+    return make_error(Errc::kIo, "socket " + node.socket + " is served by another node: " + reply->dump());
+  }
+  return ok_status();
+}
+
+Result<std::int64_t> spawn_gmmd(const Cluster& cluster, const NodeRecord& node) {
+  std::vector<std::string> args{cluster.binaries.gmmd, "--node",   std::to_string(node.id), "--pool",
+                                cluster.pool_path,     "--socket", node.socket};
+  std::vector<char*> argv;
+  for (std::string& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+
+  // Detached: own session, no terminal, output to the node's log, none of
+  // our descriptors (a test harness waits for its pipes to close).
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, node.log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  sigset_t none;
+  sigset_t all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attributes, &none);
+  posix_spawnattr_setsigdefault(&attributes, &all);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  pid_t pid = 0;
+  int error = posix_spawn(&pid, argv[0], &actions, &attributes, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attributes);
+  if (error != 0) {
+    return make_error(Errc::kIo, "cannot start " + cluster.binaries.gmmd + " for node " + std::to_string(node.id) +
+                                     ": " + std::strerror(error));
+  }
+  return static_cast<std::int64_t>(pid);
+}
+
+// Reaps `pid` if it is our child and has exited; its exit status, or
+// nullopt while it runs (or when it is not our child).
+std::optional<int> exited_child(std::int64_t pid) {
+  int status = 0;
+  if (::waitpid(static_cast<pid_t>(pid), &status, WNOHANG) != pid) return std::nullopt;
+  return status;
+}
+
+std::string describe_exit(int status) {
+  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) return std::string("was killed by signal ") + strsignal(WTERMSIG(status));
+  return "stopped";
+}
+
+bool wait_until_gone(const std::vector<NodeRecord>& nodes, Clock::time_point deadline) {
+  for (;;) {
+    bool any_alive = false;
+    for (const NodeRecord& node : nodes) any_alive = any_alive || gmmd_alive(node);
+    if (!any_alive) return true;
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(kPollPeriod);
+  }
+}
+
+// SIGTERM (gmmd leaves cleanly), SIGKILL whoever ignores it. Errors name
+// the nodes that survived even SIGKILL.
+Status stop_nodes(const std::vector<NodeRecord>& nodes) {
+  for (const NodeRecord& node : nodes) {
+    if (gmmd_alive(node)) ::kill(static_cast<pid_t>(node.pid), SIGTERM);
+  }
+  if (wait_until_gone(nodes, Clock::now() + kStopGrace)) return ok_status();
+  for (const NodeRecord& node : nodes) {
+    if (gmmd_alive(node)) {
+      std::cerr << "gmm-host: node " << node.id << " (pid " << node.pid << ") ignored SIGTERM for "
+                << kStopGrace.count() << " s; killing it\n";
+      ::kill(static_cast<pid_t>(node.pid), SIGKILL);
+    }
+  }
+  if (wait_until_gone(nodes, Clock::now() + kStopGrace)) return ok_status();
+  std::string survivors;
+  for (const NodeRecord& node : nodes) {
+    if (gmmd_alive(node)) survivors += " " + std::to_string(node.id) + " (pid " + std::to_string(node.pid) + ")";
+  }
+  return make_error(Errc::kBusy, "nodes survived SIGKILL:" + survivors);
+}
+
+// A failed `up` stops the children it started by pid alone: until reaped,
+// their pids cannot be reused, and a gmmd that died early has no identity
+// left to check.
+void stop_children(const std::vector<NodeRecord>& nodes) {
+  // Reaps an exited child; a pid that is no longer our child (reaped while
+  // waiting for the nodes) counts as done and is never signalled.
+  auto done = [](std::int64_t pid) { return ::waitpid(static_cast<pid_t>(pid), nullptr, WNOHANG) != 0; };
+  std::vector<std::int64_t> running;
+  for (const NodeRecord& node : nodes) {
+    if (node.pid > 0 && !done(node.pid)) running.push_back(node.pid);
+  }
+  for (std::int64_t pid : running) ::kill(static_cast<pid_t>(pid), SIGTERM);
+  auto deadline = Clock::now() + kStopGrace;
+  while (!running.empty() && Clock::now() < deadline) {
+    std::erase_if(running, done);
+    std::this_thread::sleep_for(kPollPeriod);
+  }
+  for (std::int64_t pid : running) {
+    ::kill(static_cast<pid_t>(pid), SIGKILL);
+    ::waitpid(static_cast<pid_t>(pid), nullptr, 0);
+  }
+}
+
+// Sockets (only if still sockets), the pool file and the record.
+Status remove_files(const Cluster& cluster) {
+  std::string failures;
+  auto remove = [&](const std::string& path) {
+    std::error_code error;
+    fs::remove(path, error);
+    if (error) failures += " " + path + " (" + error.message() + ")";
+  };
+  for (const NodeRecord& node : cluster.nodes) {
+    std::error_code error;
+    if (fs::is_socket(fs::symlink_status(node.socket, error))) remove(node.socket);
+  }
+  remove(cluster.pool_path);
+  remove(cluster.state_path());
+  if (!failures.empty()) return make_error(Errc::kIo, "could not remove" + failures);
+  return ok_status();
+}
+
+std::string live_nodes(const Cluster& cluster) {
+  std::string live;
+  for (const NodeRecord& node : cluster.nodes) {
+    if (gmmd_alive(node)) {
+      live += (live.empty() ? "" : ", ") + std::string("node ") + std::to_string(node.id) + " (pid " +
+              std::to_string(node.pid) + ")";
+    }
+  }
+  return live;
+}
+
+Status check_binary(const std::string& path, const char* what) {
+  if (::access(path.c_str(), X_OK) != 0) {
+    return make_error(Errc::kInvalidArgument, std::string(what) + " not found or not executable at " + path);
+  }
+  return ok_status();
+}
+
+Status create_pool(const std::string& path, std::uint64_t size, std::uint32_t nodes, const Membership& membership) {
+  Geometry geometry;
+  geometry.node_count = nodes;
+  geometry.heartbeat_period_us = membership.heartbeat_ms * 1000;
+  geometry.miss_threshold = membership.miss_threshold;
+  std::uint64_t needed = min_pool_size(geometry);
+  if (size < needed) {
+    return make_error(Errc::kInvalidArgument, "pool size " + format_size(size) + " is too small for " +
+                                                  std::to_string(nodes) + " nodes (need more than " +
+                                                  format_size(needed) + ")");
+  }
+  auto mapping = create_pool_file(path, size);
+  if (!mapping) return make_error(mapping.error().code, "cannot create pool " + path + ": " + mapping.error().message);
+  Status formatted = format_pool(**mapping, geometry);
+  if (!formatted) {
+    std::error_code ignored;
+    fs::remove(path, ignored);
+    return make_error(formatted.error().code, "cannot format pool " + path + ": " + formatted.error().message);
+  }
+  return ok_status();
+}
+
+Status wait_until_ready(const Cluster& cluster, Clock::time_point deadline) {
+  std::vector<std::string> waiting_for(cluster.nodes.size(), "not asked yet");
+  for (;;) {
+    bool all_ready = true;
+    for (std::size_t i = 0; i < cluster.nodes.size(); ++i) {
+      const NodeRecord& node = cluster.nodes[i];
+      if (waiting_for[i].empty()) continue;
+      if (auto status = exited_child(node.pid)) {
+        return make_error(Errc::kIo, "node " + std::to_string(node.id) + " (gmmd pid " + std::to_string(node.pid) +
+                                         ") " + describe_exit(*status) + " before answering; last lines of " +
+                                         node.log + ":\n" + file_tail(node.log, kLogTailLines));
+      }
+      Status answered = ping(node);
+      waiting_for[i] = answered ? "" : answered.error().message;
+      all_ready = all_ready && answered.ok();
+    }
+    if (all_ready) return ok_status();
+    if (Clock::now() >= deadline) {
+      std::string report;
+      for (std::size_t i = 0; i < cluster.nodes.size(); ++i) {
+        if (waiting_for[i].empty()) continue;
+        const NodeRecord& node = cluster.nodes[i];
+        report += "\nnode " + std::to_string(node.id) + ": " + waiting_for[i] + "; last lines of " + node.log +
+                  ":\n" + file_tail(node.log, kLogTailLines);
+      }
+      return make_error(Errc::kIo, "nodes did not answer ping in time:" + report);
+    }
+    std::this_thread::sleep_for(kPollPeriod);
+  }
+}
+
+}  // namespace
+
+Result<Cluster> up(const UpOptions& options) {
+  if (options.nodes == 0 || options.nodes > layout::kMaxNodes) {
+    return make_error(Errc::kInvalidArgument, "--nodes must be 1.." + std::to_string(layout::kMaxNodes));
+  }
+  if (options.membership.heartbeat_ms == 0 || options.membership.heartbeat_ms > 60'000 ||
+      options.membership.miss_threshold < 2) {
+    return make_error(Errc::kInvalidArgument, "--heartbeat-ms must be 1..60000 and --miss-threshold at least 2");
+  }
+  std::error_code error;
+  fs::create_directories(options.dir, error);
+  if (error) return make_error(Errc::kIo, "cannot create " + options.dir + ": " + error.message());
+  std::string dir = fs::canonical(options.dir).string();
+
+  auto recorded = load_cluster(dir);
+  if (!recorded) return recorded.error();
+  if (*recorded) {
+    std::string live = live_nodes(**recorded);
+    if (!live.empty()) {
+      return make_error(Errc::kExists, "a cluster is already running in " + dir + " (" + live +
+                                           "); run `gmm-host down` first");
+    }
+    std::cerr << "gmm-host: removing the stale cluster recorded in " << dir << "\n";
+    Status removed = remove_files(**recorded);
+    if (!removed) return removed.error();
+  }
+
+  Cluster cluster;
+  cluster.mode = Mode::kProc;
+  cluster.dir = dir;
+  cluster.pool_path = options.pool_path.empty() ? default_pool_path(dir) : options.pool_path;
+  cluster.pool_size = options.pool_size;
+  cluster.membership = options.membership;
+  cluster.binaries = options.binaries;
+  cluster.started_unix = static_cast<std::int64_t>(std::time(nullptr));
+  for (std::uint32_t id = 0; id < options.nodes; ++id) {
+    NodeRecord node{id, dir + "/node" + std::to_string(id) + ".sock", dir + "/node" + std::to_string(id) + ".log", 0};
+    if (auto address = proto::unix_address(node.socket); !address) {
+      return make_error(address.error().code, address.error().message + "; use a shorter --dir");
+    }
+    cluster.nodes.push_back(node);
+  }
+  for (Status check : {check_binary(cluster.binaries.gmmd, "gmmd"), check_binary(cluster.binaries.gmmctl, "gmmctl")}) {
+    if (!check) return check.error();
+  }
+  Status pool = create_pool(cluster.pool_path, cluster.pool_size, options.nodes, cluster.membership);
+  if (!pool) return pool.error();
+
+  Status started = ok_status();
+  for (NodeRecord& node : cluster.nodes) {
+    auto pid = spawn_gmmd(cluster, node);
+    if (!pid) {
+      started = pid.error();
+      break;
+    }
+    node.pid = *pid;
+  }
+  if (started) started = save_cluster(cluster);
+  if (started) started = wait_until_ready(cluster, Clock::now() + options.ready_timeout);
+  if (!started) {
+    // Leave nothing running; keep the logs to read.
+    stop_children(cluster.nodes);
+    (void)remove_files(cluster);
+    return started.error();
+  }
+  return cluster;
+}
+
+std::vector<NodeHealth> health(const Cluster& cluster) {
+  std::vector<NodeHealth> nodes;
+  for (const NodeRecord& node : cluster.nodes) {
+    NodeHealth entry{node, gmmd_alive(node), false, ""};
+    Status answered = ping(node);
+    entry.answering = answered.ok();
+    if (!entry.alive) {
+      entry.detail = "gmmd pid " + std::to_string(node.pid) + " is not running";
+    } else if (!answered) {
+      entry.detail = answered.error().message;
+    }
+    nodes.push_back(std::move(entry));
+  }
+  return nodes;
+}
+
+Status down(const Cluster& cluster) {
+  Status stopped = stop_nodes(cluster.nodes);
+  Status removed = remove_files(cluster);
+  if (!stopped) return stopped;
+  return removed;
+}
+
+}  // namespace gmm::host::proc

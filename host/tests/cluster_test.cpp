@@ -1,0 +1,91 @@
+#include <catch2/catch.hpp>
+
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "cluster.hpp"
+
+namespace fs = std::filesystem;
+using gmm::host::Cluster;
+
+namespace {
+
+struct TempDir {
+  TempDir() {
+    char pattern[] = "/tmp/gmm-cluster-test-XXXXXX";
+    path = ::mkdtemp(pattern);
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path, ignored);
+  }
+  std::string path;
+};
+
+Cluster sample_cluster(const std::string& dir) {
+  Cluster cluster;
+  cluster.dir = dir;
+  cluster.pool_path = "/dev/shm/gmm-pool-x";
+  cluster.pool_size = 256ull << 20;
+  cluster.membership = {20, 7};
+  cluster.binaries = {"/b/gmmd", "/b/gmmctl"};
+  cluster.started_unix = 1700000000;
+  cluster.nodes = {{0, dir + "/node0.sock", dir + "/node0.log", 100}, {1, dir + "/node1.sock", dir + "/node1.log", 101}};
+  return cluster;
+}
+
+}  // namespace
+
+TEST_CASE("a cluster record survives save and load", "[cluster]") {
+  TempDir dir;
+  Cluster saved = sample_cluster(dir.path);
+  REQUIRE(gmm::host::save_cluster(saved).ok());
+  auto loaded = gmm::host::load_cluster(dir.path);
+  REQUIRE(loaded.ok());
+  REQUIRE(loaded->has_value());
+  const Cluster& cluster = **loaded;
+  CHECK(cluster.mode == gmm::host::Mode::kProc);
+  CHECK(cluster.pool_path == saved.pool_path);
+  CHECK(cluster.pool_size == saved.pool_size);
+  CHECK(cluster.binaries.gmmctl == "/b/gmmctl");
+  CHECK(cluster.membership.heartbeat_ms == 20);
+  CHECK(cluster.membership.miss_threshold == 7);
+  REQUIRE(cluster.nodes.size() == 2);
+  CHECK(cluster.nodes[1].socket == dir.path + "/node1.sock");
+  CHECK(cluster.nodes[1].pid == 101);
+  CHECK(gmm::host::cluster_json(cluster)["mode"] == "proc");
+}
+
+TEST_CASE("no record, or a corrupt one, is told apart", "[cluster]") {
+  TempDir dir;
+  auto none = gmm::host::load_cluster(dir.path);
+  REQUIRE(none.ok());
+  CHECK_FALSE(none->has_value());
+
+  std::ofstream(dir.path + "/cluster.json") << "{\"mode\": \"proc\"";
+  auto corrupt = gmm::host::load_cluster(dir.path);
+  REQUIRE_FALSE(corrupt.ok());
+  CHECK_THAT(corrupt.error().message, Catch::Contains("cluster.json"));
+
+  std::ofstream(dir.path + "/cluster.json") << R"({"mode": "warp"})";
+  auto unknown_mode = gmm::host::load_cluster(dir.path);
+  REQUIRE_FALSE(unknown_mode.ok());
+  CHECK_THAT(unknown_mode.error().message, Catch::Contains("unknown mode"));
+}
+
+TEST_CASE("pool paths differ per cluster directory and stay stable", "[cluster]") {
+  std::string a = gmm::host::default_pool_path("/tmp/cluster-a");
+  CHECK(a == gmm::host::default_pool_path("/tmp/cluster-a/"));
+  CHECK(a == gmm::host::default_pool_path("/tmp/x/../cluster-a"));
+  CHECK(a != gmm::host::default_pool_path("/tmp/cluster-b"));
+  CHECK(a != gmm::host::default_pool_path("/var/cluster-a"));
+  CHECK(a.rfind("/dev/shm/gmm-pool-cluster-a-", 0) == 0);
+}
+
+TEST_CASE("modes are named", "[cluster]") {
+  CHECK(gmm::host::parse_mode("proc") == gmm::host::Mode::kProc);
+  CHECK_FALSE(gmm::host::parse_mode("vm").has_value());
+  CHECK(gmm::host::mode_name(gmm::host::Mode::kProc) == "proc");
+}

@@ -1,0 +1,409 @@
+// End to end: `gmm-host up --mode proc` starts real gmmd processes on a pool
+// in /dev/shm; gmmctl drives them through `gmm-host exec`. No timing
+// assertions: only outcomes, with generous timeouts for a loaded machine.
+#include <catch2/catch.hpp>
+
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <initializer_list>
+#include <nlohmann/json.hpp>
+
+#include "gmm/result.hpp"
+#include "run_process.hpp"
+
+namespace fs = std::filesystem;
+using gmm::test::lines_of;
+using gmm::test::ProcessResult;
+using gmm::test::run_process;
+using nlohmann::json;
+
+namespace {
+
+const std::string kHost = GMM_HOST_BIN;
+const std::string kGmmd = GMM_GMMD_BIN;
+
+// How gmmctl names an error code at the end of its message: "(no-space)".
+std::string code(gmm::Errc errc) { return "(" + std::string(gmm::errc_name(errc)) + ")"; }
+
+std::string describe(const ProcessResult& result) {
+  return "status " + std::to_string(result.status) + "\nstdout:\n" + result.out + "stderr:\n" + result.err;
+}
+
+// One cluster in its own temporary directory, brought down at scope exit.
+class TestCluster {
+ public:
+  TestCluster(int nodes, const std::string& pool_size) {
+    char pattern[] = "/tmp/gmm-e2e-XXXXXX";
+    dir_ = ::mkdtemp(pattern);
+    ProcessResult started = host({"up", "--mode", "proc", "--nodes", std::to_string(nodes), "--pool-size", pool_size});
+    INFO(describe(started));
+    REQUIRE(started.status == 0);
+    up_ = true;
+  }
+  ~TestCluster() {
+    if (up_) host({"down"});
+    std::error_code ignored;
+    fs::remove_all(dir_, ignored);
+  }
+  TestCluster(const TestCluster&) = delete;
+  TestCluster& operator=(const TestCluster&) = delete;
+
+  ProcessResult host(std::vector<std::string> args) const {
+    args.insert(args.begin(), {kHost, "--dir", dir_});
+    return run_process(args);
+  }
+  ProcessResult ctl(int node, std::initializer_list<std::string> args) const {
+    std::vector<std::string> command{"exec", std::to_string(node), "--", "gmmctl"};
+    command.insert(command.end(), args);
+    return host(command);
+  }
+  // gmmctl must succeed; its stdout.
+  std::string ctl_ok(int node, std::initializer_list<std::string> args) const {
+    ProcessResult result = ctl(node, args);
+    INFO("gmmctl on node " << node << ": " << describe(result));
+    REQUIRE(result.status == 0);
+    return result.out;
+  }
+  json record() const {
+    std::ifstream in(dir_ + "/cluster.json");
+    return json::parse(in);
+  }
+  void mark_down() { up_ = false; }
+  const std::string& dir() const { return dir_; }
+
+ private:
+  std::string dir_;
+  bool up_ = false;
+};
+
+// A failed command: non-zero status and exactly one line on stderr.
+void require_one_line_failure(const ProcessResult& result, const std::string& expected) {
+  INFO(describe(result));
+  CHECK(result.status != 0);
+  auto lines = lines_of(result.err);
+  REQUIRE(lines.size() == 1);
+  CHECK(lines[0].rfind("gmmctl: ", 0) == 0);
+  CHECK_THAT(lines[0], Catch::Contains(expected));
+}
+
+bool process_gone(std::int64_t pid) {
+  std::ifstream cmdline("/proc/" + std::to_string(pid) + "/cmdline");
+  std::string text;
+  std::getline(cmdline, text);
+  return text.empty();  // no such process, or a zombie
+}
+
+// A raw protocol connection, to send what gmmctl never would.
+class RawClient {
+ public:
+  explicit RawClient(const std::string& path) {
+    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    path.copy(address.sun_path, sizeof address.sun_path - 1);
+    REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  }
+  ~RawClient() { ::close(fd_); }
+  void send(const std::string& bytes) const {
+    REQUIRE(::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size()));
+  }
+  void finish_sending() const { ::shutdown(fd_, SHUT_WR); }
+  // The next reply line; "<eof>" if gmmd hung up, "<timeout>" after 60 s.
+  std::string read_line() {
+    for (;;) {
+      auto newline = buffer_.find('\n');
+      if (newline != std::string::npos) {
+        std::string line = buffer_.substr(0, newline);
+        buffer_.erase(0, newline + 1);
+        return line;
+      }
+      pollfd pfd{fd_, POLLIN, 0};
+      if (::poll(&pfd, 1, 60000) <= 0) return "<timeout>";
+      char chunk[4096];
+      ssize_t got = ::recv(fd_, chunk, sizeof chunk, 0);
+      if (got <= 0) return "<eof>";
+      buffer_.append(chunk, static_cast<std::size_t>(got));
+    }
+  }
+  json reply() {
+    std::string line = read_line();
+    INFO(line);
+    REQUIRE(json::accept(line));
+    return json::parse(line);
+  }
+
+ private:
+  int fd_ = -1;
+  std::string buffer_;
+};
+
+}  // namespace
+
+TEST_CASE("a 4-node process cluster allocates, shares and frees sections", "[e2e]") {
+  TestCluster cluster(4, "64M");
+  json record = cluster.record();
+  CHECK(record["mode"] == "proc");
+  REQUIRE(record["nodes"].size() == 4);
+  std::string pool = record["pool"]["path"];
+  CHECK(fs::exists(pool));
+
+  ProcessResult status = cluster.host({"status", "--json"});
+  INFO(describe(status));
+  REQUIRE(status.status == 0);
+  CHECK(json::parse(status.out)["healthy"] == true);
+
+  CHECK_THAT(cluster.ctl_ok(0, {"alloc", "remote", "5000", "--on", "2"}), Catch::Contains("on node 2"));
+  CHECK_THAT(cluster.ctl_ok(0, {"alloc", "local", "4K"}), Catch::Contains("on node 0"));
+  cluster.ctl_ok(0, {"write", "remote", "100", "hello from node 0"});
+  cluster.ctl_ok(0, {"write", "local", "0", "local bytes"});
+
+  cluster.ctl_ok(3, {"open", "remote"});
+  CHECK(cluster.ctl_ok(3, {"read", "remote", "100", "17"}) == "hello from node 0\n");
+  CHECK(cluster.ctl_ok(3, {"read", "remote", "98", "6"}) == "..hell\n");  // zero bytes print as '.'
+  cluster.ctl_ok(1, {"open", "local"});
+  CHECK(cluster.ctl_ok(1, {"read", "local", "0", "11"}) == "local bytes\n");
+  // Node 3 writes, node 0 sees it: one memory, not copies.
+  cluster.ctl_ok(3, {"write", "remote", "0", "N3"});
+  CHECK(cluster.ctl_ok(0, {"read", "remote", "0", "2"}) == "N3\n");
+
+  json sections = json::parse(cluster.ctl_ok(1, {"ls", "--json"}));
+  REQUIRE(sections.size() == 2);
+  for (const json& section : sections) {
+    if (section["name"] == "remote") {
+      CHECK(section["home_node"] == 2);
+      CHECK(section["size"] == 8192);  // 5000 rounded up to pages
+      CHECK(section["sharer_nodes"] == json::array({0, 3}));
+    } else {
+      CHECK(section["name"] == "local");
+      CHECK(section["home_node"] == 0);
+      CHECK(section["sharer_nodes"] == json::array({0, 1}));
+    }
+  }
+  std::string table = cluster.ctl_ok(2, {"ls"});
+  CHECK_THAT(table, Catch::Contains("NAME") && Catch::Contains("remote") && Catch::Contains("0,3"));
+
+  json partitions = json::parse(cluster.ctl_ok(0, {"stat", "--json"}));
+  REQUIRE(partitions.size() == 4);
+  CHECK(partitions[2]["used_bytes"] == 8192);
+  CHECK(partitions[0]["used_bytes"] == 4096);
+  CHECK(partitions[1]["used_bytes"] == 0);
+  CHECK_THAT(cluster.ctl_ok(0, {"stat"}), Catch::Contains("FREE"));
+
+  cluster.ctl_ok(3, {"close", "remote"});
+  require_one_line_failure(cluster.ctl(3, {"read", "remote", "0", "1"}), "gmmctl open remote");
+  cluster.ctl_ok(0, {"free", "remote"});
+  cluster.ctl_ok(1, {"close", "local"});
+  cluster.ctl_ok(0, {"free", "local"});
+  CHECK(json::parse(cluster.ctl_ok(2, {"ls", "--json"})).empty());
+  for (const json& partition : json::parse(cluster.ctl_ok(2, {"stat", "--json"}))) {
+    CHECK(partition["used_bytes"] == 0);
+  }
+
+  ProcessResult fsck = cluster.host({"fsck", "--json"});
+  INFO(describe(fsck));
+  CHECK(fsck.status == 0);
+  CHECK(json::parse(fsck.out)["clean"] == true);
+
+  ProcessResult down = cluster.host({"down"});
+  INFO(describe(down));
+  REQUIRE(down.status == 0);
+  cluster.mark_down();
+  CHECK_FALSE(fs::exists(pool));
+  CHECK_FALSE(fs::exists(cluster.dir() + "/cluster.json"));
+  for (const json& node : record["nodes"]) {
+    CHECK_FALSE(fs::exists(node["socket"].get<std::string>()));
+    CHECK(process_gone(node["pid"].get<std::int64_t>()));
+  }
+  CHECK(cluster.host({"status"}).status != 0);
+}
+
+TEST_CASE("bad requests fail with one line and leave the pool clean", "[e2e]") {
+  TestCluster cluster(4, "64M");
+  cluster.ctl_ok(0, {"alloc", "kept", "4K"});
+
+  require_one_line_failure(cluster.ctl(1, {"open", "no-such-name"}), "open no-such-name:");
+  require_one_line_failure(cluster.ctl(0, {"alloc", "empty", "0"}), code(gmm::Errc::kInvalidArgument));
+  require_one_line_failure(cluster.ctl(0, {"alloc", std::string(64, 'n'), "4K"}), code(gmm::Errc::kNameTooLong));
+  require_one_line_failure(cluster.ctl(0, {"alloc", "kept", "4K"}), code(gmm::Errc::kExists));
+  require_one_line_failure(cluster.ctl(0, {"alloc", "huge", "32M", "--on", "1"}), code(gmm::Errc::kNoSpace));
+  require_one_line_failure(cluster.ctl(0, {"alloc", "huge", "32M", "--on", "any"}), code(gmm::Errc::kNoSpace));
+  require_one_line_failure(cluster.ctl(0, {"alloc", "far", "4K", "--on", "9"}), "alloc far:");
+  require_one_line_failure(cluster.ctl(0, {"alloc", "odd", "12Q"}), "invalid size \"12Q\"");
+  require_one_line_failure(cluster.ctl(0, {"alloc", "odd", "4K", "--on", "north"}), "invalid --on");
+  require_one_line_failure(cluster.ctl(0, {"read", "kept", "4090", "10"}), "past the end");
+  require_one_line_failure(cluster.ctl(0, {"write", "kept", "4095", "ab"}), "past the end");
+  require_one_line_failure(cluster.ctl(0, {"read", "kept", "0", "2M"}), "exceeds the limit");
+  require_one_line_failure(cluster.ctl(2, {"read", "kept", "0", "1"}), "not open on node 2");
+  require_one_line_failure(cluster.ctl(0, {"frobnicate"}), "gmmctl:");
+  require_one_line_failure(run_process({GMM_GMMCTL_BIN, "--socket", cluster.dir() + "/nowhere.sock", "ping"}),
+                           "cannot connect");
+
+  cluster.ctl_ok(0, {"free", "kept"});
+  require_one_line_failure(cluster.ctl(0, {"free", "kept"}), "free kept:");  // double free
+
+  ProcessResult fsck = cluster.host({"fsck"});
+  INFO(describe(fsck));
+  CHECK(fsck.status == 0);
+  CHECK_THAT(fsck.out, Catch::Contains("clean"));
+}
+
+TEST_CASE("gmmd survives malformed, oversized and stalled clients", "[e2e]") {
+  TestCluster cluster(2, "32M");
+  std::string socket = cluster.record()["nodes"][0]["socket"];
+
+  RawClient stalled(socket);
+  stalled.send("{\"op\":");  // never finished
+
+  RawClient client(socket);
+  for (const char* bad : {"garbage", "[1,2,3]", "{\"op\":\"launch\"}", "{\"op\":\"open\"}",
+                          "{\"op\":\"read\",\"name\":\"x\",\"offset\":0,\"length\":99999999}"}) {
+    client.send(std::string(bad) + "\n");
+    json reply = client.reply();
+    CHECK(reply["ok"] == false);
+    CHECK(reply["error"] == gmm::errc_name(gmm::Errc::kInvalidArgument));
+  }
+  client.send("{\"op\":\"ping\"}\n");
+  CHECK(client.reply()["node"] == 0);
+
+  // Pipelined requests are answered in order.
+  client.send("{\"op\":\"ping\"}\n{\"op\":\"nope\"}\n{\"op\":\"ping\"}\n");
+  CHECK(client.reply()["ok"] == true);
+  CHECK(client.reply()["ok"] == false);
+  CHECK(client.reply()["ok"] == true);
+
+  {
+    // A client that floods requests and never reads stalls only itself.
+    RawClient flooder(socket);
+    std::string burst;
+    for (int i = 0; i < 2000; ++i) burst += "{\"op\":\"ls\"}\n";
+    flooder.send(burst);
+    client.send("{\"op\":\"ping\"}\n");
+    CHECK(client.reply()["ok"] == true);
+  }
+
+  RawClient oversized(socket);
+  oversized.send(std::string(70 * 1024, 'x'));
+  json refusal = oversized.reply();
+  CHECK(refusal["ok"] == false);
+  CHECK_THAT(refusal["message"].get<std::string>(), Catch::Contains("longer than"));
+  CHECK(oversized.read_line() == "<eof>");
+
+  RawClient half_closed(socket);
+  half_closed.send("{\"op\":\"ping\"}");  // no newline, then EOF
+  half_closed.finish_sending();
+  CHECK(half_closed.reply()["ok"] == true);
+
+  CHECK(cluster.ctl(0, {"ping"}).status == 0);
+  CHECK(cluster.host({"status"}).status == 0);
+}
+
+TEST_CASE("clusters are refused twice in one directory but coexist in two", "[e2e]") {
+  TestCluster first(2, "32M");
+  ProcessResult again = first.host({"up", "--mode", "proc", "--nodes", "2", "--pool-size", "32M"});
+  INFO(describe(again));
+  CHECK(again.status != 0);
+  CHECK_THAT(again.err, Catch::Contains("already running"));
+
+  TestCluster second(2, "32M");
+  CHECK(first.record()["pool"]["path"] != second.record()["pool"]["path"]);
+  first.ctl_ok(0, {"alloc", "only-in-first", "4K"});
+  require_one_line_failure(second.ctl(0, {"open", "only-in-first"}), "open only-in-first:");
+
+  // A second gmmd on a live socket refuses before touching the pool.
+  json node0 = first.record()["nodes"][0];
+  ProcessResult intruder = run_process({kGmmd, "--node", "0", "--pool", first.record()["pool"]["path"], "--socket",
+                                        node0["socket"]});
+  INFO(describe(intruder));
+  CHECK(intruder.status != 0);
+  CHECK_THAT(intruder.err, Catch::Contains("already serving"));
+  CHECK(first.ctl(0, {"ping"}).status == 0);
+}
+
+TEST_CASE("exec sets the node's environment and passes the exit status", "[e2e]") {
+  TestCluster cluster(2, "32M");
+  ProcessResult env = cluster.host({"exec", "1", "--", "sh", "-c", "echo \"$GMM_NODE $GMM_SOCKET $GMM_POOL\""});
+  INFO(describe(env));
+  REQUIRE(env.status == 0);
+  json record = cluster.record();
+  CHECK(env.out == "1 " + record["nodes"][1]["socket"].get<std::string>() + " " +
+                       record["pool"]["path"].get<std::string>() + "\n");
+  CHECK(cluster.host({"exec", "0", "--", "sh", "-c", "exit 7"}).status == 7);
+  CHECK(cluster.host({"exec", "5", "--", "true"}).status != 0);
+}
+
+TEST_CASE("a killed node is noticed and recovered from, and down still cleans up", "[e2e]") {
+  TestCluster cluster(3, "32M");
+  json record = cluster.record();
+  cluster.ctl_ok(0, {"alloc", "shared", "4K", "--on", "2"});
+  cluster.ctl_ok(1, {"open", "shared"});
+  std::int64_t victim = record["nodes"][1]["pid"];
+  REQUIRE(::kill(static_cast<pid_t>(victim), SIGKILL) == 0);
+
+  // The survivors' heartbeat ring declares node 1 failed and recovery drops
+  // its share (default detection: 2 s; allow far more on a loaded machine).
+  json sharers;
+  for (int attempt = 0; attempt < 600; ++attempt) {
+    sharers = json::parse(cluster.ctl_ok(0, {"ls", "--json"}))[0]["sharer_nodes"];
+    if (sharers == json::array({0})) break;
+    ::usleep(100 * 1000);
+  }
+  CHECK(sharers == json::array({0}));
+  ProcessResult fsck = cluster.host({"fsck"});
+  INFO(describe(fsck));
+  CHECK(fsck.status == 0);
+
+  ProcessResult status;
+  for (int attempt = 0; attempt < 600; ++attempt) {  // until the kill has landed
+    status = cluster.host({"status", "--json"});
+    if (status.status != 0) break;
+    ::usleep(100 * 1000);
+  }
+  INFO(describe(status));
+  REQUIRE(status.status == 1);
+  json nodes = json::parse(status.out)["nodes"];
+  CHECK(nodes[0]["alive"] == true);
+  CHECK(nodes[1]["alive"] == false);
+  CHECK(nodes[1]["answering"] == false);
+
+  ProcessResult down = cluster.host({"down"});
+  INFO(describe(down));
+  REQUIRE(down.status == 0);
+  cluster.mark_down();
+  CHECK_FALSE(fs::exists(record["pool"]["path"].get<std::string>()));
+  CHECK_FALSE(fs::exists(record["nodes"][1]["socket"].get<std::string>()));
+}
+
+TEST_CASE("up and fsck explain what is wrong", "[e2e]") {
+  char pattern[] = "/tmp/gmm-e2e-XXXXXX";
+  std::string dir = ::mkdtemp(pattern);
+  ProcessResult small = run_process({kHost, "--dir", dir, "up", "--mode", "proc", "--nodes", "4", "--pool-size", "1M"});
+  INFO(describe(small));
+  CHECK(small.status != 0);
+  CHECK_THAT(small.err, Catch::Contains("too small"));
+  CHECK_FALSE(fs::exists(dir + "/cluster.json"));
+
+  ProcessResult vm = run_process({kHost, "--dir", dir, "up", "--mode", "vm", "--nodes", "2", "--pool-size", "32M"});
+  CHECK(vm.status != 0);
+  CHECK_THAT(vm.err, Catch::Contains("--mode vm"));
+
+  std::ofstream(dir + "/not-a-pool").write(std::string(1 << 20, '\0').data(), 1 << 20);
+  ProcessResult fsck = run_process({kHost, "--dir", dir, "fsck", "--pool", dir + "/not-a-pool"});
+  INFO(describe(fsck));
+  CHECK(fsck.status == 2);
+  CHECK_THAT(fsck.err, Catch::Contains("cannot attach"));
+
+  ProcessResult no_cluster = run_process({kHost, "--dir", dir, "fsck"});
+  CHECK(no_cluster.status == 2);
+  CHECK_THAT(no_cluster.err, Catch::Contains("no cluster recorded"));
+  CHECK(run_process({kHost, "--dir", dir, "down"}).status == 0);  // nothing to stop is fine
+
+  std::error_code ignored;
+  fs::remove_all(dir, ignored);
+}
