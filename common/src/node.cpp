@@ -320,17 +320,10 @@ Result<SectionInfo> Node::allocate(std::string_view name, std::uint64_t size, Pl
 }
 
 Result<SectionInfo> Node::open(std::string_view name, std::uint64_t holder) {
-  std::uint64_t gid = 0;
-  {
-    std::lock_guard guard(mutex_);
-    auto lock = lock_directory();
-    if (!lock) return lock.error();
-    const std::uint32_t slot = dir::find_name(pool_, name);
-    if (slot == kNoIndex) return make_error(Errc::kNotFound, fmt::format("no section named '{}'", name));
-    const DirEntry& e = dir::entry(pool_, slot);
-    gid = (static_cast<std::uint64_t>(e.generation) << 32) | slot;
-  }
-  return open(Gid{gid}, holder);
+  std::lock_guard guard(mutex_);
+  auto gid = resolve_name_locked(name);
+  if (!gid) return gid.error();
+  return open_locked(*gid, holder);
 }
 
 Result<SectionInfo> Node::open(Gid gid, std::uint64_t holder) {
@@ -396,9 +389,10 @@ Status Node::close(Gid gid, std::uint64_t holder) {
 }
 
 Status Node::close(std::string_view name, std::uint64_t holder) {
-  auto gid = lookup_name(name);
+  std::lock_guard guard(mutex_);
+  auto gid = resolve_name_locked(name);
   if (!gid) return gid.error();
-  return close(*gid, holder);
+  return close_locked(*gid, holder);
 }
 
 Status Node::close_locked(Gid gid, std::uint64_t holder) {
@@ -458,6 +452,10 @@ Status Node::free(std::string_view name, std::uint64_t holder) {
 
 Result<Gid> Node::lookup_name(std::string_view name) {
   std::lock_guard guard(mutex_);
+  return resolve_name_locked(name);
+}
+
+Result<Gid> Node::resolve_name_locked(std::string_view name) {
   auto lock = lock_directory();
   if (!lock) return lock.error();
   const std::uint32_t slot = dir::find_name(pool_, name);

@@ -63,30 +63,29 @@ void give_back(const Pool& pool, std::uint32_t node, std::uint64_t offset, std::
   }
 }
 
-std::uint32_t find_free_section(const Pool& pool, std::uint32_t node) {
-  PartitionHeader& ph = pool.partition(node);
-  auto table = pool.sections(node);
+namespace {
+
+// Next free slot at or after `cursor` (wrapping); advances the cursor.
+template <class Entry>
+std::uint32_t find_free_slot(std::span<Entry> table, std::uint32_t& cursor) {
   const auto n = static_cast<std::uint32_t>(table.size());
-  for (std::uint32_t k = 0, i = ph.section_cursor % n; k < n; ++k, i = (i + 1) % n) {
+  for (std::uint32_t k = 0, i = cursor % n; k < n; ++k, i = (i + 1) % n) {
     if (!in_use(load_acquire(table[i].state))) {
-      ph.section_cursor = (i + 1) % n;
+      cursor = (i + 1) % n;
       return i;
     }
   }
   return kNoIndex;
 }
 
+}  // namespace
+
+std::uint32_t find_free_section(const Pool& pool, std::uint32_t node) {
+  return find_free_slot(pool.sections(node), pool.partition(node).section_cursor);
+}
+
 std::uint32_t find_free_sharer(const Pool& pool, std::uint32_t node) {
-  PartitionHeader& ph = pool.partition(node);
-  auto table = pool.sharers(node);
-  const auto n = static_cast<std::uint32_t>(table.size());
-  for (std::uint32_t k = 0, i = ph.sharer_cursor % n; k < n; ++k, i = (i + 1) % n) {
-    if (!in_use(load_acquire(table[i].state))) {
-      ph.sharer_cursor = (i + 1) % n;
-      return i;
-    }
-  }
-  return kNoIndex;
+  return find_free_slot(pool.sharers(node), pool.partition(node).sharer_cursor);
 }
 
 void free_section(const Pool& pool, std::uint32_t node, std::uint32_t index, std::optional<CrashPoint> between) {

@@ -149,6 +149,8 @@ class Node {
   Result<SectionInfo> allocate_on(std::uint32_t home, std::string_view name, std::uint64_t size,
                                   std::uint64_t holder);
   Result<SectionInfo> open_locked(Gid gid, std::uint64_t holder);
+  // Name -> GID of a committed, linked directory entry.
+  Result<Gid> resolve_name_locked(std::string_view name);
   Status close_locked(Gid gid, std::uint64_t holder);
   Status close_share(Gid gid, Share share, std::uint32_t sharer_node);
   Status close_all_locked();
