@@ -90,7 +90,8 @@ void EventService::deliver(Phase phase, const Event& event) {
 
 // ------------------------------------------------------------ ClusterAgent --
 
-ClusterAgent::ClusterAgent(Node& node, EventService& events) : node_(node), events_(events), pool_(node.pool()) {
+ClusterAgent::ClusterAgent(Node& node, EventService& events, Messenger* messenger, MessageHandler on_message)
+    : node_(node), events_(events), messenger_(messenger), on_message_(std::move(on_message)), pool_(node.pool()) {
   reset();
 }
 
@@ -99,6 +100,20 @@ void ClusterAgent::reset() {
   seen_events_ = load_acquire(pool_.cluster().events);  // history is not ours to act on
   pending_.clear();
   last_tick_ns_ = 0;
+  if (messenger_ != nullptr) messenger_->discard_pending();
+  announce_view_change();  // we (re)joined: paper 4.1 tells the others at once
+}
+
+void ClusterAgent::announce_view_change() {
+  if (messenger_ != nullptr)
+    (void)messenger_->broadcast(static_cast<std::uint32_t>(MessageKind::kViewChanged), {});  // best effort
+}
+
+void ClusterAgent::drain_messages() {
+  if (messenger_ == nullptr) return;
+  while (auto message = messenger_->receive())
+    if (message->kind >= kFirstApplicationMessage && on_message_) on_message_(*message);
+  // GMM's own kinds need no handling: being woken is the point.
 }
 
 std::chrono::microseconds ClusterAgent::period() const {
@@ -116,6 +131,7 @@ ClusterAgent::TickResult ClusterAgent::tick() {
   const std::uint64_t stall_ns = static_cast<std::uint64_t>(period().count()) * 1000 * 2;
   if (last_tick_ns_ != 0 && now - last_tick_ns_ > stall_ns) watched_ = kNoNode;
   last_tick_ns_ = now;
+  drain_messages();
   watch_successor(now);
   coordinate();
   observe_records(now);
@@ -166,6 +182,7 @@ void ClusterAgent::declare_failed(std::uint32_t node, std::uint32_t incarnation,
   store_release(c.members, load_acquire(c.members) & ~bit(node));
   records::append(pool_, EventKind::kNodeFailed, node, incarnation, node_.id(), load_acquire(slot.heartbeat_ns));
   watched_ = kNoNode;
+  announce_view_change();
 }
 
 // The coordinator (live member with the lowest id) recovers the tables.
@@ -191,7 +208,10 @@ void ClusterAgent::coordinate() {
     const bool recovered =
         (kind == EventKind::kNodeFailed && load_state<NodeState>(pool_.node_slot(r.node).state) != NodeState::kFailed) ||
         (kind == EventKind::kMemoryLost && node_.recover_lost_memory(r.node).ok());
-    if (recovered) store_release(r.tables_recovered_ns, realtime_ns());
+    if (recovered) {
+      store_release(r.tables_recovered_ns, realtime_ns());
+      announce_view_change();  // survivors may tell their applications now
+    }
   }
 }
 

@@ -37,14 +37,16 @@ using Script = std::function<void(Node&)>;
   Node node(pool.value(), id);
   if (!node.join()) ::_exit(5);
   EventService events;
-  ClusterAgent agent(node, events);
+  PollingDoorbell doorbell;
+  Messenger messenger(pool.value(), id, doorbell);
+  ClusterAgent agent(node, events, &messenger);
   if (crash_spec != nullptr && !crash_arm_from_spec(crash_spec)) ::_exit(6);
   std::thread ticker([&] {
     while (!g_stop) {
       auto result = agent.tick();
       if (result == ClusterAgent::TickResult::kLeft) ::_exit(0);
       if (result == ClusterAgent::TickResult::kExpelled && node.join()) agent.reset();  // fenced: rejoin
-      std::this_thread::sleep_for(agent.period());
+      messenger.doorbell().wait(agent.period());
     }
   });
   if (script) script(node);

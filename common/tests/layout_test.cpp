@@ -15,7 +15,7 @@ using gmm::test::TempPool;
 TEST_CASE("layout: sizes and offsets of the pool ABI are frozen", "[layout]") {
   // A failure here means the shared-memory layout changed: bump kLayoutVersion,
   // update docs/layout.md, then update these numbers.
-  CHECK(kLayoutVersion == 1);
+  CHECK(kLayoutVersion == 2);
   CHECK(sizeof(Superblock) == 256);
   CHECK(sizeof(ClusterHeader) == 128);
   CHECK(sizeof(GlobalLock) == 32);
@@ -28,6 +28,11 @@ TEST_CASE("layout: sizes and offsets of the pool ABI are frozen", "[layout]") {
   CHECK(sizeof(SectionEntry) == 64);
   CHECK(sizeof(SharerEntry) == 48);
   CHECK(sizeof(FreeExtent) == 16);
+  CHECK(sizeof(Message) == 64);
+  CHECK(sizeof(Mailbox) == 64 + 64 * kMailboxSlots);
+  CHECK(offsetof(Mailbox, slots) == 64);
+  CHECK(offsetof(Message, payload) == 24);
+  CHECK(offsetof(Superblock, mailboxes_offset) == 208);
   CHECK(offsetof(Superblock, descriptor) == 16);
   CHECK(offsetof(Superblock, node_count) == 64);
   CHECK(offsetof(Superblock, partitions_offset) == 104);

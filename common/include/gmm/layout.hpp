@@ -20,7 +20,7 @@
 //   | Superblock       | Global area                  | Partition 0          | Partition 1 ...
 //   | magic, version,  | ClusterHeader, GlobalLocks,  | (node 0's memory)    |
 //   | geometry         | NodeSlots, TxnRecords,       |                      |
-//   |                  | RecoveryRecords              |                      |
+//   |                  | RecoveryRecords, Mailboxes   |                      |
 //   +------------------+------------------------------+----------------------+-----
 //
 //   Partition k (partition_size bytes, page aligned):
@@ -42,7 +42,7 @@
 namespace gmm::layout {
 
 inline constexpr std::uint64_t kMagic = 0x4C4F4F504D4D4721ULL;  // "!GMMPOOL" little-endian
-inline constexpr std::uint32_t kLayoutVersion = 1;
+inline constexpr std::uint32_t kLayoutVersion = 2;  // 2: mailboxes
 inline constexpr std::uint64_t kPageSize = 4096;
 inline constexpr std::uint32_t kMaxNodes = 64;        // node ids 0..63; bitmasks are 64-bit
 inline constexpr std::uint32_t kTxnSlotsPerNode = 8;  // concurrent transactions per node
@@ -106,8 +106,10 @@ struct LayoutDescriptor {
   std::uint16_t sharer_entry;
   std::uint16_t free_extent;
   std::uint16_t recovery_record;
-  std::uint32_t max_nodes;
-  std::uint32_t txn_slots_per_node;
+  std::uint16_t message;
+  std::uint16_t max_nodes;
+  std::uint16_t txn_slots_per_node;
+  std::uint16_t reserved0;
 };
 
 enum class PoolState : std::uint32_t { kFormatting = 0, kReady = 1 };
@@ -142,7 +144,8 @@ struct Superblock {
   std::uint64_t format_time_ns;
   std::uint64_t pool_uuid;        // random; distinguishes re-formatted pools
   std::uint64_t recoveries_offset;  // RecoveryRecord[kRecoveryRecords]
-  std::uint64_t reserved[6];      // pads to 256 bytes
+  std::uint64_t mailboxes_offset;   // Mailbox[kMaxNodes]
+  std::uint64_t reserved[5];      // pads to 256 bytes
 };
 
 // ---------------------------------------------------------- global area --
@@ -239,6 +242,32 @@ struct RecoveryRecord {
   std::uint64_t finished_ns[kMaxNodes];
 };
 
+// Inter-node messages (paper 3.1): one mailbox per node in the global area,
+// a ring of short messages with many producers (any node) and one consumer
+// (its node). A producer claims a position by CAS on `tail`, writes the
+// message, then release-stores `sequence` = position + 1; the consumer reads
+// slot head % kMailboxSlots when its sequence is head + 1. After writing, the
+// producer rings the receiver's doorbell.
+inline constexpr std::uint32_t kMailboxSlots = 64;
+inline constexpr std::uint32_t kMessagePayload = 40;
+
+struct Message {
+  std::uint64_t sequence;  // position + 1 when published; written last
+  std::uint32_t from;      // sending node
+  std::uint32_t kind;      // MessageKind or an application's own kind (>= 1024)
+  std::uint64_t sent_ns;
+  std::uint8_t payload[kMessagePayload];
+};
+
+struct Mailbox {
+  std::uint64_t tail;     // next position to claim (producers, CAS)
+  std::uint64_t head;     // next position to read (consumer only)
+  std::uint64_t refused;  // sends refused because the ring was full (statistics)
+  std::uint64_t skipped;  // positions the consumer gave up on (producer died mid-send)
+  std::uint64_t reserved[4];
+  Message slots[kMailboxSlots];
+};
+
 // ------------------------------------------------------------- partition --
 
 inline constexpr std::uint64_t kPartitionMagic = 0x5452415050474D47ULL;  // "GMGPPART"
@@ -324,14 +353,18 @@ inline constexpr bool kPoolType = std::is_standard_layout_v<T> && std::is_trivia
 static_assert(kPoolType<Superblock> && kPoolType<ClusterHeader> && kPoolType<GlobalLocks> &&
               kPoolType<NodeSlot> && kPoolType<TxnRecord> && kPoolType<PartitionHeader> &&
               kPoolType<FreeExtent> && kPoolType<SectionEntry> && kPoolType<SharerEntry> &&
-              kPoolType<DirHeader> && kPoolType<DirEntry> && kPoolType<RecoveryRecord>);
+              kPoolType<DirHeader> && kPoolType<DirEntry> && kPoolType<RecoveryRecord> &&
+              kPoolType<Mailbox>);
 static_assert(sizeof(Owner) == 16);
+static_assert(sizeof(LayoutDescriptor) == 32);
 static_assert(sizeof(GlobalLock) == 32);
 static_assert(sizeof(Superblock) == 256);
 static_assert(sizeof(ClusterHeader) == 128);
 static_assert(sizeof(NodeSlot) == 64);
 static_assert(sizeof(RecoveryRecord) == 72 + 8 * kMaxNodes);
 static_assert(sizeof(TxnRecord) == 96);
+static_assert(sizeof(Message) == 64);
+static_assert(sizeof(Mailbox) == 64 + 64 * kMailboxSlots);
 static_assert(sizeof(PartitionHeader) == 64);
 static_assert(sizeof(FreeExtent) == 16);
 static_assert(sizeof(SectionEntry) == 64);
@@ -349,6 +382,6 @@ inline constexpr LayoutDescriptor kLayoutDescriptor{
     sizeof(Superblock),  sizeof(ClusterHeader), sizeof(GlobalLock),  sizeof(NodeSlot),
     sizeof(TxnRecord),   sizeof(PartitionHeader), sizeof(DirHeader), sizeof(DirEntry),
     sizeof(SectionEntry), sizeof(SharerEntry),  sizeof(FreeExtent),  sizeof(RecoveryRecord),
-    kMaxNodes,           kTxnSlotsPerNode};
+    sizeof(Message),     kMaxNodes,             kTxnSlotsPerNode,    0};
 
 }  // namespace gmm::layout

@@ -26,6 +26,7 @@
 #include "gmm/clock.hpp"
 #include "gmm/gmm.hpp"
 #include "gmm/layout.hpp"
+#include "gmm/messages.hpp"
 
 namespace gmm {
 
@@ -60,12 +61,16 @@ class EventService {
   std::map<int, Subscription> subscriptions_;  // guarded by mutex_
 };
 
-// The per-node agent: call tick() once per heartbeat period from one thread.
+// The per-node agent: call tick() once per heartbeat period from one thread
+// (or sooner: wait on the messenger's doorbell for up to period()).
+// With a messenger, membership changes are broadcast so that other nodes
+// act at once, and application messages are handed to `on_message`.
 class ClusterAgent {
  public:
   enum class TickResult { kOk, kExpelled, kLeft };
+  using MessageHandler = std::function<void(const ReceivedMessage&)>;
 
-  ClusterAgent(Node& node, EventService& events);
+  ClusterAgent(Node& node, EventService& events, Messenger* messenger = nullptr, MessageHandler on_message = {});
 
   TickResult tick();
   std::chrono::microseconds period() const;
@@ -80,9 +85,13 @@ class ClusterAgent {
   void observe_records(std::uint64_t now_ns);
   bool progress(std::uint64_t sequence, std::uint64_t now_ns);  // true when this node is done with it
   bool leave_if_asked(std::uint64_t now_ns);
+  void announce_view_change();
+  void drain_messages();
 
   Node& node_;
   EventService& events_;
+  Messenger* messenger_;
+  MessageHandler on_message_;
   const Pool& pool_;
   std::uint32_t watched_ = layout::kNoNode;
   std::uint32_t watched_incarnation_ = 0;

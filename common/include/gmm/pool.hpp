@@ -73,6 +73,7 @@ class Pool {
   // Record of the `sequence`th event (1-based), in the ring of kRecoveryRecords.
   layout::RecoveryRecord& recovery(std::uint64_t sequence) const;
   bool partition_lost(std::uint32_t node) const;
+  layout::Mailbox& mailbox(std::uint32_t node) const;
 
   std::uint64_t partition_offset(std::uint32_t node) const;
   layout::PartitionHeader& partition(std::uint32_t node) const;
