@@ -47,7 +47,7 @@ Status Messenger::send(std::uint32_t to, std::uint32_t kind, std::span<const std
   store_relaxed(m.kind, kind);
   store_relaxed(m.sent_ns, realtime_ns());
   std::uint8_t bytes[kMessagePayload] = {};
-  std::memcpy(bytes, payload.data(), payload.size());
+  if (!payload.empty()) std::memcpy(bytes, payload.data(), payload.size());
   for (std::uint32_t i = 0; i < kMessagePayload; ++i) store_relaxed(m.payload[i], bytes[i]);
   store_release(m.sequence, position + 1);  // publish last
   doorbell_.ring(to, kDoorbellVector);
