@@ -8,13 +8,17 @@
 #   GMM_IMAGE_CACHE  downloaded/extracted kernel package
 #                    (default: $GMM_IMAGE_DIR/cache)
 #   GMM_IMAGE_EXTRA  optional directory: its files go to /usr/bin of the
-#                    initramfs, with the shared libraries they need (ldd)
+#                    initramfs (without debug info), with the shared
+#                    libraries they need (ldd); e.g. build/bin for gmmd and
+#                    gmmctl. A file named like one of the image's own
+#                    (gmm-agent) replaces it.
 #
 # Output in $GMM_IMAGE_DIR:
 #   vmlinuz            Debian's kernel $(cat guest/image/kernel-version)
 #   vmlinux            the same, uncompressed: `-kernel vmlinux` boots it via
 #                      PVH, about 4 s faster per boot under TCG
-#   initramfs.cpio.gz  busybox, modules, /init (guest/image/init), uio-poke
+#   initramfs.cpio.gz  busybox, modules, /init (guest/image/init), uio-poke,
+#                      gmm-agent (guest/agent, static), gmmd-start
 #   gmm_ivshmem.ko     the driver (also inside the initramfs)
 #   kernel-version     the kernel release the image was built for
 #
@@ -94,8 +98,8 @@ install_packages() {
 
 # --- packages ---------------------------------------------------------------
 check_kernel_available
-install_packages qemu-system-x86 busybox-static cpio kmod gzip xz-utils binutils gcc libc6-dev make \
-	"linux-headers-$kver"
+install_packages qemu-system-x86 busybox-static cpio kmod gzip xz-utils binutils gcc g++ libc6-dev make \
+	nlohmann-json3-dev "linux-headers-$kver"
 
 # --- kernel package: download and unpack into the cache ----------------------
 kroot="$cache/linux-image-$kver"
@@ -127,6 +131,23 @@ make -s -C "/usr/src/linux-headers-$kver" M="$kobuild" KCFLAGS="-ffile-prefix-ma
 	grep -v "Skipping BTF generation" || true
 [[ -f "$kobuild/gmm_ivshmem.ko" ]] || die "module build failed"
 cp "$kobuild/gmm_ivshmem.ko" "$out/gmm_ivshmem.ko"
+
+# --- gmm-agent (guest/agent), static; rebuilt only when its inputs change -----
+agent_src=$(find "$repo/guest/agent" -maxdepth 1 -name '*.cpp' ! -name '*_test.cpp' | sort)
+agent_flags=(-std=c++20 -O2 -Wall -Wextra -Wpedantic -static -ffile-prefix-map="$repo/=")
+agent_dir="$out/agent-build"
+# shellcheck disable=SC2086 # one file name per word
+agent_key=$({ g++ --version; echo "${agent_flags[*]}"; cat $agent_src "$repo"/guest/agent/*.hpp; } |
+	sha256sum | cut -d' ' -f1)
+if [[ "$(cat "$agent_dir/key" 2>/dev/null)" != "$agent_key" || ! -x "$agent_dir/gmm-agent" ]]; then
+	log "building gmm-agent"
+	rm -rf "$agent_dir"
+	mkdir -p "$agent_dir"
+	# shellcheck disable=SC2086
+	nice g++ "${agent_flags[@]}" -o "$agent_dir/gmm-agent" $agent_src
+	strip "$agent_dir/gmm-agent"
+	echo "$agent_key" >"$agent_dir/key"
+fi
 
 # --- initramfs tree ----------------------------------------------------------
 root="$out/initramfs-root"
@@ -163,8 +184,10 @@ cp "$moddir"/modules.order "$moddir"/modules.builtin "$moddir"/modules.builtin.m
 	"$root/lib/modules/$kver/"
 depmod -b "$root" "$kver"	# so that modprobe works in the guest too
 
-# /init, the smoke test, uio-poke
+# /init, the smoke test, uio-poke, gmm-agent, gmmd-start
 install -m 0755 "$here/init" "$root/init"
+install -m 0755 "$agent_dir/gmm-agent" "$root/usr/bin/gmm-agent"
+install -m 0755 "$here/gmmd-start" "$root/usr/bin/gmmd-start"
 install -m 0755 "$here/smoke-test" "$root/usr/lib/gmm/smoke-test"
 install -m 0755 "$here/smoke-doorbell-test" "$root/usr/lib/gmm/smoke-doorbell-test"
 gcc -static -O2 -Wall -Wextra -o "$root/usr/bin/uio-poke" "$here/uio-poke.c"
@@ -173,6 +196,7 @@ echo "gmm-guest" >"$root/etc/hostname"
 echo "root:x:0:0:root:/root:/bin/sh" >"$root/etc/passwd"
 echo "root:x:0:" >"$root/etc/group"
 echo "$kver" >"$root/etc/gmm-kernel-version"
+mkdir -p "$root/var/log"
 
 # extra binaries and their shared libraries
 copy_libs() {
@@ -192,9 +216,13 @@ copy_libs() {
 if [[ -n "$extra" ]]; then
 	[[ -d "$extra" ]] || die "GMM_IMAGE_EXTRA=$extra is not a directory"
 	find "$extra" -maxdepth 1 \( -type f -o -type l \) -print | sort | while read -r f; do
+		name=$(basename "$f")
+		[[ -e "$root/usr/bin/$name" ]] && log "extra: $name replaces the image's own"
 		cp -L "$f" "$root/usr/bin/"
-		chmod 0755 "$root/usr/bin/$(basename "$f")"
-		log "extra: /usr/bin/$(basename "$f")"
+		chmod 0755 "$root/usr/bin/$name"
+		# debug info only slows the guest's boot (initramfs unpacking under TCG)
+		strip --strip-debug "$root/usr/bin/$name" 2>/dev/null || true
+		log "extra: /usr/bin/$name"
 		copy_libs "$f"
 	done
 fi

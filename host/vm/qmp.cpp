@@ -1,0 +1,122 @@
+#include "qmp.hpp"
+
+#include <sys/socket.h>
+
+#include <cerrno>
+
+#include "unix_socket.hpp"
+
+namespace gmm::host::vm {
+
+using nlohmann::json;
+using std::chrono::milliseconds;
+
+Result<QmpClient> QmpClient::connect(const std::string& path, milliseconds timeout) {
+  Deadline deadline(timeout);
+  auto socket = connect_unix_retry(path, timeout);
+  if (!socket) return make_error(Errc::kIo, "QMP: " + socket.error().message);
+  QmpClient client;
+  client.socket_ = std::move(*socket);
+  auto greeting = client.read_message(deadline.remaining());
+  if (!greeting) return greeting.error();
+  if (!greeting->contains("QMP")) return make_error(Errc::kIo, "QMP: no greeting from " + path + ": " + greeting->dump());
+  client.greeting_ = std::move(*greeting);
+  auto negotiated = client.execute("qmp_capabilities", nullptr, deadline.remaining());
+  if (!negotiated) return negotiated.error();
+  return client;
+}
+
+Result<json> QmpClient::read_message(milliseconds timeout) {
+  Deadline deadline(timeout);
+  for (;;) {
+    auto eol = buffer_.find('\n');
+    if (eol != std::string::npos) {
+      std::string line = buffer_.substr(0, eol);
+      buffer_.erase(0, eol + 1);
+      if (line.find_first_not_of(" \r\t") == std::string::npos) continue;
+      json message = json::parse(line, nullptr, /*allow_exceptions=*/false);
+      if (message.is_discarded() || !message.is_object())
+        return make_error(Errc::kIo, "QMP: not a JSON object: " + line);
+      return message;
+    }
+    auto readable = wait_readable(socket_.get(), deadline.remaining());
+    if (!readable) return readable.error();
+    if (!*readable) return make_error(Errc::kIo, "QMP: no answer within " + std::to_string(timeout.count()) + " ms");
+    char chunk[4096];
+    ssize_t n = ::recv(socket_.get(), chunk, sizeof(chunk), 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return make_error(Errc::kIo, errno_text("QMP: recv"));
+    if (n == 0) return make_error(Errc::kIo, "QMP: connection closed (QEMU exited)");
+    buffer_.append(chunk, static_cast<std::size_t>(n));
+  }
+}
+
+QmpEvent QmpClient::to_event(const json& message) {
+  QmpEvent event;
+  event.name = message.value("event", "");
+  event.data = message.contains("data") ? message["data"] : json();
+  if (auto ts = message.find("timestamp"); ts != message.end() && ts->is_object()) {
+    event.seconds = ts->value("seconds", std::int64_t{-1});
+    event.microseconds = ts->value("microseconds", std::int64_t{-1});
+  }
+  return event;
+}
+
+Result<json> QmpClient::execute(const std::string& command, const json& arguments, milliseconds timeout) {
+  const std::uint64_t id = next_id_++;
+  json request = {{"execute", command}, {"id", id}};
+  if (!arguments.is_null()) request["arguments"] = arguments;
+  auto sent = write_all(socket_.get(), request.dump() + "\n");
+  if (!sent) return make_error(Errc::kIo, "QMP " + command + ": " + sent.error().message);
+  Deadline deadline(timeout);
+  for (;;) {
+    auto message = read_message(deadline.remaining());
+    if (!message) return make_error(message.error().code, "QMP " + command + ": " + message.error().message);
+    if (message->contains("event")) {
+      events_.push_back(to_event(*message));
+      continue;
+    }
+    if (message->value("id", json()) != json(id)) continue;  // an answer to someone else's id
+    if (auto error = message->find("error"); error != message->end())
+      return make_error(Errc::kInvalidArgument, "QMP " + command + ": " + error->value("class", "Error") + ": " +
+                                                    error->value("desc", error->dump()));
+    return message->value("return", json::object());
+  }
+}
+
+Result<std::string> QmpClient::status(milliseconds timeout) {
+  auto answer = execute("query-status", nullptr, timeout);
+  if (!answer) return answer.error();
+  return answer->value("status", std::string("unknown"));
+}
+
+Result<std::optional<QmpEvent>> QmpClient::next_event(milliseconds timeout) {
+  if (!events_.empty()) {
+    QmpEvent event = std::move(events_.front());
+    events_.pop_front();
+    return std::optional<QmpEvent>(std::move(event));
+  }
+  Deadline deadline(timeout);
+  for (;;) {
+    if (buffer_.find('\n') == std::string::npos) {
+      auto readable = wait_readable(socket_.get(), deadline.remaining());
+      if (!readable) return readable.error();
+      if (!*readable) return std::optional<QmpEvent>();
+    }
+    auto message = read_message(deadline.remaining());
+    if (!message) return message.error();
+    if (message->contains("event")) return std::optional<QmpEvent>(to_event(*message));
+  }
+}
+
+Result<QmpEvent> QmpClient::wait_event(const std::string& name, milliseconds timeout) {
+  Deadline deadline(timeout);
+  for (;;) {
+    auto event = next_event(deadline.remaining());
+    if (!event) return make_error(event.error().code, "waiting for QMP event " + name + ": " + event.error().message);
+    if (!*event) return make_error(Errc::kIo, "no QMP event " + name + " within " + std::to_string(timeout.count()) + " ms");
+    if ((*event)->name == name) return std::move(**event);
+  }
+}
+
+}  // namespace gmm::host::vm

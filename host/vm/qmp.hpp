@@ -1,0 +1,67 @@
+// A minimal QMP client (QEMU Machine Protocol, JSON lines over the socket
+// given by `-qmp unix:PATH,server=on,wait=off`): the capabilities handshake,
+// commands, and asynchronous events with QEMU's timestamps. What the VM
+// orchestrator needs: stop/cont a node (a "paused" node), quit it, query its
+// status, and see SHUTDOWN, STOP, RESUME and GUEST_PANICKED (pvpanic with
+// -action panic=pause) as they happen. Single-threaded, blocking with timeouts.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "gmm/result.hpp"
+#include "unique_fd.hpp"
+
+namespace gmm::host::vm {
+
+struct QmpEvent {
+  std::string name;       // "SHUTDOWN", "STOP", "RESUME", "GUEST_PANICKED", ...
+  nlohmann::json data;    // the event's "data" (null if none)
+  std::int64_t seconds = 0;       // QEMU's host clock when it happened
+  std::int64_t microseconds = 0;  // (both -1 if QEMU could not read the clock)
+  double unix_time() const { return static_cast<double>(seconds) + static_cast<double>(microseconds) / 1e6; }
+};
+
+class QmpClient {
+ public:
+  // Connects (retrying while QEMU has not created the socket yet), reads the
+  // greeting and negotiates capabilities; `timeout` covers all of it.
+  static Result<QmpClient> connect(const std::string& path, std::chrono::milliseconds timeout);
+
+  const nlohmann::json& greeting() const { return greeting_; }  // {"QMP": {"version": ..., ...}}
+
+  // Runs a command and returns its "return" value. Events arriving meanwhile
+  // are queued for next_event(). Errors: kInvalidArgument with QEMU's
+  // {"error": {"class", "desc"}} text, kIo for a closed socket or timeout.
+  Result<nlohmann::json> execute(const std::string& command, const nlohmann::json& arguments = nullptr,
+                                 std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  // query-status "status": "running", "paused", "prelaunch", "guest-panicked", ...
+  Result<std::string> status(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+  // The next event (queued ones first), or nullopt after `timeout`.
+  // Errors: the connection closed (QEMU exited) with no event left.
+  Result<std::optional<QmpEvent>> next_event(std::chrono::milliseconds timeout);
+  // Skips other events (they are dropped) until `name` arrives.
+  Result<QmpEvent> wait_event(const std::string& name, std::chrono::milliseconds timeout);
+
+  // The events queued so far, oldest first (e.g. after quit).
+  std::deque<QmpEvent>& pending_events() { return events_; }
+
+ private:
+  QmpClient() = default;
+  Result<nlohmann::json> read_message(std::chrono::milliseconds timeout);  // one JSON line
+  static QmpEvent to_event(const nlohmann::json& message);
+
+  UniqueFd socket_;
+  std::string buffer_;
+  nlohmann::json greeting_;
+  std::deque<QmpEvent> events_;
+  std::uint64_t next_id_ = 1;
+};
+
+}  // namespace gmm::host::vm

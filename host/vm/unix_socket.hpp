@@ -1,0 +1,48 @@
+// Unix stream sockets for the VM testbed's host side: the ivshmem server's
+// listeners, QMP, and the guests' virtio-serial control channels are all
+// unix sockets. Errors are gmm::Errc::kIo with the path and strerror.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+#include "gmm/result.hpp"
+#include "unique_fd.hpp"
+
+namespace gmm::host::vm {
+
+using std::chrono::milliseconds;
+
+// A point in time to give up at; `remaining()` feeds poll().
+class Deadline {
+ public:
+  explicit Deadline(milliseconds timeout) : end_(std::chrono::steady_clock::now() + timeout) {}
+  milliseconds remaining() const;
+  bool passed() const { return remaining().count() <= 0; }
+
+ private:
+  std::chrono::steady_clock::time_point end_;
+};
+
+// sun_path holds 107 bytes plus the NUL: longer paths are refused here, with
+// the path in the message, instead of being truncated by the kernel.
+Status check_socket_path(const std::string& path);
+
+// Binds and listens (close-on-exec, non-blocking accept). A stale socket file
+// at `path` is removed first; any other kind of file there is an error.
+Result<UniqueFd> listen_unix(const std::string& path, int backlog = 16);
+// One attempt. Errors keep errno's text ("No such file", "Connection refused").
+Result<UniqueFd> connect_unix(const std::string& path);
+// Retries every 20 ms while the socket is missing or refuses (QEMU creates
+// its sockets a moment after it starts), until `timeout`.
+Result<UniqueFd> connect_unix_retry(const std::string& path, milliseconds timeout);
+
+// true when `fd` is readable (data, EOF or error pending), false on timeout.
+Result<bool> wait_readable(int fd, milliseconds timeout);
+Status write_all(int fd, std::string_view data);
+
+// "what: strerror(errno)" for the current errno.
+std::string errno_text(std::string_view what);
+
+}  // namespace gmm::host::vm
