@@ -55,7 +55,8 @@ bool lock_owner_alive(const Pool& pool, std::uint64_t word) {
   if (node == kCheckerNode) return true;  // lease handled by the caller (needs since_ns)
   if (node >= kMaxNodes) return false;
   const NodeSlot& slot = pool.node_slot(node);
-  return load_state<NodeState>(slot.state) == NodeState::kMember &&
+  const auto state = load_state<NodeState>(slot.state);
+  return (state == NodeState::kMember || state == NodeState::kJoining) &&
          load_acquire(slot.incarnation) == lock_owner_incarnation(word);
 }
 
@@ -94,7 +95,8 @@ Result<LockAcquired> acquire(const Pool& pool, GlobalLock& lock, std::uint64_t m
       backoff.wait();
       continue;
     }
-    store_release(lock.since_ns, realtime_ns());
+    // The time is read only for the checker's lease: nodes skip the clock call.
+    if (!me_is_node) store_release(lock.since_ns, realtime_ns());
     fetch_add_acq_rel(lock.acquisitions, std::uint64_t{1});
     const auto state = load_state<LockState>(lock.state);
     if (state == LockState::kNotRecoverable) {

@@ -134,7 +134,7 @@ ClusterAgent::TickResult ClusterAgent::tick() {
   drain_messages();
   watch_successor(now);
   coordinate();
-  observe_records(now);
+  observe_records();
   return node_.is_member() ? TickResult::kOk : TickResult::kExpelled;
 }
 
@@ -215,21 +215,21 @@ void ClusterAgent::coordinate() {
   }
 }
 
-void ClusterAgent::observe_records(std::uint64_t now_ns) {
+void ClusterAgent::observe_records() {
   const std::uint64_t events = load_acquire(pool_.cluster().events);
   for (std::uint64_t seq = seen_events_ + 1; seq <= events; ++seq) pending_.emplace(seq, false);
   seen_events_ = events;
   for (auto it = pending_.begin(); it != pending_.end();)
-    it = progress(it->first, now_ns) ? pending_.erase(it) : std::next(it);
+    it = progress(it->first) ? pending_.erase(it) : std::next(it);
 }
 
-bool ClusterAgent::progress(std::uint64_t sequence, std::uint64_t now_ns) {
+bool ClusterAgent::progress(std::uint64_t sequence) {
   RecoveryRecord& r = pool_.recovery(sequence);
   if (load_acquire(r.sequence) != sequence) return true;  // overwritten: too old
   const Event event{static_cast<EventKind>(r.kind), r.node, r.incarnation, sequence};
   bool& first_phase_done = pending_[sequence];
   auto finish = [&] {
-    store_release(r.finished_ns[node_.id()], now_ns);
+    store_release(r.finished_ns[node_.id()], realtime_ns());
     fetch_or_acq_rel(r.done, bit(node_.id()));
   };
   using Phase = EventService::Phase;
@@ -272,7 +272,7 @@ bool ClusterAgent::leave_if_asked(std::uint64_t now_ns) {
   const RecoveryRecord record = latest_record(pool_, EventKind::kNodeLeaving);
   if (record.node == node_.id() && record.sequence != 0 &&
       now_ns - record.declared_ns < static_cast<std::uint64_t>(load_acquire(c.leave_grace_ms)) * 1'000'000) {
-    observe_records(now_ns);  // our own applications hear about it too
+    observe_records();  // our own applications hear about it too
     return false;
   }
   // Grace period over: the system revokes what is left, then the node leaves.

@@ -113,6 +113,10 @@ std::uint32_t Node::claim_txn_slot() {
   return 0;  // unreachable: calls are serialised by mutex_, so one slot suffices
 }
 
+Result<TableLock> Node::lock_membership() {
+  return TableLock::acquire(pool_, pool_.locks().membership, lock_owner_, [&] { records::repair_membership(pool_); });
+}
+
 Result<TableLock> Node::lock_directory() {
   return TableLock::acquire(pool_, pool_.locks().directory, lock_owner_, [&] { dir::repair(pool_); });
 }
@@ -139,24 +143,26 @@ Status Node::join() {
   store_relaxed(slot.joined_ns, realtime_ns());
   store_release(slot.heartbeat_ns, realtime_ns());
   store_release(slot.incarnation, incarnation_);
-  publish_state(slot.state, NodeState::kMember);  // alive from here: may take locks
+  publish_state(slot.state, NodeState::kJoining);  // alive from here: may take locks
   {
-    auto lock = TableLock::acquire(pool_, pool_.locks().membership, lock_owner_, [&] { records::repair_membership(pool_); });
+    // Becoming a member and placing the directory copies happen under the
+    // membership lock, so nobody (the checker included) sees a member
+    // count without the copies that go with it.
+    auto lock = lock_membership();
     if (!lock) return lock.error();
+    publish_state(slot.state, NodeState::kMember);
     ClusterHeader& c = pool_.cluster();
     store_release(c.members, load_acquire(c.members) | (std::uint64_t{1} << id_));
     records::append(pool_, EventKind::kNodeJoined, id_, incarnation_, id_, 0);
+    // Paper 4.1: a joining node that finds no replica becomes the replica.
+    auto dir_lock = lock_directory();
+    if (!dir_lock) return dir_lock.error();
+    if (!dir_lock->held()) return TableLock::expelled();
+    relocate_directory(kNoNode);
   }
   joined_ = true;
   if (auto resolved = txn::resolve_transactions(pool_, lock_owner_, id_); !resolved) return resolved;
   if (auto repaired = repair_abandoned_locks(id_); !repaired) return repaired;
-  {
-    // Paper 4.1: a joining node that finds no replica becomes the replica.
-    auto lock = lock_directory();
-    if (!lock) return lock.error();
-    if (!lock->held()) return TableLock::expelled();
-    relocate_directory();
-  }
   rebuild_shares();
   return ok_status();
 }
@@ -185,7 +191,8 @@ void Node::leave() {
   if (!joined_) return;
   (void)close_all_locked();  // a node that leaves shares nothing (fails only if expelled)
   NodeSlot& slot = pool_.node_slot(id_);
-  if (auto lock = TableLock::acquire(pool_, pool_.locks().membership, lock_owner_, [&] { records::repair_membership(pool_); }); lock) {
+  if (auto lock = lock_membership(); lock) {
+    if (auto dir_lock = lock_directory(); dir_lock && dir_lock->held()) relocate_directory(id_);
     ClusterHeader& c = pool_.cluster();
     store_release(c.members, load_acquire(c.members) & ~(std::uint64_t{1} << id_));
     store_release(c.leaving, load_acquire(c.leaving) & ~(std::uint64_t{1} << id_));
@@ -202,8 +209,9 @@ void Node::rebuild_shares() {
     auto sharers = pool_.sharers(home);
     for (std::uint32_t i = 0; i < sharers.size(); ++i) {
       const SharerEntry& sh = sharers[i];
-      if (load_state<EntryState>(sh.state) == EntryState::kCommitted && sh.node == id_)
-        shares_[{sh.gid, sh.holder}] = Share{home, i};
+      if (load_state<EntryState>(sh.state) != EntryState::kCommitted || sh.node != id_) continue;
+      const SectionEntry& s = pool_.sections(home)[sh.section_index];
+      shares_[{sh.gid, sh.holder}] = Share{home, i, pool_.data_pool_offset(home, s.offset), s.size};
     }
   }
 }
@@ -260,6 +268,7 @@ Result<SectionInfo> Node::allocate(std::string_view name, std::uint64_t size, Pl
 
   Error last_failure = make_error(Errc::kNoSpace, "no partition has room");
   bool placed = false;
+  std::uint64_t offset_in_partition = 0;
   for (std::uint32_t home : homes) {
     if (pool_.partition_lost(home)) {
       last_failure = make_error(Errc::kNoSpace, fmt::format("the memory of node {} is lost", home));
@@ -299,6 +308,7 @@ Result<SectionInfo> Node::allocate(std::string_view name, std::uint64_t size, Pl
     s.size = size;
     s.sharer_count = 1;
     publish_state(s.state, EntryState::kReserved);
+    offset_in_partition = *offset;
     crash_point(CrashPoint::kAllocSectionReserved);
     SharerEntry& sh = pool_.sharers(home)[sharer];
     sh.section_index = section;
@@ -315,8 +325,17 @@ Result<SectionInfo> Node::allocate(std::string_view name, std::uint64_t size, Pl
   if (auto done = txn.commit(CrashPoint::kAllocCommitting); !done) return done.error();
   txn.step(CrashPoint::kAllocDone);
   const TxnRecord& r = txn.record();
-  shares_[{gid, holder}] = Share{r.home_node, r.sharer_index};
-  return describe_locked(Gid{gid});
+  SectionInfo info;
+  info.gid = Gid{gid};
+  info.name = std::string(name);
+  info.home_node = r.home_node;
+  info.section_index = r.section_index;
+  info.pool_offset = pool_.data_pool_offset(r.home_node, offset_in_partition);
+  info.size = size;
+  info.sharer_nodes = std::uint64_t{1} << id_;
+  info.sharers = 1;
+  shares_[{gid, holder}] = Share{r.home_node, r.sharer_index, info.pool_offset, size};
+  return info;
 }
 
 Result<SectionInfo> Node::open(std::string_view name, std::uint64_t holder) {
@@ -339,6 +358,8 @@ Result<SectionInfo> Node::open_locked(Gid gid, std::uint64_t holder) {
   txn.set_gid(gid.value);
   txn.step(CrashPoint::kOpenBegun);
   std::uint32_t home = kNoNode, section = kNoIndex;
+  SectionInfo info;
+  info.gid = gid;
   Status located = [&]() -> Status {
     auto lock = lock_directory();
     if (!lock) return lock.error();
@@ -350,6 +371,8 @@ Result<SectionInfo> Node::open_locked(Gid gid, std::uint64_t holder) {
       return make_error(Errc::kNotFound, fmt::format("section {} was in lost memory", to_string(gid)));
     home = e.home_node;
     section = e.section_index;
+    info.unlinked = (e.flags & kDirUnlinked) != 0;
+    info.name = std::string(e.name, e.name_len);
     return ok_status();
   }();
   if (!located) return txn.abort(located.error());
@@ -373,14 +396,19 @@ Result<SectionInfo> Node::open_locked(Gid gid, std::uint64_t holder) {
     sh.holder = holder;
     publish_state(sh.state, EntryState::kReserved);
     s.sharer_count += 1;
+    info.sharers = s.sharer_count;
+    info.size = s.size;
+    info.pool_offset = pool_.data_pool_offset(home, s.offset);
     return ok_status();
   }();
   if (!reserved) return txn.abort(reserved.error());
   txn.step(CrashPoint::kOpenSharerReserved);
   if (auto done = txn.commit(CrashPoint::kOpenCommitting); !done) return done.error();
   const TxnRecord& r = txn.record();
-  shares_[{gid.value, holder}] = Share{r.home_node, r.sharer_index};
-  return describe_locked(gid);
+  info.home_node = r.home_node;
+  info.section_index = r.section_index;
+  shares_[{gid.value, holder}] = Share{r.home_node, r.sharer_index, info.pool_offset, info.size};
+  return info;
 }
 
 Status Node::close(Gid gid, std::uint64_t holder) {
@@ -467,10 +495,10 @@ Result<Gid> Node::resolve_name_locked(std::string_view name) {
 
 Result<SectionInfo> Node::describe(Gid gid) {
   std::lock_guard guard(mutex_);
-  return describe_locked(gid);
+  return describe_locked(gid, true);
 }
 
-Result<SectionInfo> Node::describe_locked(Gid gid) {
+Result<SectionInfo> Node::describe_locked(Gid gid, bool with_sharer_nodes) {
   SectionInfo info;
   {
     auto lock = lock_directory();
@@ -488,15 +516,26 @@ Result<SectionInfo> Node::describe_locked(Gid gid) {
   }
   if (pool_.partition_lost(info.home_node))
     return make_error(Errc::kNotFound, fmt::format("section {} was in lost memory", to_string(gid)));
-  auto lock = lock_partition(info.home_node);
-  if (!lock) return lock.error();
-  const SectionEntry& s = pool_.sections(info.home_node)[info.section_index];
-  info.pool_offset = pool_.data_pool_offset(info.home_node, s.offset);
-  info.sharers = s.sharer_count;
-  for (const SharerEntry& sh : pool_.sharers(info.home_node))
-    if (load_state<EntryState>(sh.state) != EntryState::kFree && sh.gid == gid.value && sh.node < 64)
-      info.sharer_nodes |= std::uint64_t{1} << sh.node;
+  {
+    auto lock = lock_partition(info.home_node);
+    if (!lock) return lock.error();
+    const SectionEntry& s = pool_.sections(info.home_node)[info.section_index];
+    info.pool_offset = pool_.data_pool_offset(info.home_node, s.offset);
+    info.sharers = s.sharer_count;
+  }
+  if (with_sharer_nodes) info.sharer_nodes = sharer_nodes_locked(info.home_node)[gid.value];
   return info;
+}
+
+// One pass over a partition's sharer table: GID -> nodes sharing it.
+std::map<std::uint64_t, std::uint64_t> Node::sharer_nodes_locked(std::uint32_t home) {
+  std::map<std::uint64_t, std::uint64_t> nodes;
+  auto lock = lock_partition(home);
+  if (!lock) return nodes;
+  for (const SharerEntry& sh : pool_.sharers(home))
+    if (load_state<EntryState>(sh.state) != EntryState::kFree && sh.node < kMaxNodes)
+      nodes[sh.gid] |= std::uint64_t{1} << sh.node;
+  return nodes;
 }
 
 std::vector<SectionInfo> Node::list() {
@@ -512,7 +551,12 @@ std::vector<SectionInfo> Node::list() {
   }
   std::vector<SectionInfo> out;
   for (Gid gid : gids)
-    if (auto info = describe_locked(gid)) out.push_back(std::move(info.value()));
+    if (auto info = describe_locked(gid, false)) out.push_back(std::move(info.value()));
+  std::map<std::uint32_t, std::map<std::uint64_t, std::uint64_t>> by_home;
+  for (SectionInfo& info : out) {
+    if (!by_home.contains(info.home_node)) by_home[info.home_node] = sharer_nodes_locked(info.home_node);
+    info.sharer_nodes = by_home[info.home_node][info.gid.value];
+  }
   return out;
 }
 
@@ -553,9 +597,9 @@ Result<std::span<std::byte>> Node::bytes(Gid gid) {
   auto it = shares_.lower_bound({gid.value, 0});
   if (it == shares_.end() || it->first.first != gid.value)
     return make_error(Errc::kNotFound, fmt::format("section {} is not open on node {}: open it first", to_string(gid), id_));
-  auto info = describe_locked(gid);
-  if (!info) return info.error();
-  return std::span<std::byte>(pool_.at(info->pool_offset), info->size);
+  if (pool_.partition_lost(it->second.home_node))
+    return make_error(Errc::kNotFound, fmt::format("section {} was in lost memory", to_string(gid)));
+  return std::span<std::byte>(pool_.at(it->second.pool_offset), it->second.size);
 }
 
 bool Node::holds(Gid gid, std::uint64_t holder) const {

@@ -35,19 +35,20 @@ void copy_directory(const Pool& pool, std::uint32_t from, std::uint32_t to) {
 
 }  // namespace
 
-void Node::relocate_directory() {
+void Node::relocate_directory(std::uint32_t excluded) {
   ClusterHeader& c = pool_.cluster();
   const std::uint32_t copies[2] = {load_acquire(c.dir_primary), load_acquire(c.dir_replica)};
   auto intact = [&](std::uint32_t n) { return n < pool_.node_count() && !pool_.partition_lost(n); };
+  auto eligible = [&](std::uint32_t n) { return intact(n) && n != excluded && live_member(pool_, n); };
   std::uint32_t source = kNoNode;
   for (std::uint32_t n : copies)
     if (source == kNoNode && intact(n) && load_acquire(pool_.dir_header(n).magic) == kDirMagic) source = n;
   if (source == kNoNode) return;  // both copies lost: nothing left to copy from
   std::vector<std::uint32_t> holders;
   for (std::uint32_t n : copies)
-    if (intact(n) && live_member(pool_, n)) holders.push_back(n);
+    if (eligible(n)) holders.push_back(n);
   for (std::uint32_t n = 0; n < pool_.node_count() && holders.size() < 2; ++n) {
-    if (!intact(n) || !live_member(pool_, n) || (!holders.empty() && holders[0] == n)) continue;
+    if (!eligible(n) || (!holders.empty() && holders[0] == n)) continue;
     if (n != source) copy_directory(pool_, source, n);
     holders.push_back(n);
   }
@@ -77,7 +78,7 @@ Status Node::recover_failed_nodes(const std::vector<std::uint32_t>& dead_nodes) 
   auto lock = lock_directory();
   if (!lock) return lock.error();
   if (!lock->held()) return TableLock::expelled();
-  relocate_directory();
+  relocate_directory(kNoNode);
   return ok_status();
 }
 
@@ -94,7 +95,7 @@ Status Node::remove_sharer_everywhere(std::uint32_t dead) {
           shares.emplace_back(sharers[i].gid, i);
     }
     for (auto [gid, index] : shares) {
-      auto closed = close_share(Gid{gid}, Share{home, index}, dead);
+      auto closed = close_share(Gid{gid}, Share{home, index, 0, 0}, dead);
       if (!closed && closed.error().code != Errc::kNotFound) return closed;
     }
   }
@@ -106,7 +107,7 @@ Status Node::recover_lost_memory(std::uint32_t lost) {
   auto lock = lock_directory();
   if (!lock) return lock.error();
   if (!lock->held()) return TableLock::expelled();
-  relocate_directory();  // first: a copy on the lost partition must not be read again
+  relocate_directory(kNoNode);  // first: a copy on the lost partition must not be read again
   auto table = pool_.dir_entries(dir::primary_node(pool_));
   for (std::uint32_t i = 0; i < table.size(); ++i)
     if (load_state<EntryState>(table[i].state) != EntryState::kFree && table[i].home_node == lost)

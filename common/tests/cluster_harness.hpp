@@ -50,7 +50,7 @@ using Script = std::function<void(Node&)>;
     }
   });
   if (script) script(node);
-  while (!g_stop) ::pause();
+  while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(5));  // SIGTERM may land on any thread
   node.leave();
   ::_exit(0);
 }

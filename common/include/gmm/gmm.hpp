@@ -50,7 +50,7 @@ struct SectionInfo {
   std::uint32_t section_index = 0;
   std::uint64_t pool_offset = 0;  // first byte of the section in the pool
   std::uint64_t size = 0;         // bytes (page multiple)
-  std::uint64_t sharer_nodes = 0;  // bitmask of nodes holding a share
+  std::uint64_t sharer_nodes = 0;  // nodes holding a share; filled by describe() and list() only
   std::uint32_t sharers = 0;       // number of sharer entries
 };
 
@@ -141,9 +141,12 @@ class Node {
   struct Share {
     std::uint32_t home_node;
     std::uint32_t sharer_index;
+    std::uint64_t pool_offset;  // of the section's bytes (for bytes())
+    std::uint64_t size;
   };
   class Txn;  // one transaction record in the pool (node.cpp)
 
+  Result<TableLock> lock_membership();
   Result<TableLock> lock_directory();
   Result<TableLock> lock_partition(std::uint32_t node);
   Result<SectionInfo> allocate_on(std::uint32_t home, std::string_view name, std::uint64_t size,
@@ -154,13 +157,15 @@ class Node {
   Status close_locked(Gid gid, std::uint64_t holder);
   Status close_share(Gid gid, Share share, std::uint32_t sharer_node);
   Status close_all_locked();
-  Result<SectionInfo> describe_locked(Gid gid);
+  Result<SectionInfo> describe_locked(Gid gid, bool with_sharer_nodes);
+  std::map<std::uint64_t, std::uint64_t> sharer_nodes_locked(std::uint32_t home);
   void rebuild_shares();
   // Takes (and so repairs) every table lock abandoned by a dead incarnation of `dead_node`.
   Status repair_abandoned_locks(std::uint32_t dead_node);
   Status remove_sharer_everywhere(std::uint32_t dead);
-  // Keeps two directory copies on live, intact partitions (directory lock held).
-  void relocate_directory();
+  // Keeps two directory copies on live, intact partitions other than
+  // `excluded` (a node on its way out). Directory lock held.
+  void relocate_directory(std::uint32_t excluded);
   std::uint32_t claim_txn_slot();
 
   Pool pool_;

@@ -72,7 +72,7 @@ struct Owner {
 // A recoverable lock word pair living in the pool (paper 3.5).
 //   owner: 0 = free, else (incarnation << 32) | (node + 1)   -- one 64-bit CAS
 //   state: LockState; set by whoever holds `owner`
-//   since_ns: CLOCK_REALTIME when taken (diagnostics, checker lease)
+//   since_ns: CLOCK_REALTIME when the checker took it (its lease)
 struct GlobalLock {
   std::uint64_t owner;
   std::uint32_t state;

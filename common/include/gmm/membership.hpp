@@ -82,8 +82,8 @@ class ClusterAgent {
   void watch_successor(std::uint64_t now_ns);
   void declare_failed(std::uint32_t node, std::uint32_t incarnation, std::uint64_t beat, std::uint64_t now_ns);
   void coordinate();
-  void observe_records(std::uint64_t now_ns);
-  bool progress(std::uint64_t sequence, std::uint64_t now_ns);  // true when this node is done with it
+  void observe_records();
+  bool progress(std::uint64_t sequence);  // true when this node is done with it
   bool leave_if_asked(std::uint64_t now_ns);
   void announce_view_change();
   void drain_messages();
