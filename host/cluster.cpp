@@ -33,14 +33,18 @@ std::optional<Mode> parse_mode(std::string_view name) {
 json cluster_json(const Cluster& cluster) {
   json nodes = json::array();
   for (const NodeRecord& node : cluster.nodes) {
-    nodes.push_back({{"id", node.id}, {"socket", node.socket}, {"log", node.log}, {"pid", node.pid}});
+    json entry{{"id", node.id}, {"socket", node.socket}, {"log", node.log}, {"pid", node.pid}};
+    if (!node.crash_at.empty()) entry["crash_at"] = node.crash_at;
+    if (node.left) entry["left"] = true;
+    nodes.push_back(std::move(entry));
   }
   return json{{"mode", mode_name(cluster.mode)},
               {"dir", cluster.dir},
               {"pool", {{"path", cluster.pool_path}, {"size", cluster.pool_size}}},
               {"membership",
                {{"heartbeat_ms", cluster.membership.heartbeat_ms},
-                {"miss_threshold", cluster.membership.miss_threshold}}},
+                {"miss_threshold", cluster.membership.miss_threshold},
+                {"leave_grace_ms", cluster.membership.leave_grace_ms}}},
               {"binaries", {{"gmmd", cluster.binaries.gmmd}, {"gmmctl", cluster.binaries.gmmctl}}},
               {"started_unix", cluster.started_unix},
               {"nodes", nodes}};
@@ -57,12 +61,15 @@ Result<Cluster> cluster_from_json(const json& record) {
     cluster.pool_size = record.at("pool").at("size").get<std::uint64_t>();
     cluster.membership.heartbeat_ms = record.at("membership").at("heartbeat_ms").get<std::uint32_t>();
     cluster.membership.miss_threshold = record.at("membership").at("miss_threshold").get<std::uint32_t>();
+    cluster.membership.leave_grace_ms =
+        record.at("membership").value("leave_grace_ms", Membership{}.leave_grace_ms);
     cluster.binaries.gmmd = record.at("binaries").at("gmmd").get<std::string>();
     cluster.binaries.gmmctl = record.at("binaries").at("gmmctl").get<std::string>();
     cluster.started_unix = record.at("started_unix").get<std::int64_t>();
     for (const json& node : record.at("nodes")) {
       cluster.nodes.push_back(NodeRecord{node.at("id").get<std::uint32_t>(), node.at("socket").get<std::string>(),
-                                         node.at("log").get<std::string>(), node.at("pid").get<std::int64_t>()});
+                                         node.at("log").get<std::string>(), node.at("pid").get<std::int64_t>(),
+                                         node.value("crash_at", std::string()), node.value("left", false)});
     }
     return cluster;
   } catch (const json::exception& e) {
@@ -135,10 +142,16 @@ Result<Cluster> up(const UpOptions& options) {
 }
 
 std::vector<NodeHealth> health(const Cluster& cluster) {
+  std::vector<NodeHealth> nodes;
+  for (std::uint32_t node = 0; node < cluster.nodes.size(); ++node) nodes.push_back(node_health(cluster, node));
+  return nodes;
+}
+
+NodeHealth node_health(const Cluster& cluster, std::uint32_t node) {
   switch (cluster.mode) {
-    case Mode::kProc: return proc::health(cluster);
+    case Mode::kProc: return proc::node_health(cluster, node);
   }
-  return {};
+  return NodeHealth{cluster.nodes.at(node), false, false, false, "unsupported mode"};
 }
 
 Status down(const Cluster& cluster) {
@@ -146,6 +159,48 @@ Status down(const Cluster& cluster) {
     case Mode::kProc: return proc::down(cluster);
   }
   return make_error(Errc::kInvalidArgument, "unsupported mode");
+}
+
+std::string_view crash_how_name(CrashHow how) {
+  switch (how) {
+    case CrashHow::kKill: return "kill";
+    case CrashHow::kPause: return "pause";
+  }
+  return "?";
+}
+
+std::optional<CrashHow> parse_crash_how(std::string_view name) {
+  if (name == "kill") return CrashHow::kKill;
+  if (name == "pause") return CrashHow::kPause;
+  return std::nullopt;
+}
+
+Status crash_node(const Cluster& cluster, std::uint32_t node, CrashHow how) {
+  switch (cluster.mode) {
+    case Mode::kProc: return proc::crash_node(cluster, node, how);
+  }
+  return make_error(Errc::kInvalidArgument, "unsupported mode");
+}
+
+Status resume_node(const Cluster& cluster, std::uint32_t node) {
+  switch (cluster.mode) {
+    case Mode::kProc: return proc::resume_node(cluster, node);
+  }
+  return make_error(Errc::kInvalidArgument, "unsupported mode");
+}
+
+Status start_node(Cluster& cluster, std::uint32_t node, const std::string& crash_at) {
+  switch (cluster.mode) {
+    case Mode::kProc: return proc::start_node(cluster, node, crash_at);
+  }
+  return make_error(Errc::kInvalidArgument, "unsupported mode");
+}
+
+std::optional<std::string> node_exited(const Cluster& cluster, std::uint32_t node) {
+  switch (cluster.mode) {
+    case Mode::kProc: return proc::node_exited(cluster, node);
+  }
+  return std::nullopt;
 }
 
 std::string file_tail(const std::string& path, int lines) {

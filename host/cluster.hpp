@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -26,6 +27,8 @@ struct NodeRecord {
   std::string socket;    // gmmd's unix socket
   std::string log;       // gmmd's stdout+stderr
   std::int64_t pid = 0;  // process mode: the gmmd process
+  std::string crash_at;  // the crash point gmmd was started with (--crash-at), if any
+  bool left = false;     // left the cluster (`gmm-host leave`): not expected to run
 };
 
 struct Binaries {
@@ -34,11 +37,17 @@ struct Binaries {
 };
 
 // Failure detection settings written into the pool at format time: a node
-// is declared failed about heartbeat_ms * miss_threshold after its last beat.
-// The defaults leave room for a loaded 2-core machine.
+// is declared failed about heartbeat_ms * miss_threshold after its last beat
+// (gmmd beats from its own thread, so a busy node still beats). Default:
+// detection in about 0.5 s. On the loaded 2-core test machine heartbeats
+// were seen to stall for 200-430 ms now and then (once 820 ms) under
+// heavy overload; 20 ms x 10 detects in ~0.2 s but then expels a stalled
+// node more often. leave_grace_ms: what applications get on a planned
+// removal before the system revokes their shares.
 struct Membership {
-  std::uint32_t heartbeat_ms = 50;
-  std::uint32_t miss_threshold = 40;
+  std::uint32_t heartbeat_ms = 20;
+  std::uint32_t miss_threshold = 25;
+  std::uint32_t leave_grace_ms = 2000;
 };
 
 struct Cluster {
@@ -52,6 +61,7 @@ struct Cluster {
   std::vector<NodeRecord> nodes;
 
   std::string state_path() const { return dir + "/cluster.json"; }
+  std::string faults_path() const { return dir + "/faults.json"; }  // see faults.hpp
 };
 
 nlohmann::json cluster_json(const Cluster& cluster);
@@ -70,6 +80,8 @@ std::string default_pool_path(const std::string& dir);
 Binaries sibling_binaries();
 
 struct UpOptions {
+  // node id -> crash spec "POINT[:N]" passed to that node's gmmd as --crash-at
+  std::vector<std::pair<std::uint32_t, std::string>> crash_at;
   Mode mode = Mode::kProc;
   std::uint32_t nodes = 4;
   std::uint64_t pool_size = 0;
@@ -82,19 +94,40 @@ struct UpOptions {
 
 struct NodeHealth {
   NodeRecord node;
-  bool alive = false;      // the recorded process still runs
+  bool alive = false;      // the recorded process still exists (it may be paused)
+  bool paused = false;     // ... but is stopped (`gmm-host crash --how pause`): not pinged
   bool answering = false;  // gmmd answers ping on its socket
   std::string detail;      // why not, when not
 };
+
+// How `gmm-host crash` fails a node: kill = the node dies (process: SIGKILL);
+// pause = it stops without dying (process: SIGSTOP), `resume` continues it.
+enum class CrashHow { kKill, kPause };
+std::string_view crash_how_name(CrashHow how);
+std::optional<CrashHow> parse_crash_how(std::string_view name);
 
 // Starts a cluster and records it; returns once every node answers ping.
 // Refuses if a live cluster is recorded in DIR. On failure it stops what it
 // started, and the error names the node that failed with its log's tail.
 Result<Cluster> up(const UpOptions& options);
 std::vector<NodeHealth> health(const Cluster& cluster);
+NodeHealth node_health(const Cluster& cluster, std::uint32_t node);
 // Stops every node and removes sockets, the pool file and the record (logs
 // stay). Errors: a node that would not die, a file that would not go.
 Status down(const Cluster& cluster);
+
+// One node's platform, dispatched on the cluster's mode. Errors name the
+// node and say what is wrong (not running, still running, ...).
+// crash_node returns once the node is dead or stopped.
+Status crash_node(const Cluster& cluster, std::uint32_t node, CrashHow how);
+Status resume_node(const Cluster& cluster, std::uint32_t node);
+// Starts a node that is not running again (same socket; its log is
+// appended to) and records the new process in `cluster` (not saved).
+// `crash_at`: a crash spec for the new gmmd, or empty.
+Status start_node(Cluster& cluster, std::uint32_t node, const std::string& crash_at);
+// nullopt while the node's gmmd runs (or is paused); else why it is not
+// running, with its log's tail.
+std::optional<std::string> node_exited(const Cluster& cluster, std::uint32_t node);
 
 // The last `lines` lines of a text file ("" if unreadable).
 std::string file_tail(const std::string& path, int lines);

@@ -7,18 +7,17 @@
 #include <cstring>
 #include <iostream>
 
+#include "command_support.hpp"
 #include "fsck.hpp"
 #include "proto/cli_text.hpp"
 
 namespace gmm::host {
-namespace {
 
-int fail(const char* command, const std::string& message, int status = 1) {
+int fail(const char* command, const std::string& message, int status) {
   std::cerr << "gmm-host: " << command << ": " << message << "\n";
   return status;
 }
 
-// The cluster recorded in `dir`; an error message when there is none.
 Result<Cluster> recorded_cluster(const std::string& dir) {
   auto loaded = load_cluster(dir);
   if (!loaded) return loaded.error();
@@ -26,13 +25,23 @@ Result<Cluster> recorded_cluster(const std::string& dir) {
   return std::move(**loaded);
 }
 
+Result<NodeTarget> node_target(const std::string& dir, std::uint32_t node) {
+  auto cluster = recorded_cluster(dir);
+  if (!cluster) return cluster.error();
+  if (node >= cluster->nodes.size()) {
+    return make_error(Errc::kInvalidArgument, "no node " + std::to_string(node) + " (the cluster has " +
+                                                  std::to_string(cluster->nodes.size()) + ")");
+  }
+  auto mapped = map_pool(cluster->pool_path);
+  if (!mapped) return mapped.error();
+  return NodeTarget{std::move(*cluster), std::move(*mapped), node};
+}
+
 std::string cluster_summary(const Cluster& cluster) {
   return std::string(mode_name(cluster.mode)) + " mode, " + std::to_string(cluster.nodes.size()) + " nodes, pool " +
          cluster.pool_path + " (" + format_size(cluster.pool_size) + "), heartbeat " +
          std::to_string(cluster.membership.heartbeat_ms) + " ms x " + std::to_string(cluster.membership.miss_threshold);
 }
-
-}  // namespace
 
 int command_up(const UpOptions& options) {
   auto cluster = up(options);
@@ -52,32 +61,6 @@ int command_down(const std::string& dir) {
   if (!stopped) return fail("down", stopped.error().message);
   std::cout << "cluster in " << (*loaded)->dir << " is down\n";
   return 0;
-}
-
-int command_status(const std::string& dir, bool json) {
-  auto cluster = recorded_cluster(dir);
-  if (!cluster) return fail("status", cluster.error().message);
-  std::vector<NodeHealth> nodes = health(*cluster);
-  bool all_well = true;
-  nlohmann::json node_list = nlohmann::json::array();
-  std::vector<TableRow> rows{{"NODE", "PID", "PROCESS", "SOCKET"}};
-  for (const NodeHealth& node : nodes) {
-    all_well = all_well && node.alive && node.answering;
-    node_list.push_back({{"node", node.node.id}, {"pid", node.node.pid}, {"alive", node.alive},
-                         {"answering", node.answering}, {"socket", node.node.socket}, {"log", node.node.log},
-                         {"detail", node.detail}});
-    rows.push_back({std::to_string(node.node.id), std::to_string(node.node.pid), node.alive ? "running" : "gone",
-                    node.answering ? "answering" : "not answering: " + node.detail});
-  }
-  if (json) {
-    nlohmann::json report = cluster_json(*cluster);
-    report["nodes"] = node_list;
-    report["healthy"] = all_well;
-    std::cout << report.dump(2) << "\n";
-  } else {
-    std::cout << "cluster " << cluster->dir << ": " << cluster_summary(*cluster) << "\n" << format_table(rows);
-  }
-  return all_well ? 0 : 1;
 }
 
 int command_exec(const std::string& dir, std::uint32_t node, const std::vector<std::string>& argv) {

@@ -1,9 +1,14 @@
 // gmm-host's subcommands, each returning the process exit status. main.cpp
-// only parses arguments into these calls.
+// only parses arguments into these calls. Every command that touches a
+// node dispatches on the recorded cluster's mode (cluster.hpp); what it
+// reads or declares in the pool is the same in every mode.
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "cluster.hpp"
@@ -17,5 +22,29 @@ int command_status(const std::string& dir, bool json);
 int command_exec(const std::string& dir, std::uint32_t node, const std::vector<std::string>& argv);
 // `pool`: check this file instead of DIR's cluster's pool.
 int command_fsck(const std::string& dir, const std::optional<std::string>& pool, bool json);
+
+// Faults and planned changes. Each waits (at most `timeout`) until the
+// cluster has reacted, and says so in one line; timeouts are errors.
+//   crash:       kill or pause the node, record the injection time; with
+//                `wait`, also wait until it is declared failed and recovered
+//   resume:      continue a paused node; wait until it is a member again
+//   restart:     start a node that is not running; wait until it is a member
+//   leave:       planned removal; wait until it has left and all are done
+//   lose-memory: declare its memory lost and overwrite it; wait until the
+//                tables are recovered
+int command_crash(const std::string& dir, std::uint32_t node, CrashHow how, bool wait, std::chrono::seconds timeout);
+int command_resume(const std::string& dir, std::uint32_t node, std::chrono::seconds timeout);
+int command_restart(const std::string& dir, std::uint32_t node, const std::string& crash_at,
+                    std::chrono::seconds timeout);
+int command_leave(const std::string& dir, std::uint32_t node, std::chrono::seconds timeout);
+int command_lose_memory(const std::string& dir, std::uint32_t node, std::chrono::seconds timeout);
+// Every crash point, name and description, one per line (or a JSON array).
+int command_points(bool json);
+
+// "POINT[:N]" names a crash point and a positive count. Errors name the
+// unknown point.
+Status check_crash_spec(std::string_view spec);
+// "NODE=POINT[:N]" (up --crash-at).
+Result<std::pair<std::uint32_t, std::string>> parse_node_crash_spec(std::string_view text);
 
 }  // namespace gmm::host

@@ -1,16 +1,14 @@
 #include "fsck.hpp"
 
-#include "gmm/pool.hpp"
+#include "pool_view.hpp"
 #include "proto/cli_text.hpp"
 
 namespace gmm::host {
 
 Result<CheckReport> check_pool_file(const std::string& path) {
-  auto mapping = map_pool_file(path);
-  if (!mapping) return make_error(mapping.error().code, "cannot map " + path + ": " + mapping.error().message);
-  auto pool = Pool::attach(**mapping);
-  if (!pool) return make_error(pool.error().code, "cannot attach " + path + ": " + pool.error().message);
-  return check_pool(*pool);
+  auto mapped = map_pool(path);
+  if (!mapped) return mapped.error();
+  return check_pool(mapped->pool);
 }
 
 nlohmann::json check_report_json(const std::string& pool_path, const CheckReport& report) {

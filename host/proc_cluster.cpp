@@ -1,26 +1,18 @@
 #include "proc_cluster.hpp"
 
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
-#include <iterator>
 #include <thread>
 
 #include "gmm/pool.hpp"
+#include "proc_gmmd.hpp"
 #include "proto/client.hpp"
 #include "proto/cli_text.hpp"
-
-extern char** environ;
 
 namespace gmm::host::proc {
 namespace {
@@ -29,90 +21,7 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-constexpr auto kPingTimeout = 5s;
-constexpr auto kStopGrace = 5s;  // SIGTERM, then SIGKILL
 constexpr auto kPollPeriod = 100ms;
-constexpr int kLogTailLines = 15;
-
-// Is the recorded pid still the gmmd serving this node's socket? A zombie
-// counts as gone (an init that never reaps must not keep it "alive"), and so
-// does a recycled pid running something else.
-bool gmmd_alive(const NodeRecord& node) {
-  if (node.pid <= 0) return false;
-  auto read = [proc = "/proc/" + std::to_string(node.pid)](const char* file) {
-    std::ifstream in(proc + file);
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  };
-  std::string stat = read("/stat");
-  auto paren = stat.rfind(')');  // the state follows the command name
-  if (paren == std::string::npos || paren + 2 >= stat.size()) return false;
-  char state = stat[paren + 2];
-  if (state == 'Z' || state == 'X') return false;
-  std::string cmdline = read("/cmdline");
-  return cmdline.find(std::string("--socket") + '\0' + node.socket + '\0') != std::string::npos;
-}
-
-Status ping(const NodeRecord& node) {
-  auto client = proto::Client::connect(node.socket);
-  if (!client) return client.error();
-  proto::Request request;
-  request.op = proto::Op::kPing;
-  auto reply = client->call(request, kPingTimeout);
-  if (!reply) return reply.error();
-  if (!reply->contains("node") || (*reply)["node"] != node.id) {
-    return make_error(Errc::kIo, "socket " + node.socket + " is served by another node: " + reply->dump());
-  }
-  return ok_status();
-}
-
-Result<std::int64_t> spawn_gmmd(const Cluster& cluster, const NodeRecord& node) {
-  std::vector<std::string> args{cluster.binaries.gmmd, "--node",   std::to_string(node.id), "--pool",
-                                cluster.pool_path,     "--socket", node.socket};
-  std::vector<char*> argv;
-  for (std::string& arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-
-  // Detached: own session, no terminal, output to the node's log, none of
-  // our descriptors (a test harness waits for its pipes to close).
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, node.log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
-  posix_spawnattr_t attributes;
-  posix_spawnattr_init(&attributes);
-  sigset_t none;
-  sigset_t all;
-  sigemptyset(&none);
-  sigfillset(&all);
-  posix_spawnattr_setsigmask(&attributes, &none);
-  posix_spawnattr_setsigdefault(&attributes, &all);
-  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  pid_t pid = 0;
-  int error = posix_spawn(&pid, argv[0], &actions, &attributes, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attributes);
-  if (error != 0) {
-    return make_error(Errc::kIo, "cannot start " + cluster.binaries.gmmd + " for node " + std::to_string(node.id) +
-                                     ": " + std::strerror(error));
-  }
-  return static_cast<std::int64_t>(pid);
-}
-
-// Reaps `pid` if it is our child and has exited; its exit status, or
-// nullopt while it runs (or when it is not our child).
-std::optional<int> exited_child(std::int64_t pid) {
-  int status = 0;
-  if (::waitpid(static_cast<pid_t>(pid), &status, WNOHANG) != pid) return std::nullopt;
-  return status;
-}
-
-std::string describe_exit(int status) {
-  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) return std::string("was killed by signal ") + strsignal(WTERMSIG(status));
-  return "stopped";
-}
 
 bool wait_until_gone(const std::vector<NodeRecord>& nodes, Clock::time_point deadline) {
   for (;;) {
@@ -128,7 +37,9 @@ bool wait_until_gone(const std::vector<NodeRecord>& nodes, Clock::time_point dea
 // the nodes that survived even SIGKILL.
 Status stop_nodes(const std::vector<NodeRecord>& nodes) {
   for (const NodeRecord& node : nodes) {
-    if (gmmd_alive(node)) ::kill(static_cast<pid_t>(node.pid), SIGTERM);
+    if (!gmmd_alive(node)) continue;
+    ::kill(static_cast<pid_t>(node.pid), SIGTERM);
+    ::kill(static_cast<pid_t>(node.pid), SIGCONT);  // a paused node must run to see it
   }
   if (wait_until_gone(nodes, Clock::now() + kStopGrace)) return ok_status();
   for (const NodeRecord& node : nodes) {
@@ -182,6 +93,7 @@ Status remove_files(const Cluster& cluster) {
     if (fs::is_socket(fs::symlink_status(node.socket, error))) remove(node.socket);
   }
   remove(cluster.pool_path);
+  remove(cluster.faults_path());
   remove(cluster.state_path());
   if (!failures.empty()) return make_error(Errc::kIo, "could not remove" + failures);
   return ok_status();
@@ -210,6 +122,7 @@ Status create_pool(const std::string& path, std::uint64_t size, std::uint32_t no
   geometry.node_count = nodes;
   geometry.heartbeat_period_us = membership.heartbeat_ms * 1000;
   geometry.miss_threshold = membership.miss_threshold;
+  geometry.leave_grace_ms = membership.leave_grace_ms;
   std::uint64_t needed = min_pool_size(geometry);
   if (size < needed) {
     return make_error(Errc::kInvalidArgument, "pool size " + format_size(size) + " is too small for " +
@@ -295,11 +208,22 @@ Result<Cluster> up(const UpOptions& options) {
   cluster.binaries = options.binaries;
   cluster.started_unix = static_cast<std::int64_t>(std::time(nullptr));
   for (std::uint32_t id = 0; id < options.nodes; ++id) {
-    NodeRecord node{id, dir + "/node" + std::to_string(id) + ".sock", dir + "/node" + std::to_string(id) + ".log", 0};
+    NodeRecord node;
+    node.id = id;
+    node.socket = dir + "/node" + std::to_string(id) + ".sock";
+    node.log = dir + "/node" + std::to_string(id) + ".log";
     if (auto address = proto::unix_address(node.socket); !address) {
       return make_error(address.error().code, address.error().message + "; use a shorter --dir");
     }
     cluster.nodes.push_back(node);
+  }
+  for (const auto& [id, spec] : options.crash_at) {
+    if (id >= options.nodes) {
+      return make_error(Errc::kInvalidArgument, "--crash-at names node " + std::to_string(id) +
+                                                    ", but the cluster has " + std::to_string(options.nodes) +
+                                                    " nodes");
+    }
+    cluster.nodes[id].crash_at = spec;
   }
   for (Status check : {check_binary(cluster.binaries.gmmd, "gmmd"), check_binary(cluster.binaries.gmmctl, "gmmctl")}) {
     if (!check) return check.error();
@@ -309,7 +233,7 @@ Result<Cluster> up(const UpOptions& options) {
 
   Status started = ok_status();
   for (NodeRecord& node : cluster.nodes) {
-    auto pid = spawn_gmmd(cluster, node);
+    auto pid = spawn_gmmd(cluster, node, /*append_log=*/false);
     if (!pid) {
       started = pid.error();
       break;
@@ -325,22 +249,6 @@ Result<Cluster> up(const UpOptions& options) {
     return started.error();
   }
   return cluster;
-}
-
-std::vector<NodeHealth> health(const Cluster& cluster) {
-  std::vector<NodeHealth> nodes;
-  for (const NodeRecord& node : cluster.nodes) {
-    NodeHealth entry{node, gmmd_alive(node), false, ""};
-    Status answered = ping(node);
-    entry.answering = answered.ok();
-    if (!entry.alive) {
-      entry.detail = "gmmd pid " + std::to_string(node.pid) + " is not running";
-    } else if (!answered) {
-      entry.detail = answered.error().message;
-    }
-    nodes.push_back(std::move(entry));
-  }
-  return nodes;
 }
 
 Status down(const Cluster& cluster) {

@@ -4,6 +4,7 @@
 //   gmmctl open|close|free NAME
 //   gmmctl write NAME OFFSET TEXT      gmmctl read NAME OFFSET LEN
 //   gmmctl ls [--json]                 gmmctl stat [--json]      gmmctl ping
+//   gmmctl watch [--count N] [--timeout SEC] [--event KIND]... [--json]
 //
 // The socket defaults to $GMM_SOCKET. Sizes take K/M/G/T suffixes (1K = 1024).
 // Any failure: exit status 1 (2 for usage errors) and one line on stderr.
@@ -12,6 +13,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -19,6 +21,7 @@
 #include "proto/proto.hpp"
 #include "proto/cli_text.hpp"
 #include "gmmctl/print.hpp"
+#include "gmmctl/watch.hpp"
 
 namespace {
 
@@ -41,6 +44,9 @@ struct Options {
   std::string length_text;
   std::string text;
   bool json = false;
+  std::uint64_t count = 0;             // watch
+  double watch_timeout_s = 0;          // watch
+  std::vector<std::string> events;     // watch
 };
 
 std::uint64_t size_arg(const char* what, const std::string& text) {
@@ -127,16 +133,40 @@ void print_reply(Op op, const Options& options, const json& reply) {
       std::cout << gmm::gmmctl::printable(*data) << "\n";
       break;
     }
+    case Op::kWatch:
+      break;  // see watch()
   }
+}
+
+std::chrono::milliseconds milliseconds(double seconds) {
+  return std::chrono::milliseconds(static_cast<long>(seconds * 1000));
+}
+
+void watch(const Options& options) {
+  gmm::gmmctl::WatchOptions watch;
+  watch.socket = options.socket;
+  watch.reply_timeout = milliseconds(options.timeout_s);
+  watch.count = options.count;
+  watch.timeout = milliseconds(options.watch_timeout_s);
+  watch.json = options.json;
+  for (const std::string& name : options.events) {
+    auto kind = gmm::proto::event_kind_from_name(name);
+    if (!kind) {
+      throw Failure{2, "unknown event \"" + name + "\" (node-failed, memory-lost, node-leaving or node-joined)"};
+    }
+    watch.events |= gmm::proto::event_bit(*kind);
+  }
+  gmm::Status watched = gmm::gmmctl::watch_events(watch);
+  if (!watched) throw Failure{1, watched.error().message};
 }
 
 void run(Op op, const Options& options) {
   Request request = build_request(op, options);
   if (options.socket.empty()) throw Failure{2, "no socket: pass --socket PATH or set GMM_SOCKET"};
+  if (op == Op::kWatch) return watch(options);
   auto client = gmm::proto::Client::connect(options.socket);
   if (!client) throw Failure{1, client.error().message + " (is gmmd running?)"};
-  auto timeout = std::chrono::milliseconds(static_cast<long>(options.timeout_s * 1000));
-  auto reply = client->call(request, timeout);
+  auto reply = client->call(request, milliseconds(options.timeout_s));
   if (!reply) {
     throw Failure{1, reply.error().message + " (" + std::string(gmm::errc_name(reply.error().code)) + ")"};
   }
@@ -184,6 +214,12 @@ int main(int argc, char** argv) {
   name_arg(read);
   read->add_option("offset", options.offset_text, "byte offset")->required();
   read->add_option("length", options.length_text, "bytes to read")->required();
+  CLI::App* watch_command = command(Op::kWatch, "print this node's events (node-failed, ...) as they happen");
+  watch_command->add_option("--count", options.count, "exit after this many events (default: never)");
+  watch_command->add_option("--timeout", options.watch_timeout_s, "give up (exit 1) after SEC seconds (default: never)")
+      ->check(CLI::PositiveNumber);
+  watch_command->add_option("--event", options.events, "only events of this kind (repeatable)");
+  watch_command->add_flag("--json", options.json, "print each event as its protocol JSON line");
 
   try {
     app.parse(argc, argv);

@@ -46,6 +46,11 @@ std::string section_summary(const json& section) {
          std::to_string(section.at("home_node").get<unsigned>());
 }
 
+std::string event_text(const Event& event) {
+  return std::string(event_name(event.kind)) + ": node " + std::to_string(event.node) + ", incarnation " +
+         std::to_string(event.incarnation) + " (record " + std::to_string(event.sequence) + ")";
+}
+
 std::string printable(std::string_view bytes) {
   std::string text(bytes);
   for (char& c : text) {

@@ -16,20 +16,20 @@ json empty_body() { return json::object(); }
 
 }  // namespace
 
-std::string RequestHandler::handle_line(std::string_view line) {
+Handled RequestHandler::handle_line(std::string_view line) {
   auto request = proto::decode_request(line);
   if (!request) {
     spdlog::warn("bad request: {}", request.error().message);
-    return proto::encode_error(request.error());
+    return {proto::encode_error(request.error())};
   }
   auto body = dispatch(*request);
   if (!body) {
     spdlog::info("{} {}: {} ({})", proto::op_name(request->op), request->name, body.error().message,
                  errc_name(body.error().code));
-    return proto::encode_error(body.error());
+    return {proto::encode_error(body.error())};
   }
   spdlog::debug("{} {}: ok", proto::op_name(request->op), request->name);
-  return proto::encode_reply(std::move(*body));
+  return {proto::encode_reply(std::move(*body)), request->op == Op::kWatch, request->events};
 }
 
 Result<json> RequestHandler::dispatch(const proto::Request& request) {
@@ -78,6 +78,8 @@ Result<json> RequestHandler::dispatch(const proto::Request& request) {
       std::string_view bytes(reinterpret_cast<const char*>(range->data()), range->size());
       return json{{"data_b64", proto::base64_encode(bytes)}};
     }
+    case Op::kWatch:  // the server registers the connection for events
+      return json{{"node", node_.id()}};
   }
   return make_error(Errc::kInvalidArgument, "unhandled op");
 }

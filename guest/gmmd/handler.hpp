@@ -17,13 +17,19 @@ namespace gmm::gmmd {
 // therefore outlives the gmmctl call that opened it, until `close`/`free`.
 inline constexpr std::uint64_t kDaemonHolder = 0;
 
+// What one request line produced.
+struct Handled {
+  std::string reply;                // without its trailing '\n'
+  bool starts_watch = false;        // an accepted `watch`: the connection now carries events
+  std::uint32_t watch_events = 0;   // of these kinds (proto::event_bit bits; 0 = all)
+};
+
 class RequestHandler {
  public:
   explicit RequestHandler(Node& node) : node_(node) {}
 
   // Never fails: bad requests and core errors become error replies.
-  // Returns the reply without its trailing '\n'.
-  std::string handle_line(std::string_view line);
+  Handled handle_line(std::string_view line);
 
  private:
   Result<nlohmann::json> dispatch(const proto::Request& request);

@@ -1,28 +1,35 @@
 // gmmd: one per node. Joins the pool as node K, keeps the node's heartbeat
-// (membership, failure detection, recovery) and serves gmmctl (and later
-// libgmm) requests on a unix socket until SIGTERM/SIGINT, then leaves.
+// in its own thread (membership, failure detection, recovery, events) and
+// serves gmmctl (and later libgmm) requests on a unix socket until
+// SIGTERM/SIGINT (then it leaves) or until the cluster asks it to leave
+// (`gmm-host leave`; then it exits 0).
 //
-//   gmmd --node K --pool PATH --socket PATH [--log-level debug]
+//   gmmd --node K --pool PATH --socket PATH [--log-level debug] [--crash-at POINT[:N]]
 //
+// --crash-at (or GMMD_CRASH_AT=POINT[:N]; the flag wins) makes gmmd SIGKILL
+// itself the Nth time it reaches crash point POINT (`gmm-host points`).
 // The pool must already be formatted (gmm-host up formats it).
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "gmm/crash.hpp"
 #include "gmm/gmm.hpp"
 #include "gmm/membership.hpp"
 #include "gmm/pool.hpp"
+#include "gmmd/agent_thread.hpp"
 #include "gmmd/handler.hpp"
+#include "gmmd/inbox.hpp"
 #include "gmmd/server.hpp"
 
 namespace {
@@ -44,6 +51,35 @@ int termination_signal_fd() {
   return ::signalfd(-1, &signals, SFD_CLOEXEC);
 }
 
+// A node declared failed may rejoin only once the survivors have recovered
+// its previous incarnation (join says kBusy until then): a restarted gmmd
+// waits for that rather than give up.
+gmm::Status join_when_recovered(gmm::Node& node) {
+  using namespace std::chrono_literals;
+  constexpr auto kRecoveryWait = 60s;
+  auto deadline = std::chrono::steady_clock::now() + kRecoveryWait;
+  bool told = false;
+  for (;;) {
+    gmm::Status joined = node.join();
+    if (joined || joined.error().code != gmm::Errc::kBusy || std::chrono::steady_clock::now() >= deadline) {
+      return joined;
+    }
+    if (!told) spdlog::info("{}; waiting to join", joined.error().message);
+    told = true;
+    std::this_thread::sleep_for(10ms);
+  }
+}
+
+void log_events(gmm::EventService& events) {
+  for (auto phase : {gmm::EventService::Phase::kSystem, gmm::EventService::Phase::kApplication}) {
+    events.subscribe(phase, nullptr, [phase](const gmm::Event& event) {
+      spdlog::info("event {} ({} phase): node {} incarnation {}, record {}", gmm::event_name(event.kind),
+                   phase == gmm::EventService::Phase::kSystem ? "system" : "application", event.node,
+                   event.incarnation, event.sequence);
+    });
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -57,7 +93,12 @@ int main(int argc, char** argv) {
   app.add_option("--socket", socket_path, "unix socket to serve requests on")->required();
   app.add_option("--log-level", log_level, "trace, debug, info, warn or error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  std::string crash_at;
+  app.add_option("--crash-at", crash_at, "POINT[:N]: SIGKILL itself the Nth time at crash point POINT");
   CLI11_PARSE(app, argc, argv);
+  // Armed before join: N counts every time the process gets there.
+  gmm::Status armed = crash_at.empty() ? gmm::crash_arm_from_env() : gmm::crash_arm_from_spec(crash_at);
+  if (!armed) return fail(armed.error().message);
 
   auto logger = spdlog::stderr_logger_mt("gmmd");
   logger->set_pattern("%Y-%m-%d %H:%M:%S.%e gmmd[" + std::to_string(node_id) + "] %l: %v");
@@ -79,54 +120,24 @@ int main(int argc, char** argv) {
   if (!listener) return fail(listener.error().message);
 
   gmm::Node node(*pool, node_id);
-  gmm::Status joined = node.join();
+  gmm::Status joined = join_when_recovered(node);
   if (!joined) return fail("node " + std::to_string(node_id) + ": join failed: " + joined.error().message);
-  spdlog::info("joined pool {} as node {} of {}", pool_path, node_id, pool->node_count());
+  spdlog::info("joined pool {} as node {} of {} (incarnation {})", pool_path, node_id, pool->node_count(),
+               node.incarnation());
 
-  // Membership: heartbeat, failure detection, recovery, events (paper 3.4),
-  // ticked between requests by the server loop.
   gmm::EventService events;
-  for (auto phase : {gmm::EventService::Phase::kSystem, gmm::EventService::Phase::kApplication}) {
-    events.subscribe(phase, nullptr, [phase](const gmm::Event& event) {
-      spdlog::info("event {} ({} phase): node {} incarnation {}, record {}", gmm::event_name(event.kind),
-                   phase == gmm::EventService::Phase::kSystem ? "system" : "application", event.node,
-                   event.incarnation, event.sequence);
-    });
-  }
-  gmm::ClusterAgent agent(node, events);
-  bool left = false;
-  bool expelled = false;
-  auto tick = [&]() {
-    switch (agent.tick()) {
-      case gmm::ClusterAgent::TickResult::kOk:
-        return true;
-      case gmm::ClusterAgent::TickResult::kLeft:
-        spdlog::info("left the cluster as asked");
-        left = true;
-        return false;
-      case gmm::ClusterAgent::TickResult::kExpelled:
-        // Declared failed (we stalled): our shares are gone. Rejoin as a new
-        // incarnation once the survivors have recovered the old one.
-        if (!expelled) spdlog::warn("expelled from the cluster; rejoining after recovery");
-        expelled = true;
-        if (node.join()) {
-          agent.reset();
-          expelled = false;
-          spdlog::info("rejoined as incarnation {}", node.incarnation());
-        }
-        return true;
-    }
-    return true;
-  };
-  // A pool formatted with period 0 must not turn the loop into a spin.
-  auto period = std::max(agent.period(), std::chrono::microseconds(1000));
-
+  log_events(events);
+  gmm::gmmd::ServerInbox inbox;
+  if (inbox.fd() < 0) return fail("cannot create an eventfd");
+  // Membership runs in its own thread; gmm::Node serialises its calls.
+  gmm::gmmd::AgentThread agent(node, events, [&inbox] { inbox.post_stop(); });
   gmm::gmmd::RequestHandler handler(node);
-  gmm::gmmd::Server server(*listener, handler, gmm::gmmd::Ticker{period, tick});
+  gmm::gmmd::Server server(*listener, handler, events, inbox);
   std::fprintf(stderr, "gmmd: node %u ready\n", node_id);
   int signo = server.run(signal_fd);
 
+  agent.stop();
   if (signo > 0) spdlog::info("signal {} received: leaving", signo);
-  if (!left) node.leave();
+  if (!agent.left()) node.leave();
   return signo >= 0 ? 0 : 1;
 }

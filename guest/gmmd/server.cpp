@@ -63,24 +63,24 @@ Listener::~Listener() {
   if (::lstat(path_.c_str(), &current) == 0 && current.st_ino == inode_) ::unlink(path_.c_str());
 }
 
+Server::~Server() {
+  for (Connection& connection : connections_) close_connection(connection);
+}
+
 int Server::run(int signal_fd) {
-  using Clock = std::chrono::steady_clock;
   std::vector<pollfd> fds;
-  Clock::time_point next_tick = Clock::now();
+  constexpr std::size_t kFirstConnection = 3;  // after the signal, listener and inbox descriptors
   for (;;) {
-    if (Clock::now() >= next_tick) {
-      if (!ticker_.tick()) return 0;
-      next_tick += ticker_.period;
-      // Late (a slow request): no burst of catch-up ticks.
-      if (next_tick <= Clock::now()) next_tick = Clock::now() + ticker_.period;
-    }
     fds.clear();
     fds.push_back({signal_fd, POLLIN, 0});
     fds.push_back({listener_.fd(), POLLIN, 0});
+    fds.push_back({inbox_.fd(), POLLIN, 0});
     bool lines_waiting = false;
     for (const Connection& connection : connections_) {
       short events = 0;
-      if (!connection.out.empty()) {
+      if (connection.watch != 0) {
+        events = static_cast<short>(POLLIN | (connection.out.empty() ? 0 : POLLOUT));  // POLLIN: hang-ups
+      } else if (!connection.out.empty()) {
         events = POLLOUT;  // no reading until the client takes its replies
       } else {
         if (!connection.input_closed) events = POLLIN;
@@ -88,9 +88,7 @@ int Server::run(int signal_fd) {
       }
       fds.push_back({connection.fd, events, 0});
     }
-    auto until_tick = std::chrono::ceil<std::chrono::milliseconds>(next_tick - Clock::now()).count();
-    int timeout_ms = lines_waiting ? 0 : static_cast<int>(std::max<decltype(until_tick)>(until_tick, 0));
-    if (::poll(fds.data(), fds.size(), timeout_ms) < 0) {
+    if (::poll(fds.data(), fds.size(), lines_waiting ? 0 : -1) < 0) {
       if (errno == EINTR) continue;
       spdlog::error("poll: {}", std::strerror(errno));
       return -1;
@@ -99,21 +97,24 @@ int Server::run(int signal_fd) {
       signalfd_siginfo info{};
       if (::read(signal_fd, &info, sizeof info) == sizeof info) return static_cast<int>(info.ssi_signo);
     }
+    if (fds[2].revents & POLLIN) {
+      if (inbox_.stop_requested()) return 0;
+      deliver_events();
+    }
 
     // Fairness: at most one request per connection per round.
-    std::size_t served = connections_.size();
-    for (std::size_t i = 0; i < served; ++i) {
+    std::size_t polled = fds.size() - kFirstConnection;
+    for (std::size_t i = 0; i < polled; ++i) {
       Connection& connection = connections_[i];
-      short revents = fds[i + 2].revents;
+      if (connection.fd < 0) continue;  // dropped while delivering events
+      short revents = fds[i + kFirstConnection].revents;
       bool alive = (revents & (POLLERR | POLLNVAL)) == 0;
       if (alive && (revents & POLLOUT)) alive = flush(connection);
       if (alive && (revents & (POLLIN | POLLHUP))) alive = receive(connection);
-      if (alive && connection.out.empty() && serve_one(connection)) alive = flush(connection);
-      bool finished = connection.input_closed && connection.out.empty() && !has_line(connection);
-      if (!alive || finished) {
-        ::close(connection.fd);
-        connection.fd = -1;
-      }
+      if (alive && connection.watch == 0 && connection.out.empty() && serve_one(connection)) alive = flush(connection);
+      bool finished = connection.input_closed &&
+                      (connection.watch != 0 || (connection.out.empty() && !has_line(connection)));
+      if (!alive || finished) close_connection(connection);
     }
     std::erase_if(connections_, [](const Connection& connection) { return connection.fd < 0; });
     if (fds[1].revents & POLLIN) accept_clients();
@@ -133,8 +134,46 @@ void Server::accept_clients() {
       ::close(fd);
       continue;
     }
-    connections_.push_back(Connection{fd, {}, {}, false});
+    connections_.push_back(Connection{fd, next_serial_++, {}, {}, false, 0});
   }
+}
+
+void Server::start_watch(Connection& connection, std::uint32_t kinds) {
+  auto wanted = [kinds](const Event& event) { return kinds == 0 || (kinds & proto::event_bit(event.kind)) != 0; };
+  // Runs in the agent thread: only hands the line over.
+  auto post = [inbox = &inbox_, serial = connection.serial](const Event& event) {
+    inbox->post_event(serial, proto::encode_event(event));
+  };
+  connection.watch = events_.subscribe(EventService::Phase::kApplication, wanted, post);
+  connection.in.clear();
+  spdlog::info("a client is watching events (connection {})", connection.serial);
+}
+
+void Server::deliver_events() {
+  for (ServerInbox::EventLine& event : inbox_.take_events()) {
+    auto it = std::find_if(connections_.begin(), connections_.end(), [&](const Connection& connection) {
+      return connection.serial == event.watcher && connection.watch != 0 && connection.fd >= 0;
+    });
+    if (it == connections_.end()) continue;  // hung up meanwhile
+    if (it->out.size() + event.line.size() + 1 > kMaxWatchBacklog) {
+      spdlog::warn("watcher on connection {} does not read its events; dropping it", it->serial);
+      close_connection(*it);
+      continue;
+    }
+    it->out += event.line + "\n";
+    if (!flush(*it)) close_connection(*it);
+  }
+}
+
+void Server::close_connection(Connection& connection) {
+  if (connection.fd < 0) return;
+  if (connection.watch != 0) {
+    events_.unsubscribe(connection.watch);
+    spdlog::info("watcher on connection {} is gone", connection.serial);
+  }
+  ::close(connection.fd);
+  connection.fd = -1;
+  connection.watch = 0;
 }
 
 bool Server::receive(Connection& connection) {
@@ -147,6 +186,7 @@ bool Server::receive(Connection& connection) {
     if (!connection.in.empty() && connection.in.back() != '\n') connection.in += '\n';
     return true;
   }
+  if (connection.watch != 0) return true;  // a watcher's input is ignored
   connection.in.append(chunk, static_cast<std::size_t>(got));
   if (!has_line(connection) && connection.in.size() > proto::kMaxRequestLine) {
     // No way to find the next request boundary cheaply: answer and hang up.
@@ -174,8 +214,10 @@ bool Server::serve_one(Connection& connection) {
   auto newline = connection.in.find('\n');
   if (newline == std::string::npos) return false;
   std::string_view line(connection.in.data(), newline);
-  connection.out = handler_.handle_line(line) + "\n";
+  Handled handled = handler_.handle_line(line);
+  connection.out = std::move(handled.reply) + "\n";
   connection.in.erase(0, newline + 1);
+  if (handled.starts_watch) start_watch(connection, handled.watch_events);
   return true;
 }
 

@@ -3,17 +3,23 @@
 // buffer. One request is handled at a time, so each runs atomically; a
 // client that stops reading only stalls itself (its replies queue in its
 // own buffer and its further requests wait).
+//
+// A connection that sent `watch` is registered with the node's
+// EventService (application phase); the agent thread posts each event to
+// the ServerInbox and the loop sends it to that connection. A watcher that
+// lets more than kMaxWatchBacklog bytes of events pile up is dropped.
 #pragma once
 
 #include <sys/types.h>
 
-#include <chrono>
-#include <functional>
+#include <cstdint>
 #include <string>
 #include <vector>
 
+#include "gmm/membership.hpp"
 #include "gmm/result.hpp"
 #include "gmmd/handler.hpp"
+#include "gmmd/inbox.hpp"
 
 namespace gmm::gmmd {
 
@@ -37,31 +43,35 @@ class Listener {
   ino_t inode_;
 };
 
-// Periodic work between requests (the membership heartbeat). `tick`
-// returns false to stop serving.
-struct Ticker {
-  std::chrono::microseconds period;
-  std::function<bool()> tick;
-};
-
 class Server {
  public:
-  Server(Listener& listener, RequestHandler& handler, Ticker ticker)
-      : listener_(listener), handler_(handler), ticker_(std::move(ticker)) {}
-  // Serves until a signal arrives on `signal_fd` (a signalfd) or the ticker
-  // says stop. Returns the signal number, 0 when the ticker stopped it, or
+  static constexpr std::size_t kMaxWatchBacklog = 256 * 1024;
+
+  Server(Listener& listener, RequestHandler& handler, EventService& events, ServerInbox& inbox)
+      : listener_(listener), handler_(handler), events_(events), inbox_(inbox) {}
+  ~Server();  // closes every connection (and so unsubscribes watchers)
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Serves until a signal arrives on `signal_fd` (a signalfd) or the inbox
+  // says stop. Returns the signal number, 0 when the inbox stopped it, or
   // -1 if polling failed.
   int run(int signal_fd);
 
  private:
   struct Connection {
     int fd;
+    std::uint64_t serial;  // names the connection to the agent thread
     std::string in;    // bytes received, not yet handled
     std::string out;   // reply bytes not yet sent
     bool input_closed = false;  // EOF or refused input: close once all is answered
+    int watch = 0;     // EventService subscription once watching; its input is ignored
   };
 
   void accept_clients();
+  void start_watch(Connection& connection, std::uint32_t kinds);
+  void deliver_events();
+  void close_connection(Connection& connection);
   // false when the connection is finished and must be closed.
   bool receive(Connection& connection);
   bool flush(Connection& connection);
@@ -71,7 +81,9 @@ class Server {
 
   Listener& listener_;
   RequestHandler& handler_;
-  Ticker ticker_;
+  EventService& events_;
+  ServerInbox& inbox_;
+  std::uint64_t next_serial_ = 1;
   std::vector<Connection> connections_;
 };
 

@@ -47,7 +47,10 @@ Result<Client> Client::connect(const std::string& socket_path) {
 }
 
 Client::Client(Client&& other) noexcept
-    : fd_(std::exchange(other.fd_, -1)), path_(std::move(other.path_)), buffer_(std::move(other.buffer_)) {}
+    : fd_(std::exchange(other.fd_, -1)),
+      path_(std::move(other.path_)),
+      buffer_(std::move(other.buffer_)),
+      timed_out_(other.timed_out_) {}
 
 Client& Client::operator=(Client&& other) noexcept {
   if (this != &other) {
@@ -55,6 +58,7 @@ Client& Client::operator=(Client&& other) noexcept {
     fd_ = std::exchange(other.fd_, -1);
     path_ = std::move(other.path_);
     buffer_ = std::move(other.buffer_);
+    timed_out_ = other.timed_out_;
   }
   return *this;
 }
@@ -68,10 +72,14 @@ Status Client::send_all(std::string_view bytes, Clock::time_point deadline) {
     pollfd pfd{fd_, POLLOUT, 0};
     int ready = ::poll(&pfd, 1, remaining_ms(deadline));
     if (ready < 0 && errno == EINTR) continue;
+    timed_out_ = ready == 0;
     if (ready <= 0) return make_error(Errc::kIo, "timed out sending to gmmd on " + path_);
     ssize_t sent = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     if (sent < 0) {
       if (errno == EINTR || errno == EAGAIN) continue;
+      if (errno == EPIPE || errno == ECONNRESET) {
+        return make_error(Errc::kIo, "connection to gmmd lost (gmmd on " + path_ + " closed it or died)");
+      }
       return make_error(Errc::kIo, "send to " + path_ + ": " + std::strerror(errno));
     }
     bytes.remove_prefix(static_cast<std::size_t>(sent));
@@ -79,36 +87,41 @@ Status Client::send_all(std::string_view bytes, Clock::time_point deadline) {
   return ok_status();
 }
 
-Result<std::string> Client::read_line(Clock::time_point deadline) {
+Result<std::string> Client::next_line(Clock::time_point deadline, std::size_t max_line) {
+  timed_out_ = false;
   for (;;) {
     auto newline = buffer_.find('\n');
-    if (newline != std::string::npos) {
+    if (newline != std::string::npos && newline <= max_line) {
       std::string line = buffer_.substr(0, newline);
       buffer_.erase(0, newline + 1);
       return line;
     }
-    if (buffer_.size() > kMaxReplyLine) return make_error(Errc::kIo, "reply from gmmd on " + path_ + " too long");
+    if (buffer_.size() > max_line) return make_error(Errc::kIo, "line from gmmd on " + path_ + " too long");
     pollfd pfd{fd_, POLLIN, 0};
     int ready = ::poll(&pfd, 1, remaining_ms(deadline));
     if (ready < 0 && errno == EINTR) continue;
-    if (ready == 0) return make_error(Errc::kIo, "no reply from gmmd on " + path_ + " in time");
+    if (ready == 0) {
+      timed_out_ = true;
+      return make_error(Errc::kIo, "no reply from gmmd on " + path_ + " in time");
+    }
     if (ready < 0) return make_error(Errc::kIo, std::string("poll: ") + std::strerror(errno));
     char chunk[65536];
     ssize_t got = ::recv(fd_, chunk, sizeof chunk, MSG_DONTWAIT);
-    if (got < 0) {
-      if (errno == EINTR || errno == EAGAIN) continue;
-      return make_error(Errc::kIo, "receive from " + path_ + ": " + std::strerror(errno));
+    if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (got == 0 || (got < 0 && errno == ECONNRESET)) {
+      return make_error(Errc::kIo, "connection to gmmd lost (gmmd on " + path_ + " closed it or died)");
     }
-    if (got == 0) return make_error(Errc::kIo, "gmmd on " + path_ + " closed the connection");
+    if (got < 0) return make_error(Errc::kIo, "receive from " + path_ + ": " + std::strerror(errno));
     buffer_.append(chunk, static_cast<std::size_t>(got));
   }
 }
 
 Result<nlohmann::json> Client::call(const Request& request, std::chrono::milliseconds timeout) {
   auto deadline = Clock::now() + timeout;
+  timed_out_ = false;
   Status sent = send_all(encode_request(request) + "\n", deadline);
   if (!sent) return sent.error();
-  auto line = read_line(deadline);
+  auto line = next_line(deadline, kMaxReplyLine);
   if (!line) return line.error();
   return decode_reply(*line);
 }

@@ -31,14 +31,20 @@ class Client {
   // connection failed, timed out or the reply was not protocol.
   Result<nlohmann::json> call(const Request& request, std::chrono::milliseconds timeout);
 
+  // The next line gmmd sends (after `watch`: an event), without its '\n',
+  // at most `max_line` bytes. Errors (kIo): the connection was lost, the
+  // line is too long, or `deadline` passed (then timed_out() is true).
+  Result<std::string> next_line(std::chrono::steady_clock::time_point deadline, std::size_t max_line);
+  bool timed_out() const { return timed_out_; }
+
  private:
   Client(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
   Status send_all(std::string_view bytes, std::chrono::steady_clock::time_point deadline);
-  Result<std::string> read_line(std::chrono::steady_clock::time_point deadline);
 
   int fd_ = -1;
   std::string path_;
   std::string buffer_;  // bytes read past the last reply line
+  bool timed_out_ = false;  // the last call or next_line ran out of time
 };
 
 // The address of a unix socket at `path`. Errors: kInvalidArgument when the

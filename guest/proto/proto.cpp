@@ -10,7 +10,7 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::array<std::pair<Op, std::string_view>, 9> kOps{{
+constexpr std::array<std::pair<Op, std::string_view>, 10> kOps{{
     {Op::kPing, "ping"},
     {Op::kAlloc, "alloc"},
     {Op::kOpen, "open"},
@@ -20,7 +20,11 @@ constexpr std::array<std::pair<Op, std::string_view>, 9> kOps{{
     {Op::kStat, "stat"},
     {Op::kWrite, "write"},
     {Op::kRead, "read"},
+    {Op::kWatch, "watch"},
 }};
+
+constexpr std::array<layout::EventKind, 4> kEventKinds{layout::EventKind::kNodeFailed, layout::EventKind::kMemoryLost,
+                                                       layout::EventKind::kNodeLeaving, layout::EventKind::kNodeJoined};
 
 // Thrown by the field readers below, caught in decode_request: keeps each
 // op's decoding a straight list of reads.
@@ -103,6 +107,22 @@ Placement placement_field(const json& obj) {
   return Placement::on(static_cast<std::uint32_t>(node));
 }
 
+std::uint32_t events_field(const json& obj) {
+  auto it = obj.find("events");
+  if (it == obj.end()) return 0;
+  if (!it->is_array() || it->empty() || it->size() > kEventKinds.size()) {
+    throw BadRequest{"field \"events\" must be a non-empty array of at most " + std::to_string(kEventKinds.size()) +
+                     " event names"};
+  }
+  std::uint32_t bits = 0;
+  for (const json& name : *it) {
+    auto kind = name.is_string() ? event_kind_from_name(name.get<std::string>()) : std::nullopt;
+    if (!kind) throw BadRequest{"field \"events\" holds an unknown event " + name.dump()};
+    bits |= event_bit(*kind);
+  }
+  return bits;
+}
+
 void check_io_length(std::uint64_t length) {
   if (length > kMaxIoLength) {
     throw BadRequest{"length " + std::to_string(length) + " exceeds the limit of " +
@@ -153,8 +173,22 @@ Request decode_object(const json& obj) {
       request.length = u64_field(obj, "length");
       check_io_length(request.length);
       break;
+    case Op::kWatch:
+      only_fields(obj, {"events"});
+      request.events = events_field(obj);
+      break;
   }
   return request;
+}
+
+// Event lines come from gmmd: unknown fields are allowed, missing or
+// mistyped ones are not.
+std::uint64_t event_number(const json& obj, const char* key, std::uint64_t limit) {
+  auto it = obj.find(key);
+  if (it == obj.end() || !it->is_number_unsigned() || it->get<std::uint64_t>() > limit) {
+    throw BadRequest{std::string("event field \"") + key + "\" is missing or out of range"};
+  }
+  return it->get<std::uint64_t>();
 }
 
 std::string dump(const json& value) {
@@ -176,7 +210,8 @@ std::string_view op_name(Op op) {
 
 bool operator==(const Request& a, const Request& b) {
   return a.op == b.op && a.name == b.name && a.size == b.size && a.where.kind == b.where.kind &&
-         a.where.node == b.where.node && a.offset == b.offset && a.length == b.length && a.data == b.data;
+         a.where.node == b.where.node && a.offset == b.offset && a.length == b.length && a.data == b.data &&
+         a.events == b.events;
 }
 
 Result<Request> decode_request(std::string_view line) {
@@ -229,8 +264,54 @@ std::string encode_request(const Request& request) {
       obj["offset"] = request.offset;
       obj["length"] = request.length;
       break;
+    case Op::kWatch:
+      if (request.events != 0) {
+        json names = json::array();
+        for (layout::EventKind kind : kEventKinds) {
+          if (request.events & event_bit(kind)) names.push_back(event_name(kind));
+        }
+        obj["events"] = std::move(names);
+      }
+      break;
   }
   return dump(obj);
+}
+
+std::optional<layout::EventKind> event_kind_from_name(std::string_view name) {
+  for (layout::EventKind kind : kEventKinds) {
+    if (event_name(kind) == name) return kind;
+  }
+  return std::nullopt;
+}
+
+std::string encode_event(const Event& event) {
+  return dump(json{{"event", event_name(event.kind)},
+                   {"node", event.node},
+                   {"incarnation", event.incarnation},
+                   {"sequence", event.sequence}});
+}
+
+Result<Event> decode_event(std::string_view line) {
+  if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
+  if (line.size() > kMaxEventLine) {
+    return make_error(Errc::kIo, "event line longer than " + std::to_string(kMaxEventLine) + " bytes");
+  }
+  if (nested_too_deep(line)) return make_error(Errc::kIo, "event line nested too deeply");
+  json obj = json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (!obj.is_object()) return make_error(Errc::kIo, "event line is not a JSON object");
+  try {
+    auto name = obj.find("event");
+    auto kind = name != obj.end() && name->is_string() ? event_kind_from_name(name->get<std::string>()) : std::nullopt;
+    if (!kind) throw BadRequest{"event line has no known \"event\""};
+    Event event;
+    event.kind = *kind;
+    event.node = static_cast<std::uint32_t>(event_number(obj, "node", layout::kMaxNodes - 1));
+    event.incarnation = static_cast<std::uint32_t>(event_number(obj, "incarnation", 0xFFFFFFFFu));
+    event.sequence = event_number(obj, "sequence", std::numeric_limits<std::uint64_t>::max());
+    return event;
+  } catch (const BadRequest& bad) {
+    return make_error(Errc::kIo, bad.message);
+  }
 }
 
 std::string encode_reply(json body) {

@@ -1,4 +1,5 @@
-// The gmmd wire protocol: JSON lines over a unix stream socket.
+// The gmmd wire protocol: JSON lines over a unix stream socket (docs/cli.md
+// has the same summary for users).
 //
 //   client -> gmmd   one request object per line   {"op": "alloc", "name": "a", "size": 4096, "where": "local"}
 //   gmmd -> client   one reply object per line     {"ok": true, ...}  or
@@ -15,12 +16,22 @@
 //   stat                                      -> {"partitions": [Partition...]}
 //   write  name, offset, data_b64             -> {"written"}
 //   read   name, offset, length               -> {"data_b64"}
+//   watch  [events: ["node-failed", ...]]     -> {"node"}, then event lines (below)
 // Section and Partition are the objects made by section_json/partition_json.
 // Bytes travel base64-encoded: sections hold arbitrary bytes, JSON strings
 // hold only UTF-8.
 //
 // Limits: a request line is at most kMaxRequestLine bytes (so a write
 // carries at most ~48 KiB); read/write lengths are at most kMaxIoLength.
+//
+// Events (paper 3.7): after the reply to `watch`, the connection carries
+// only events: gmmd sends one line per application-phase event of its node
+// (optionally only the kinds listed in "events"), e.g.
+//   {"event": "node-failed", "node": 2, "incarnation": 1, "sequence": 7}
+// "sequence" is the pool's RecoveryRecord number. gmmd ignores anything the
+// client sends afterwards; the watch ends when either side hangs up. An
+// event line is at most kMaxEventLine bytes; decoders ignore fields they do
+// not know (later versions may add some).
 #pragma once
 
 #include <cstddef>
@@ -32,6 +43,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gmm/gmm.hpp"
+#include "gmm/membership.hpp"
 #include "gmm/result.hpp"
 
 namespace gmm::proto {
@@ -42,8 +54,9 @@ inline constexpr std::uint64_t kMaxIoLength = 1024 * 1024;
 inline constexpr std::size_t kMaxReplyLine = 16 * 1024 * 1024;
 // Deeper nesting is never valid and would only cost stack.
 inline constexpr int kMaxJsonDepth = 8;
+inline constexpr std::size_t kMaxEventLine = 1024;
 
-enum class Op { kPing, kAlloc, kOpen, kClose, kFree, kList, kStat, kWrite, kRead };
+enum class Op { kPing, kAlloc, kOpen, kClose, kFree, kList, kStat, kWrite, kRead, kWatch };
 std::string_view op_name(Op op);  // the wire name: "ping", "alloc", ..., "ls"
 
 // One decoded request. Which fields mean something depends on `op` (see the
@@ -56,6 +69,7 @@ struct Request {
   std::uint64_t offset = 0;  // read, write
   std::uint64_t length = 0;  // read
   std::string data;          // write: raw bytes
+  std::uint32_t events = 0;  // watch: bits event_bit(kind) of the kinds wanted; 0 = all
 
   friend bool operator==(const Request& a, const Request& b);
 };
@@ -77,6 +91,14 @@ Result<nlohmann::json> decode_reply(std::string_view line);
 // Body fields shared by gmmd (producer) and gmmctl (consumer).
 nlohmann::json section_json(const SectionInfo& section);
 nlohmann::json partition_json(const PartitionStat& partition);
+
+// Events: the bit of a kind in Request::events, the kind named by
+// gmm::event_name(), and one event line (without '\n') each way.
+constexpr std::uint32_t event_bit(layout::EventKind kind) { return 1u << static_cast<std::uint32_t>(kind); }
+std::optional<layout::EventKind> event_kind_from_name(std::string_view name);
+std::string encode_event(const Event& event);
+// Pure and bounded (fuzzable). Errors: kIo naming what is malformed.
+Result<Event> decode_event(std::string_view line);
 
 // Inverse of errc_name(); nullopt for an unknown name.
 std::optional<Errc> errc_from_name(std::string_view name);

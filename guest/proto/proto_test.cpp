@@ -49,10 +49,13 @@ TEST_CASE("every request survives encode then decode", "[proto]") {
   Request read = make(Op::kRead, "r");
   read.offset = 3;
   read.length = gmm::proto::kMaxIoLength;
+  Request watch_some = make(Op::kWatch);
+  watch_some.events = gmm::proto::event_bit(gmm::layout::EventKind::kNodeFailed) |
+                      gmm::proto::event_bit(gmm::layout::EventKind::kNodeJoined);
 
   for (const Request& request :
        {make(Op::kPing), make(Op::kList), make(Op::kStat), make(Op::kOpen, "o"), make(Op::kClose, "c"),
-        make(Op::kFree, "f"), alloc_local, alloc_on, alloc_any, write, read}) {
+        make(Op::kFree, "f"), alloc_local, alloc_on, alloc_any, write, read, make(Op::kWatch), watch_some}) {
     std::string line = encode_request(request);
     INFO(line);
     CHECK(line.find('\n') == std::string::npos);
@@ -226,4 +229,68 @@ TEST_CASE("section JSON lists sharer nodes", "[proto]") {
   CHECK(j["size"] == 8192);
   CHECK(j["sharer_nodes"] == json::array({0, 3}));
   CHECK(j["gid"] == gmm::to_string(section.gid));
+}
+
+TEST_CASE("watch requests name known events", "[proto]") {
+  auto all = decode_request(R"({"op":"watch"})");
+  REQUIRE(all.ok());
+  CHECK(all->op == Op::kWatch);
+  CHECK(all->events == 0);
+  auto some = decode_request(R"({"op":"watch","events":["memory-lost","node-leaving","memory-lost"]})");
+  REQUIRE(some.ok());
+  CHECK(some->events == (gmm::proto::event_bit(gmm::layout::EventKind::kMemoryLost) |
+                         gmm::proto::event_bit(gmm::layout::EventKind::kNodeLeaving)));
+
+  require_rejected(R"({"op":"watch","events":[]})", "non-empty array");
+  require_rejected(R"({"op":"watch","events":"node-failed"})", "non-empty array");
+  require_rejected(R"({"op":"watch","events":["a","b","c","d","e"]})", "at most 4");
+  require_rejected(R"({"op":"watch","events":["node-exploded"]})", "unknown event \"node-exploded\"");
+  require_rejected(R"({"op":"watch","events":[3]})", "unknown event 3");
+  require_rejected(R"({"op":"watch","name":"x"})", "unexpected field \"name\"");
+}
+
+TEST_CASE("event lines survive encode then decode", "[proto]") {
+  using gmm::layout::EventKind;
+  for (EventKind kind : {EventKind::kNodeFailed, EventKind::kMemoryLost, EventKind::kNodeLeaving,
+                         EventKind::kNodeJoined}) {
+    gmm::Event event{kind, 63, 0xFFFFFFFFu, 0xFFFFFFFFFFFFFFFFull};
+    std::string line = gmm::proto::encode_event(event);
+    INFO(line);
+    CHECK(line.size() <= gmm::proto::kMaxEventLine);
+    auto decoded = gmm::proto::decode_event(line);
+    REQUIRE(decoded.ok());
+    CHECK(decoded->kind == kind);
+    CHECK(decoded->node == 63);
+    CHECK(decoded->incarnation == 0xFFFFFFFFu);
+    CHECK(decoded->sequence == 0xFFFFFFFFFFFFFFFFull);
+  }
+  auto failed = gmm::proto::decode_event(R"({"event":"node-failed","node":2,"incarnation":1,"sequence":7})");
+  REQUIRE(failed.ok());
+  CHECK(failed->kind == EventKind::kNodeFailed);
+  CHECK(failed->node == 2);
+  // Fields a later gmmd may add are ignored.
+  CHECK(gmm::proto::decode_event(R"({"event":"node-joined","node":1,"incarnation":2,"sequence":3,"x":[1]})").ok());
+}
+
+TEST_CASE("malformed event lines are refused", "[proto]") {
+  auto refused = [](const std::string& line, const std::string& why) {
+    INFO(line.substr(0, 200));
+    auto decoded = gmm::proto::decode_event(line);
+    REQUIRE_FALSE(decoded.ok());
+    CHECK(decoded.error().code == Errc::kIo);
+    CHECK_THAT(decoded.error().message, Catch::Contains(why));
+  };
+  refused("", "not a JSON object");
+  refused("[1]", "not a JSON object");
+  refused("{\"event\":", "not a JSON object");
+  refused(R"({"node":2,"incarnation":1,"sequence":7})", "no known \"event\"");
+  refused(R"({"event":"node-exploded","node":2,"incarnation":1,"sequence":7})", "no known \"event\"");
+  refused(R"({"event":"none","node":2,"incarnation":1,"sequence":7})", "no known \"event\"");
+  refused(R"({"event":"node-failed","incarnation":1,"sequence":7})", "\"node\" is missing or out of range");
+  refused(R"({"event":"node-failed","node":64,"incarnation":1,"sequence":7})", "\"node\"");
+  refused(R"({"event":"node-failed","node":-1,"incarnation":1,"sequence":7})", "\"node\"");
+  refused(R"({"event":"node-failed","node":1,"incarnation":4294967296,"sequence":7})", "\"incarnation\"");
+  refused(R"({"event":"node-failed","node":1,"incarnation":1,"sequence":"7"})", "\"sequence\"");
+  refused(std::string(gmm::proto::kMaxEventLine + 1, ' '), "longer than");
+  refused(std::string(100, '[') + std::string(100, ']'), "nested too deeply");
 }

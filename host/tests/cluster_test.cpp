@@ -29,10 +29,11 @@ Cluster sample_cluster(const std::string& dir) {
   cluster.dir = dir;
   cluster.pool_path = "/dev/shm/gmm-pool-x";
   cluster.pool_size = 256ull << 20;
-  cluster.membership = {20, 7};
+  cluster.membership = {20, 7, 500};
   cluster.binaries = {"/b/gmmd", "/b/gmmctl"};
   cluster.started_unix = 1700000000;
-  cluster.nodes = {{0, dir + "/node0.sock", dir + "/node0.log", 100}, {1, dir + "/node1.sock", dir + "/node1.log", 101}};
+  cluster.nodes = {{0, dir + "/node0.sock", dir + "/node0.log", 100, "", false},
+                   {1, dir + "/node1.sock", dir + "/node1.log", 101, "alloc.committing:2", true}};
   return cluster;
 }
 
@@ -52,9 +53,14 @@ TEST_CASE("a cluster record survives save and load", "[cluster]") {
   CHECK(cluster.binaries.gmmctl == "/b/gmmctl");
   CHECK(cluster.membership.heartbeat_ms == 20);
   CHECK(cluster.membership.miss_threshold == 7);
+  CHECK(cluster.membership.leave_grace_ms == 500);
   REQUIRE(cluster.nodes.size() == 2);
   CHECK(cluster.nodes[1].socket == dir.path + "/node1.sock");
   CHECK(cluster.nodes[1].pid == 101);
+  CHECK(cluster.nodes[0].crash_at.empty());
+  CHECK_FALSE(cluster.nodes[0].left);
+  CHECK(cluster.nodes[1].crash_at == "alloc.committing:2");
+  CHECK(cluster.nodes[1].left);
   CHECK(gmm::host::cluster_json(cluster)["mode"] == "proc");
 }
 

@@ -7,7 +7,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <sstream>
+#include <thread>
 
 extern char** environ;
 
@@ -75,6 +79,67 @@ ProcessResult run_process(const std::vector<std::string>& argv, std::chrono::sec
   } else if (WIFSIGNALED(status)) {
     result.status = 128 + WTERMSIG(status);
   }
+  return result;
+}
+
+namespace {
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+}  // namespace
+
+BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv) {
+  char pattern[] = "/tmp/gmm-bg-XXXXXX";
+  if (::mkdtemp(pattern) == nullptr) return;
+  dir_ = pattern;
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, (dir_ + "/out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&actions, 2, (dir_ + "/err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  std::vector<std::string> args = argv;
+  std::vector<char*> c_args;
+  for (std::string& arg : args) c_args.push_back(arg.data());
+  c_args.push_back(nullptr);
+  pid_t pid = 0;
+  if (posix_spawnp(&pid, c_args[0], &actions, nullptr, c_args.data(), environ) == 0) pid_ = pid;
+  posix_spawn_file_actions_destroy(&actions);
+}
+
+BackgroundProcess::~BackgroundProcess() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+  std::error_code ignored;
+  if (!dir_.empty()) std::filesystem::remove_all(dir_, ignored);
+}
+
+std::string BackgroundProcess::err_so_far() const { return read_file(dir_ + "/err"); }
+
+ProcessResult BackgroundProcess::wait(std::chrono::seconds timeout) {
+  ProcessResult result;
+  if (pid_ <= 0) return result;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  int status = 0;
+  pid_t reaped = 0;
+  while ((reaped = ::waitpid(pid_, &status, WNOHANG)) == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (reaped == 0) {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, &status, 0);
+  } else if (WIFEXITED(status)) {
+    result.status = WEXITSTATUS(status);
+  } else if (WIFSIGNALED(status)) {
+    result.status = 128 + WTERMSIG(status);
+  }
+  pid_ = -1;
+  result.out = read_file(dir_ + "/out");
+  result.err = read_file(dir_ + "/err");
   return result;
 }
 

@@ -1,0 +1,51 @@
+// Work other threads (the agent thread) hand to gmmd's server loop: event
+// lines for watching connections, and "stop" once the node has left. The
+// loop polls fd(); posting wakes it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace gmm::gmmd {
+
+class ServerInbox {
+ public:
+  // Posted events beyond this wait for none: they are dropped (and counted),
+  // so a stalled loop cannot make the agent thread grow memory without end.
+  static constexpr std::size_t kMaxQueued = 4096;
+
+  struct EventLine {
+    std::uint64_t watcher;  // the connection's serial number
+    std::string line;       // without '\n'
+  };
+
+  ServerInbox();  // fd() < 0 if no eventfd could be made
+  ~ServerInbox();
+  ServerInbox(const ServerInbox&) = delete;
+  ServerInbox& operator=(const ServerInbox&) = delete;
+
+  int fd() const { return fd_; }
+
+  // Any thread.
+  void post_event(std::uint64_t watcher, std::string line);
+  void post_stop();
+
+  // The server loop: clears the wake-up and takes what was posted.
+  std::vector<EventLine> take_events();
+  bool stop_requested();
+  std::uint64_t dropped();
+
+ private:
+  void wake();
+
+  int fd_ = -1;
+  std::mutex mutex_;
+  std::vector<EventLine> events_;  // guarded by mutex_
+  bool stop_ = false;              // guarded by mutex_
+  std::uint64_t dropped_ = 0;      // guarded by mutex_
+};
+
+}  // namespace gmm::gmmd
