@@ -38,8 +38,12 @@ test-sanitize: deps build-asan/CMakeCache.txt build-tsan/CMakeCache.txt
 	cmake --build build-tsan -j $(JOBS) --target gmm_core_tests
 	cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ctest --output-on-failure -j $(JOBS) -L concurrent --timeout 900
 
+# The main job. Until the VM testbed lands it runs in process mode.
+SCENARIO ?= scenarios/proc-kill-sharer.yaml
+SCENARIO_DIR ?= /tmp/gmm-scenario-$(shell id -un)
 scenario: build
-	scenarios/run-default.sh $(BUILD)
+	rm -rf $(SCENARIO_DIR)
+	$(BUILD)/bin/gmm-host --dir $(SCENARIO_DIR) scenario $(SCENARIO)
 
 bench: build
 	$(BUILD)/bench/gmm_bench --benchmark_out=$(BUILD)/bench.json --benchmark_out_format=json

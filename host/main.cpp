@@ -23,6 +23,7 @@
 #include <CLI/CLI.hpp>
 
 #include "commands.hpp"
+#include "scenario_command.hpp"
 #include "proto/cli_text.hpp"
 
 namespace {
@@ -118,6 +119,13 @@ int main(int argc, char** argv) {
   CLI::App* points = app.add_subcommand("points", "list the crash points (name and description)");
   points->add_flag("--json", json, "print JSON");
 
+  std::string scenario_file, scenario_report, scenario_junit, scenario_mode;
+  CLI::App* scenario = app.add_subcommand("scenario", "run a scenario file (YAML) on a fresh cluster in DIR");
+  scenario->add_option("file", scenario_file, "the scenario")->required();
+  scenario->add_option("--report", scenario_report, "JSON report (default: DIR/report.json)");
+  scenario->add_option("--junit", scenario_junit, "JUnit XML (default: DIR/junit.xml)");
+  scenario->add_option("--mode", scenario_mode, "override the scenario's cluster mode (proc or vm)");
+
   std::optional<std::string> fsck_pool;
   CLI::App* fsck = app.add_subcommand("fsck", "check the pool's invariants; exit 1 on violations");
   fsck->add_flag("--json", json, "print JSON");
@@ -160,5 +168,6 @@ int main(int argc, char** argv) {
   if (*leave->app) return command_leave(dir, leave->node, seconds(leave));
   if (*lose_memory->app) return command_lose_memory(dir, lose_memory->node, seconds(lose_memory));
   if (*points) return command_points(json);
+  if (*scenario) return command_scenario(dir, scenario_file, scenario_mode, scenario_report, scenario_junit);
   return command_fsck(dir, fsck_pool, json);
 }

@@ -22,9 +22,9 @@
 namespace fs = std::filesystem;
 using gmm::test::describe;
 using gmm::test::require_one_line_failure;
-using gmm::test::lines_of;
-using gmm::test::ProcessResult;
-using gmm::test::run_process;
+using gmm::host::lines_of;
+using gmm::host::ProcessResult;
+using gmm::host::run_process;
 using gmm::test::TestCluster;
 using nlohmann::json;
 

@@ -13,12 +13,12 @@
 #include "run_process.hpp"
 #include "test_cluster.hpp"
 
-using gmm::test::BackgroundProcess;
+using gmm::host::BackgroundProcess;
 using gmm::test::describe;
-using gmm::test::lines_of;
-using gmm::test::ProcessResult;
+using gmm::host::lines_of;
+using gmm::host::ProcessResult;
 using gmm::test::require_one_line_failure;
-using gmm::test::run_process;
+using gmm::host::run_process;
 using gmm::test::TestCluster;
 using nlohmann::json;
 

@@ -22,6 +22,11 @@
 
 namespace gmm::test {
 
+using host::BackgroundProcess;
+using host::lines_of;
+using host::ProcessResult;
+using host::run_process;
+
 inline std::string describe(const ProcessResult& result) {
   return "status " + std::to_string(result.status) + "\nstdout:\n" + result.out + "stderr:\n" + result.err;
 }

@@ -15,7 +15,7 @@
 
 extern char** environ;
 
-namespace gmm::test {
+namespace gmm::host {
 
 ProcessResult run_process(const std::vector<std::string>& argv, std::chrono::seconds timeout) {
   ProcessResult result;
@@ -150,4 +150,4 @@ std::vector<std::string> lines_of(const std::string& text) {
   return lines;
 }
 
-}  // namespace gmm::test
+}  // namespace gmm::host

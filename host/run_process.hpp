@@ -1,11 +1,12 @@
-// Test helper: run a program, capture its output and exit status.
+// Running a program and capturing its output and exit status (tests, the
+// scenario runner).
 #pragma once
 
 #include <chrono>
 #include <string>
 #include <vector>
 
-namespace gmm::test {
+namespace gmm::host {
 
 struct ProcessResult {
   int status = -1;  // exit status; 128+N if killed by signal N
@@ -41,4 +42,4 @@ class BackgroundProcess {
 // Lines of `text` ("a\nb\n" has two).
 std::vector<std::string> lines_of(const std::string& text);
 
-}  // namespace gmm::test
+}  // namespace gmm::host

@@ -1,0 +1,81 @@
+// Scenario files: parsing, clear errors for bad files, and the reports.
+#include <catch2/catch.hpp>
+
+#include "runner.hpp"
+#include "scenario.hpp"
+
+using namespace gmm;
+using namespace gmm::host;
+
+TEST_CASE("scenario: a complete file parses into steps and checks", "[scenario]") {
+  auto s = parse_scenario(R"(
+name: demo
+cluster: {mode: proc, nodes: 4, pool_size: 64M, heartbeat_ms: 20, miss_threshold: 10}
+steps:
+  - {on: 0, run: "gmmctl write orders 0 'hello world'", expect_output: ok}
+  - {on: 1, run: gmmctl open nothing, expect_exit: nonzero, name: opening a missing name fails}
+  - {crash: 2, how: pause}
+  - {wait_recovered: 2, within_ms: 3000}
+  - {resume: 2}
+  - {restart: 2}
+  - {leave: 1}
+  - {lose_memory: 3}
+  - {sleep_ms: 10}
+checks:
+  - {fsck: clean}
+)", "demo.yaml");
+  REQUIRE(s.ok());
+  CHECK(s->name == "demo");
+  CHECK(s->pool_size == "64M");
+  CHECK(s->heartbeat_ms == 20u);
+  REQUIRE(s->steps.size() == 9);
+  CHECK(s->steps[0].argv == std::vector<std::string>{"gmmctl", "write", "orders", "0", "hello world"});
+  CHECK(s->steps[0].expect_output == "ok");
+  CHECK(s->steps[1].expect_failure);
+  CHECK(s->steps[1].name == "opening a missing name fails");
+  CHECK(s->steps[2].kind == ScenarioStep::Kind::kCrash);
+  CHECK(s->steps[2].how == "pause");
+  CHECK(s->steps[3].within_ms == 3000);
+  CHECK(s->steps[7].kind == ScenarioStep::Kind::kLoseMemory);
+  REQUIRE(s->checks.size() == 1);
+  CHECK(s->checks[0].kind == ScenarioStep::Kind::kFsck);
+}
+
+TEST_CASE("scenario: bad files are refused with the place and the reason", "[scenario]") {
+  auto error_of = [](const char* text) {
+    auto s = parse_scenario(text, "bad.yaml");
+    REQUIRE_FALSE(s.ok());
+    CHECK(s.error().code == Errc::kInvalidArgument);
+    return s.error().message;
+  };
+  CHECK(error_of("steps: [").find("not valid YAML") != std::string::npos);
+  CHECK(error_of("- just a list").find("mapping") != std::string::npos);
+  CHECK(error_of("name: x\nsteps: []").find("at least one step") != std::string::npos);
+  CHECK(error_of("steps:\n  - {run: gmmctl ls}").find("needs 'on") != std::string::npos);
+  CHECK(error_of("steps:\n  - {crash: 1, restart: 1}").find("exactly one") != std::string::npos);
+  CHECK(error_of("steps:\n  - {crash: 1, how: melt}").find("kill, pause or panic") != std::string::npos);
+  CHECK(error_of("steps:\n  - {crash: 7}").find("node 7 of 4") != std::string::npos);
+  CHECK(error_of("steps:\n  - {on: 0, run: \"gmmctl 'open\"}").find("badly quoted") != std::string::npos);
+  CHECK(error_of("cluster: {mode: cloud}\nsteps:\n  - {fsck: clean}").find("proc or vm") != std::string::npos);
+  CHECK(error_of("steps:\n  - {fsck: dirty}").find("clean") != std::string::npos);
+  CHECK(error_of("steps:\n  - {crash: two}").find("wrong type") != std::string::npos);
+  CHECK(load_scenario("/nonexistent/x.yaml").error().code == Errc::kIo);
+}
+
+TEST_CASE("scenario: reports list every step with its outcome", "[scenario]") {
+  ScenarioResult r;
+  r.name = "demo";
+  r.steps.push_back({"form the cluster", StepResult::Outcome::kPassed, 1.5, "", ""});
+  r.steps.push_back({"node 0: gmmctl <read>", StepResult::Outcome::kFailed, 0.1, "exited with status 1", "a & b"});
+  r.steps.push_back({"fsck is clean", StepResult::Outcome::kSkipped, 0, "", ""});
+  CHECK_FALSE(r.passed());
+  const auto json = report_json(r);
+  CHECK(json["passed"] == false);
+  CHECK(json["steps"].size() == 3);
+  CHECK(json["steps"][1]["outcome"] == "failed");
+  const std::string xml = report_junit(r);
+  CHECK(xml.find("tests=\"3\" failures=\"1\" skipped=\"1\"") != std::string::npos);
+  CHECK(xml.find("gmmctl &lt;read&gt;") != std::string::npos);
+  CHECK(xml.find("<failure message=\"exited with status 1\">a &amp; b</failure>") != std::string::npos);
+  CHECK(xml.find("<skipped/>") != std::string::npos);
+}
