@@ -151,10 +151,11 @@ class Checker {
 
   bool lost(std::uint32_t node) const { return node < kMaxNodes && (snap_.cluster.lost_partitions >> node & 1) != 0; }
 
+  // Members that can hold a directory copy (their memory is intact).
   std::uint32_t live_members() const {
     std::uint32_t count = 0;
     for (std::uint32_t n = 0; n < sb_.node_count; ++n)
-      count += static_cast<NodeState>(snap_.slots[n].state) == NodeState::kMember ? 1 : 0;
+      count += static_cast<NodeState>(snap_.slots[n].state) == NodeState::kMember && !lost(n) ? 1 : 0;
     return count;
   }
 

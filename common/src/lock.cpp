@@ -131,6 +131,14 @@ Error TableLock::expelled() {
   return make_error(Errc::kExpelled, "this node was declared failed while it worked; it must rejoin");
 }
 
+Result<LockAcquired> lock_take_over(GlobalLock& lock, std::uint64_t dead_owner, std::uint64_t me) {
+  std::uint64_t expected = dead_owner;
+  if (dead_owner == 0 || !cas_acq_rel(lock.owner, expected, me))
+    return make_error(Errc::kBusy, "global lock changed hands");
+  publish_state(lock.state, LockState::kInconsistent);
+  return LockAcquired::kOwnerDied;
+}
+
 void lock_make_consistent(GlobalLock& lock) { publish_state(lock.state, LockState::kConsistent); }
 
 void lock_release(GlobalLock& lock, std::uint64_t me) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <thread>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -49,6 +50,34 @@ void repair_membership(const Pool& pool) {
   for (std::uint32_t n = 0; n < pool.node_count(); ++n)
     if (load_state<NodeState>(pool.node_slot(n).state) == NodeState::kMember) members |= bit(n);
   store_release(pool.cluster().members, members);
+}
+
+Result<TableLock> lock_membership(const Pool& pool, std::uint64_t me, const std::function<void()>& keep_alive) {
+  GlobalLock& lock = pool.locks().membership;
+  auto repair = [&] { repair_membership(pool); };
+  std::uint64_t watched_owner = 0, watched_beat = 0, since_ns = 0;
+  for (;;) {
+    auto got = lock_try_acquire(pool, lock, me);
+    if (got || got.error().code != Errc::kBusy) return TableLock::adopt(pool, lock, me, got, repair);
+    if (keep_alive) keep_alive();
+    const ClusterHeader& c = pool.cluster();
+    const std::uint64_t period_ns = std::uint64_t{load_acquire(c.heartbeat_period_us)} * 1000;
+    const std::uint64_t owner = load_acquire(lock.owner);
+    const std::uint32_t node = lock_owner_node(owner);
+    if (node < pool.node_count()) {
+      const std::uint64_t beat = load_acquire(pool.node_slot(node).heartbeat);
+      const std::uint64_t now = realtime_ns();
+      if (owner != watched_owner || beat != watched_beat) {
+        watched_owner = owner;
+        watched_beat = beat;
+        since_ns = now;
+      } else if (now - since_ns > period_ns * load_acquire(c.miss_threshold)) {
+        auto taken = lock_take_over(lock, owner, me);
+        if (taken) return TableLock::adopt(pool, lock, me, taken, repair);
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::nanoseconds(std::max<std::uint64_t>(period_ns / 4, 100'000)));
+  }
 }
 
 }  // namespace records
@@ -138,11 +167,7 @@ ClusterAgent::TickResult ClusterAgent::tick() {
   return node_.is_member() ? TickResult::kOk : TickResult::kExpelled;
 }
 
-void ClusterAgent::beat() {
-  NodeSlot& slot = pool_.node_slot(node_.id());
-  store_release(slot.heartbeat, load_relaxed(slot.heartbeat) + 1);
-  store_release(slot.heartbeat_ns, realtime_ns());
-}
+void ClusterAgent::beat() { node_.beat(); }
 
 void ClusterAgent::watch_successor(std::uint64_t now_ns) {
   const std::uint64_t members = load_acquire(pool_.cluster().members) & ~bit(node_.id());
@@ -169,13 +194,13 @@ void ClusterAgent::watch_successor(std::uint64_t now_ns) {
   if (now_ns - watched_since_ns_ > limit_ns) declare_failed(successor, incarnation, beat, now_ns);
 }
 
-void ClusterAgent::declare_failed(std::uint32_t node, std::uint32_t incarnation, std::uint64_t beat, std::uint64_t) {
-  auto lock = TableLock::acquire(pool_, pool_.locks().membership, node_.lock_owner(), [&] { records::repair_membership(pool_); });
+void ClusterAgent::declare_failed(std::uint32_t node, std::uint32_t incarnation, std::uint64_t last_beat, std::uint64_t) {
+  auto lock = records::lock_membership(pool_, node_.lock_owner(), [&] { beat(); });
   if (!lock) return;
   NodeSlot& slot = pool_.node_slot(node);
   // Re-check under the lock: someone else may have declared it, or it beat.
   if (load_state<NodeState>(slot.state) != NodeState::kMember || load_acquire(slot.incarnation) != incarnation ||
-      load_acquire(slot.heartbeat) != beat)
+      load_acquire(slot.heartbeat) != last_beat)
     return;
   publish_state(slot.state, NodeState::kFailed);
   ClusterHeader& c = pool_.cluster();
@@ -197,17 +222,24 @@ void ClusterAgent::coordinate() {
   const std::uint64_t first = events > kRecoveryRecords ? events - kRecoveryRecords + 1 : 1;
   if (!failed.empty()) {
     if (!node_.recover_failed_nodes(failed)) return;  // retried next period
-    auto lock = TableLock::acquire(pool_, pool_.locks().membership, node_.lock_owner(), [&] { records::repair_membership(pool_); });
+    auto lock = records::lock_membership(pool_, node_.lock_owner(), [&] { beat(); });
     if (!lock) return;
-    for (std::uint32_t n : failed) publish_state(pool_.node_slot(n).state, NodeState::kAbsent);
+    ClusterHeader& cluster = pool_.cluster();
+    for (std::uint32_t n : failed) {
+      publish_state(pool_.node_slot(n).state, NodeState::kAbsent);
+      store_release(cluster.leaving, load_acquire(cluster.leaving) & ~bit(n));  // a leave it cannot finish
+    }
   }
   for (std::uint64_t seq = first; seq <= events; ++seq) {
     RecoveryRecord& r = pool_.recovery(seq);
     if (load_acquire(r.tables_recovered_ns) != 0) continue;
     const auto kind = static_cast<EventKind>(r.kind);
+    const auto state = load_state<NodeState>(pool_.node_slot(r.node).state);
     const bool recovered =
-        (kind == EventKind::kNodeFailed && load_state<NodeState>(pool_.node_slot(r.node).state) != NodeState::kFailed) ||
-        (kind == EventKind::kMemoryLost && node_.recover_lost_memory(r.node).ok());
+        (kind == EventKind::kNodeFailed && state != NodeState::kFailed) ||
+        (kind == EventKind::kMemoryLost && node_.recover_lost_memory(r.node).ok()) ||
+        // A leaving node that failed (or left) before finishing: recovery revoked its shares.
+        (kind == EventKind::kNodeLeaving && (load_acquire(c.leaving) & bit(r.node)) == 0 && state != NodeState::kFailed);
     if (recovered) {
       store_release(r.tables_recovered_ns, realtime_ns());
       announce_view_change();  // survivors may tell their applications now
@@ -293,7 +325,7 @@ namespace {
 
 template <class Change>
 Status as_checker(const Pool& pool, Change&& change) {
-  auto lock = TableLock::acquire(pool, pool.locks().membership, checker_owner(), [&] { records::repair_membership(pool); });
+  auto lock = records::lock_membership(pool, checker_owner(), nullptr);
   if (!lock) return lock.error();
   return change();
 }

@@ -114,7 +114,13 @@ std::uint32_t Node::claim_txn_slot() {
 }
 
 Result<TableLock> Node::lock_membership() {
-  return TableLock::acquire(pool_, pool_.locks().membership, lock_owner_, [&] { records::repair_membership(pool_); });
+  return records::lock_membership(pool_, lock_owner_, [&] { beat(); });
+}
+
+void Node::beat() {
+  NodeSlot& slot = pool_.node_slot(id_);
+  fetch_add_acq_rel(slot.heartbeat, std::uint64_t{1});
+  store_release(slot.heartbeat_ns, realtime_ns());
 }
 
 Result<TableLock> Node::lock_directory() {
@@ -153,6 +159,7 @@ Status Node::join() {
     publish_state(slot.state, NodeState::kMember);
     ClusterHeader& c = pool_.cluster();
     store_release(c.members, load_acquire(c.members) | (std::uint64_t{1} << id_));
+    store_release(c.leaving, load_acquire(c.leaving) & ~(std::uint64_t{1} << id_));  // a new incarnation stays
     records::append(pool_, EventKind::kNodeJoined, id_, incarnation_, id_, 0);
     // Paper 4.1: a joining node that finds no replica becomes the replica.
     auto dir_lock = lock_directory();

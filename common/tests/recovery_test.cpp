@@ -311,3 +311,58 @@ TEST_CASE("events: predicates select callbacks and phases are delivered separate
   events.deliver(EventService::Phase::kApplication, Event{EventKind::kNodeFailed, 1, 1, 3});
   CHECK(calls == std::vector<std::string>{"sys 2", "app 2"});
 }
+
+TEST_CASE("recovery: a node that dies holding the membership lock is still declared failed", "[recovery]") {
+  TempPool t(64ull << 20, test_geometry(), "mlock");
+  std::vector<NodeProcess> nodes(4);
+  for (std::uint32_t id : {0u, 1u, 2u}) nodes[id] = spawn_node(t, id);
+  REQUIRE(wait_until([&] { return all_members(*t.pool, 0b0111); }));
+  const Pool* pool = t.pool.get();
+  nodes[3] = spawn_node(t, 3, [pool](Node& n) {
+    // As if it died in the middle of join, leave or a failure declaration.
+    (void)lock_acquire(*pool, pool->locks().membership, n.lock_owner());
+    ::kill(::getpid(), SIGKILL);
+  });
+  nodes[3].wait();
+  REQUIRE(wait_until([&] { return recovered(*t.pool, EventKind::kNodeFailed, 3); }));
+  CHECK(load_acquire(t.pool->locks().membership.owner) == 0);
+  REQUIRE_POOL_CLEAN(*t.pool);
+  stop_all(nodes);
+  require_empty(t);
+}
+
+TEST_CASE("recovery: a node asked to leave that fails instead does not leave again when restarted",
+          "[recovery][leave]") {
+  TempPool t(64ull << 20, test_geometry(), "leavefail");
+  auto nodes = start_sharing_cluster(t, 2);
+  nodes[2].kill();
+  nodes[2].wait();
+  REQUIRE(request_leave(*t.pool, 2).ok());  // still a member until detected
+  REQUIRE(wait_until([&] { return recovered(*t.pool, EventKind::kNodeFailed, 2); }));
+  CHECK((load_acquire(t.pool->cluster().leaving) & 0b100) == 0);
+  REQUIRE(wait_until([&] { return latest_record(*t.pool, EventKind::kNodeLeaving).tables_recovered_ns != 0; }));
+  nodes[2] = spawn_node(t, 2);
+  REQUIRE(wait_until([&] { return all_members(*t.pool, 0b1111); }));
+  std::this_thread::sleep_for(300ms);
+  CHECK(all_members(*t.pool, 0b1111));  // it stayed
+  stop_all(nodes);
+  require_empty(t);
+}
+
+TEST_CASE("recovery: the checker asks for no replica when no other member has intact memory",
+          "[recovery][memory-loss]") {
+  TempPool t(64ull << 20, test_geometry(), "noreplica");
+  auto nodes = start_sharing_cluster(t, 0);
+  REQUIRE(declare_memory_lost(*t.pool, 1).ok());
+  REQUIRE(wait_until([&] { return recovered(*t.pool, EventKind::kMemoryLost, 1); }));
+  for (std::uint32_t victim : {2u, 3u}) {
+    nodes[victim].kill();
+    nodes[victim].wait();
+    REQUIRE(wait_until([&] { return recovered(*t.pool, EventKind::kNodeFailed, victim); }));
+  }
+  // Members left: 0 (intact) and 1 (memory lost): no replica is possible.
+  CHECK(load_acquire(t.pool->cluster().dir_replica) == kNoNode);
+  REQUIRE_POOL_CLEAN(*t.pool);
+  stop_all(nodes);
+  require_empty(t);
+}

@@ -123,6 +123,8 @@ class Node {
   std::uint64_t lock_owner() const { return lock_owner_; }
   // True while this incarnation is a member; false once declared failed.
   bool is_member() const;
+  // Advances this node's heartbeat (any thread of the node may).
+  void beat();
   // Recovery of failed nodes (paper 3.4), run by the coordinator: finishes
   // or undoes their transactions and repairs locks they held (for all of
   // them first: one of them may have died recovering another), then removes

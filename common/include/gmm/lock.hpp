@@ -35,6 +35,9 @@ Result<LockAcquired> lock_acquire(const Pool& pool, layout::GlobalLock& lock, st
 // One attempt: kBusy (an error) if a live owner holds it.
 Result<LockAcquired> lock_try_acquire(const Pool& pool, layout::GlobalLock& lock, std::uint64_t me);
 void lock_make_consistent(layout::GlobalLock& lock);
+// Takes the lock from `dead_owner` if it still holds it (the caller has its
+// own evidence that the owner died): kOwnerDied, or kBusy if the owner changed.
+Result<LockAcquired> lock_take_over(layout::GlobalLock& lock, std::uint64_t dead_owner, std::uint64_t me);
 // Release; if still inconsistent the lock becomes not recoverable.
 void lock_release(layout::GlobalLock& lock, std::uint64_t me);
 // Held right now by a non-live owner (the checker reports these).
@@ -47,9 +50,14 @@ class TableLock {
  public:
   template <class Repair>
   static Result<TableLock> acquire(const Pool& pool, layout::GlobalLock& lock, std::uint64_t me, Repair&& repair) {
-    auto got = lock_acquire(pool, lock, me);
+    return adopt(pool, lock, me, lock_acquire(pool, lock, me), repair);
+  }
+  // Wraps the outcome of an acquisition made another way (try, take-over).
+  template <class Repair>
+  static Result<TableLock> adopt(const Pool& pool, layout::GlobalLock& lock, std::uint64_t me,
+                                 const Result<LockAcquired>& got, Repair&& repair) {
     if (!got) return got.error();
-    if (*got == LockAcquired::kOwnerDied) {
+    if (got.value() == LockAcquired::kOwnerDied) {
       repair();
       lock_make_consistent(lock);
     }
