@@ -9,7 +9,7 @@
 
 #include "channel.hpp"
 #include "job.hpp"
-#include "unique_fd.hpp"
+#include "gmm/unique_fd.hpp"
 
 namespace gmm::agent {
 

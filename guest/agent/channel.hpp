@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "unique_fd.hpp"
+#include "gmm/unique_fd.hpp"
 
 namespace gmm::agent {
 

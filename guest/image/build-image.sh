@@ -134,10 +134,10 @@ cp "$kobuild/gmm_ivshmem.ko" "$out/gmm_ivshmem.ko"
 
 # --- gmm-agent (guest/agent), static; rebuilt only when its inputs change -----
 agent_src=$(find "$repo/guest/agent" -maxdepth 1 -name '*.cpp' ! -name '*_test.cpp' | sort)
-agent_flags=(-std=c++20 -O2 -Wall -Wextra -Wpedantic -static -ffile-prefix-map="$repo/=")
+agent_flags=(-std=c++20 -O2 -Wall -Wextra -Wpedantic -static -I"$repo/common/include" -ffile-prefix-map="$repo/=")
 agent_dir="$out/agent-build"
 # shellcheck disable=SC2086 # one file name per word
-agent_key=$({ g++ --version; echo "${agent_flags[*]}"; cat $agent_src "$repo"/guest/agent/*.hpp; } |
+agent_key=$({ g++ --version; echo "${agent_flags[*]}"; cat $agent_src "$repo"/guest/agent/*.hpp "$repo"/common/include/gmm/unique_fd.hpp; } |
 	sha256sum | cut -d' ' -f1)
 if [[ "$(cat "$agent_dir/key" 2>/dev/null)" != "$agent_key" || ! -x "$agent_dir/gmm-agent" ]]; then
 	log "building gmm-agent"

@@ -16,7 +16,7 @@
 #include <string>
 
 #include "gmm/result.hpp"
-#include "unique_fd.hpp"
+#include "gmm/unique_fd.hpp"
 
 namespace gmm::host::vm {
 

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "gmm/result.hpp"
-#include "unique_fd.hpp"
+#include "gmm/unique_fd.hpp"
 
 namespace gmm::host::vm {
 

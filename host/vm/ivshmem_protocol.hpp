@@ -19,7 +19,7 @@
 #include <optional>
 
 #include "gmm/result.hpp"
-#include "unique_fd.hpp"
+#include "gmm/unique_fd.hpp"
 
 namespace gmm::host::vm::ivshmem {
 

@@ -42,7 +42,7 @@
 #include <vector>
 
 #include "gmm/result.hpp"
-#include "unique_fd.hpp"
+#include "gmm/unique_fd.hpp"
 
 namespace gmm::host::vm {
 

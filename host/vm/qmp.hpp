@@ -15,7 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gmm/result.hpp"
-#include "unique_fd.hpp"
+#include "gmm/unique_fd.hpp"
 
 namespace gmm::host::vm {
 

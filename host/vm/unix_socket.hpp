@@ -8,7 +8,7 @@
 #include <string_view>
 
 #include "gmm/result.hpp"
-#include "unique_fd.hpp"
+#include "gmm/unique_fd.hpp"
 
 namespace gmm::host::vm {
 

@@ -1,11 +1,12 @@
-// A file descriptor that closes itself.
+// A file descriptor that closes itself (sockets, eventfds, devices, the pool
+// file): its one owner. Move-only. Used at the platform edges, not by the core.
 #pragma once
 
 #include <unistd.h>
 
 #include <utility>
 
-namespace gmm::agent {
+namespace gmm {
 
 class UniqueFd {
  public:
@@ -21,7 +22,9 @@ class UniqueFd {
   ~UniqueFd() { reset(); }
 
   int get() const { return fd_; }
-  explicit operator bool() const { return fd_ >= 0; }
+  bool valid() const { return fd_ >= 0; }
+  explicit operator bool() const { return valid(); }
+  int release() { return std::exchange(fd_, -1); }
   void reset(int fd = -1) {
     if (fd_ >= 0) ::close(fd_);
     fd_ = fd;
@@ -31,4 +34,4 @@ class UniqueFd {
   int fd_ = -1;
 };
 
-}  // namespace gmm::agent
+}  // namespace gmm
