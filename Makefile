@@ -53,8 +53,12 @@ SOAK_INJECTIONS ?= 2000
 soak: build
 	GMM_CHAOS_INJECTIONS=$(SOAK_INJECTIONS) $(BUILD)/common/tests/gmm_core_tests "[chaos]"
 
-image: deps
-	guest/image/build-image.sh
+# The guest image with this build's gmmd and gmmctl in /usr/bin (only those
+# two: build/bin also holds host tools and a gmm-agent the image builds itself).
+image: deps build
+	@extra=$$(mktemp -d) && trap 'rm -rf "$$extra"' EXIT && \
+	cp $(BUILD)/bin/gmmd $(BUILD)/bin/gmmctl "$$extra"/ && \
+	GMM_IMAGE_EXTRA="$$extra" guest/image/build-image.sh
 
 clean:
 	rm -rf $(BUILD) build-asan build-tsan

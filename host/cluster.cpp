@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "proc_cluster.hpp"
+#include "vm_cluster.hpp"
 
 namespace gmm::host {
 
@@ -21,12 +22,14 @@ using nlohmann::json;
 std::string_view mode_name(Mode mode) {
   switch (mode) {
     case Mode::kProc: return "proc";
+    case Mode::kVm: return "vm";
   }
   return "?";
 }
 
 std::optional<Mode> parse_mode(std::string_view name) {
   if (name == "proc") return Mode::kProc;
+  if (name == "vm") return Mode::kVm;
   return std::nullopt;
 }
 
@@ -36,9 +39,14 @@ json cluster_json(const Cluster& cluster) {
     json entry{{"id", node.id}, {"socket", node.socket}, {"log", node.log}, {"pid", node.pid}};
     if (!node.crash_at.empty()) entry["crash_at"] = node.crash_at;
     if (node.left) entry["left"] = true;
+    if (cluster.mode == Mode::kVm) {
+      entry["qmp"] = node.qmp;
+      entry["ctl"] = node.ctl;
+      entry["qemu_log"] = node.qemu_log;
+    }
     nodes.push_back(std::move(entry));
   }
-  return json{{"mode", mode_name(cluster.mode)},
+  json record{{"mode", mode_name(cluster.mode)},
               {"dir", cluster.dir},
               {"pool", {{"path", cluster.pool_path}, {"size", cluster.pool_size}}},
               {"membership",
@@ -48,6 +56,12 @@ json cluster_json(const Cluster& cluster) {
               {"binaries", {{"gmmd", cluster.binaries.gmmd}, {"gmmctl", cluster.binaries.gmmctl}}},
               {"started_unix", cluster.started_unix},
               {"nodes", nodes}};
+  if (cluster.mode == Mode::kVm) {
+    record["vm"] = json{{"server_pid", cluster.vm.server_pid},     {"server_log", cluster.vm.server_log},
+                        {"accel", cluster.vm.accel},               {"image_dir", cluster.vm.image_dir},
+                        {"share_dir", cluster.vm.share_dir},       {"ivshmem_server", cluster.vm.ivshmem_server}};
+  }
+  return record;
 }
 
 Result<Cluster> cluster_from_json(const json& record) {
@@ -69,7 +83,18 @@ Result<Cluster> cluster_from_json(const json& record) {
     for (const json& node : record.at("nodes")) {
       cluster.nodes.push_back(NodeRecord{node.at("id").get<std::uint32_t>(), node.at("socket").get<std::string>(),
                                          node.at("log").get<std::string>(), node.at("pid").get<std::int64_t>(),
-                                         node.value("crash_at", std::string()), node.value("left", false)});
+                                         node.value("crash_at", std::string()), node.value("left", false),
+                                         node.value("qmp", std::string()), node.value("ctl", std::string()),
+                                         node.value("qemu_log", std::string())});
+    }
+    if (record.contains("vm")) {
+      const json& vm = record.at("vm");
+      cluster.vm.server_pid = vm.at("server_pid").get<std::int64_t>();
+      cluster.vm.server_log = vm.value("server_log", std::string());
+      cluster.vm.accel = vm.value("accel", std::string());
+      cluster.vm.image_dir = vm.value("image_dir", std::string());
+      cluster.vm.share_dir = vm.value("share_dir", std::string());
+      cluster.vm.ivshmem_server = vm.value("ivshmem_server", std::string());
     }
     return cluster;
   } catch (const json::exception& e) {
@@ -137,6 +162,7 @@ Binaries sibling_binaries() {
 Result<Cluster> up(const UpOptions& options) {
   switch (options.mode) {
     case Mode::kProc: return proc::up(options);
+    case Mode::kVm: return vm::up(options);
   }
   return make_error(Errc::kInvalidArgument, "unsupported mode");
 }
@@ -150,6 +176,7 @@ std::vector<NodeHealth> health(const Cluster& cluster) {
 NodeHealth node_health(const Cluster& cluster, std::uint32_t node) {
   switch (cluster.mode) {
     case Mode::kProc: return proc::node_health(cluster, node);
+    case Mode::kVm: return vm::node_health(cluster, node);
   }
   return NodeHealth{cluster.nodes.at(node), false, false, false, "unsupported mode"};
 }
@@ -157,6 +184,7 @@ NodeHealth node_health(const Cluster& cluster, std::uint32_t node) {
 Status down(const Cluster& cluster) {
   switch (cluster.mode) {
     case Mode::kProc: return proc::down(cluster);
+    case Mode::kVm: return vm::down(cluster);
   }
   return make_error(Errc::kInvalidArgument, "unsupported mode");
 }
@@ -165,6 +193,7 @@ std::string_view crash_how_name(CrashHow how) {
   switch (how) {
     case CrashHow::kKill: return "kill";
     case CrashHow::kPause: return "pause";
+    case CrashHow::kPanic: return "panic";
   }
   return "?";
 }
@@ -172,12 +201,16 @@ std::string_view crash_how_name(CrashHow how) {
 std::optional<CrashHow> parse_crash_how(std::string_view name) {
   if (name == "kill") return CrashHow::kKill;
   if (name == "pause") return CrashHow::kPause;
+  if (name == "panic") return CrashHow::kPanic;
   return std::nullopt;
 }
 
-Status crash_node(const Cluster& cluster, std::uint32_t node, CrashHow how) {
+Status crash_node(const Cluster& cluster, std::uint32_t node, CrashHow how, std::uint64_t* event_ns) {
   switch (cluster.mode) {
-    case Mode::kProc: return proc::crash_node(cluster, node, how);
+    case Mode::kProc:
+      if (how == CrashHow::kPanic) return make_error(Errc::kInvalidArgument, "--how panic needs a VM cluster");
+      return proc::crash_node(cluster, node, how);
+    case Mode::kVm: return vm::crash_node(cluster, node, how, event_ns);
   }
   return make_error(Errc::kInvalidArgument, "unsupported mode");
 }
@@ -185,6 +218,7 @@ Status crash_node(const Cluster& cluster, std::uint32_t node, CrashHow how) {
 Status resume_node(const Cluster& cluster, std::uint32_t node) {
   switch (cluster.mode) {
     case Mode::kProc: return proc::resume_node(cluster, node);
+    case Mode::kVm: return vm::resume_node(cluster, node);
   }
   return make_error(Errc::kInvalidArgument, "unsupported mode");
 }
@@ -192,6 +226,7 @@ Status resume_node(const Cluster& cluster, std::uint32_t node) {
 Status start_node(Cluster& cluster, std::uint32_t node, const std::string& crash_at) {
   switch (cluster.mode) {
     case Mode::kProc: return proc::start_node(cluster, node, crash_at);
+    case Mode::kVm: return vm::start_node(cluster, node, crash_at);
   }
   return make_error(Errc::kInvalidArgument, "unsupported mode");
 }
@@ -199,6 +234,7 @@ Status start_node(Cluster& cluster, std::uint32_t node, const std::string& crash
 std::optional<std::string> node_exited(const Cluster& cluster, std::uint32_t node) {
   switch (cluster.mode) {
     case Mode::kProc: return proc::node_exited(cluster, node);
+    case Mode::kVm: return vm::node_exited(cluster, node);
   }
   return std::nullopt;
 }

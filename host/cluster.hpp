@@ -18,7 +18,7 @@
 
 namespace gmm::host {
 
-enum class Mode { kProc };  // kVm arrives with the VM testbed
+enum class Mode { kProc, kVm };  // kVm: one QEMU VM per node (vm_cluster.hpp)
 std::string_view mode_name(Mode mode);
 std::optional<Mode> parse_mode(std::string_view name);
 
@@ -29,6 +29,21 @@ struct NodeRecord {
   std::int64_t pid = 0;  // process mode: the gmmd process
   std::string crash_at;  // the crash point gmmd was started with (--crash-at), if any
   bool left = false;     // left the cluster (`gmm-host leave`): not expected to run
+  // VM mode (pid is then the node's QEMU; socket is gmmd's inside the guest,
+  // log the guest's serial console):
+  std::string qmp;       // QMP socket of the node's QEMU
+  std::string ctl;       // the agent's control channel (QEMU's virtio-serial socket)
+  std::string qemu_log;  // QEMU's own stdout/stderr
+};
+
+// VM mode: the ivshmem server and how the VMs were started.
+struct VmRecord {
+  std::int64_t server_pid = 0;  // gmm-ivshmem-server
+  std::string server_log;
+  std::string accel;            // tcg or kvm
+  std::string image_dir;        // vmlinux, initramfs.cpio.gz
+  std::string share_dir;        // 9p share (the build dir)
+  std::string ivshmem_server;   // the gmm-ivshmem-server binary
 };
 
 struct Binaries {
@@ -59,6 +74,7 @@ struct Cluster {
   Binaries binaries;
   std::int64_t started_unix = 0;
   std::vector<NodeRecord> nodes;
+  VmRecord vm;  // VM mode only
 
   std::string state_path() const { return dir + "/cluster.json"; }
   std::string faults_path() const { return dir + "/faults.json"; }  // see faults.hpp
@@ -90,6 +106,7 @@ struct UpOptions {
   Membership membership;
   Binaries binaries;
   std::chrono::seconds ready_timeout{60};
+  std::string accel = "auto";  // VM mode: auto, kvm or tcg
 };
 
 struct NodeHealth {
@@ -102,7 +119,8 @@ struct NodeHealth {
 
 // How `gmm-host crash` fails a node: kill = the node dies (process: SIGKILL);
 // pause = it stops without dying (process: SIGSTOP), `resume` continues it.
-enum class CrashHow { kKill, kPause };
+// panic (VM mode only): the guest kernel panics (sysrq-c); QEMU pauses it.
+enum class CrashHow { kKill, kPause, kPanic };
 std::string_view crash_how_name(CrashHow how);
 std::optional<CrashHow> parse_crash_how(std::string_view name);
 
@@ -118,8 +136,10 @@ Status down(const Cluster& cluster);
 
 // One node's platform, dispatched on the cluster's mode. Errors name the
 // node and say what is wrong (not running, still running, ...).
-// crash_node returns once the node is dead or stopped.
-Status crash_node(const Cluster& cluster, std::uint32_t node, CrashHow how);
+// crash_node returns once the node is dead or stopped. `event_ns`, if given,
+// gets the platform's own time of the fault when it reports one (VM panic:
+// QEMU's GUEST_PANICKED event, CLOCK_REALTIME ns), else stays unchanged.
+Status crash_node(const Cluster& cluster, std::uint32_t node, CrashHow how, std::uint64_t* event_ns = nullptr);
 Status resume_node(const Cluster& cluster, std::uint32_t node);
 // Starts a node that is not running again (same socket; its log is
 // appended to) and records the new process in `cluster` (not saved).

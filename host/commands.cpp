@@ -10,6 +10,7 @@
 #include "command_support.hpp"
 #include "fsck.hpp"
 #include "proto/cli_text.hpp"
+#include "vm_cluster.hpp"
 
 namespace gmm::host {
 
@@ -71,6 +72,7 @@ int command_exec(const std::string& dir, std::uint32_t node, const std::vector<s
                             std::to_string(cluster->nodes.size()) + ")");
   }
   if (argv.empty()) return fail("exec", "no command given (gmm-host exec NODE -- CMD...)");
+  if (cluster->mode == Mode::kVm) return vm::exec(*cluster, node, argv);
   ::setenv("GMM_SOCKET", cluster->nodes[node].socket.c_str(), 1);
   ::setenv("GMM_NODE", std::to_string(node).c_str(), 1);
   ::setenv("GMM_POOL", cluster->pool_path.c_str(), 1);

@@ -18,7 +18,8 @@ namespace gmm::host {
 int command_up(const UpOptions& options);
 int command_down(const std::string& dir);
 int command_status(const std::string& dir, bool json);
-// Does not return on success: becomes `argv` (exit status is argv's).
+// Process mode: does not return on success, becomes `argv` (exit status is
+// argv's). VM mode: runs argv in the guest through its agent.
 int command_exec(const std::string& dir, std::uint32_t node, const std::vector<std::string>& argv);
 // `pool`: check this file instead of DIR's cluster's pool.
 int command_fsck(const std::string& dir, const std::optional<std::string>& pool, bool json);

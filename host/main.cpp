@@ -1,12 +1,12 @@
 // gmm-host: the testbed's machine room. Starts and stops clusters of GMM
 // nodes, runs commands on a node, injects faults, checks the pool.
 //
-//   gmm-host [--dir DIR] up --mode proc --nodes N --pool-size SIZE
+//   gmm-host [--dir DIR] up --mode proc|vm --nodes N --pool-size SIZE [--accel auto|kvm|tcg]
 //                           [--heartbeat-ms MS] [--miss-threshold N] [--leave-grace-ms MS]
 //                           [--crash-at NODE=POINT[:N]]...
 //   gmm-host [--dir DIR] status [--json]
 //   gmm-host [--dir DIR] exec NODE -- CMD...
-//   gmm-host [--dir DIR] crash NODE --how kill|pause [--wait]
+//   gmm-host [--dir DIR] crash NODE --how kill|pause|panic [--wait]
 //   gmm-host [--dir DIR] resume NODE | restart NODE [--crash-at POINT[:N]]
 //   gmm-host [--dir DIR] leave NODE | lose-memory NODE
 //   gmm-host [--dir DIR] fsck [--json] [--pool PATH]
@@ -70,7 +70,10 @@ int main(int argc, char** argv) {
   int ready_timeout_s = 60;
   std::vector<std::string> up_crash_at;
   CLI::App* up = app.add_subcommand("up", "start a cluster and wait until every node answers");
-  up->add_option("--mode", mode, "proc (gmmd processes on this host)")->required();
+  up->add_option("--mode", mode, "proc (gmmd processes on this host) or vm (one QEMU VM per node)")->required();
+  up->add_option("--accel", up_options.accel, "vm mode: auto, kvm or tcg")
+      ->check(CLI::IsMember({"auto", "kvm", "tcg"}))
+      ->capture_default_str();
   up->add_option("--nodes", up_options.nodes, "number of nodes")->required();
   up->add_option("--pool-size", pool_size, "pool bytes, e.g. 256M")->required();
   up->add_option("--pool", up_options.pool_path, "pool file (default: under /dev/shm, named after DIR)");
@@ -103,9 +106,9 @@ int main(int argc, char** argv) {
   std::string how;
   bool crash_wait = false;
   NodeCommand* crash = node_command(app, node_commands, "crash", "kill or pause a node (fault injection)");
-  crash->app->add_option("--how", how, "kill (the node dies) or pause (it stops; see resume)")
+  crash->app->add_option("--how", how, "kill (the node dies), pause (it stops; see resume) or panic (vm: kernel panic)")
       ->required()
-      ->check(CLI::IsMember({"kill", "pause"}));
+      ->check(CLI::IsMember({"kill", "pause", "panic"}));
   crash->app->add_flag("--wait", crash_wait, "wait until the node is declared failed and recovered");
   NodeCommand* resume = node_command(app, node_commands, "resume", "continue a paused node; wait until it is a member");
   std::string restart_crash_at;
@@ -143,7 +146,7 @@ int main(int argc, char** argv) {
   auto seconds = [](const NodeCommand* command) { return std::chrono::seconds(command->timeout_s); };
   if (*up) {
     auto parsed_mode = parse_mode(mode);
-    if (!parsed_mode) return usage_error("up: --mode " + mode + " is not supported (yet); use --mode proc");
+    if (!parsed_mode) return usage_error("up: --mode " + mode + " is not supported (yet); use --mode proc or vm");
     auto size = gmm::parse_size(pool_size);
     if (!size) return usage_error("up: invalid --pool-size \"" + pool_size + "\" (e.g. 256M)");
     for (const std::string& text : up_crash_at) {

@@ -64,12 +64,15 @@ int command_crash(const std::string& dir, std::uint32_t node, CrashHow how, bool
   SlotView before = read_slot(target->pool(), node);
   std::int64_t pid = target->cluster.nodes[node].pid;
   std::uint64_t injected_ns = realtime_ns();
-  Status crashed = crash_node(target->cluster, node, how);
+  // A VM panic happens some time after the request: QEMU's GUEST_PANICKED
+  // time replaces the request's.
+  Status crashed = crash_node(target->cluster, node, how, &injected_ns);
   if (!crashed) return fail("crash", crashed.error().message);
   Status recorded = record_injection(target->cluster, Injection{node, how, injected_ns, before.incarnation, pid});
   if (!recorded) return fail("crash", recorded.error().message);
-  std::cout << node_name(node) << ": " << (how == CrashHow::kKill ? "killed" : "paused") << " gmmd pid " << pid
-            << " (incarnation " << before.incarnation << ")\n";
+  const char* done = how == CrashHow::kKill ? "killed" : how == CrashHow::kPause ? "paused" : "panicked";
+  const char* what = target->cluster.mode == Mode::kVm ? " QEMU pid " : " gmmd pid ";
+  std::cout << node_name(node) << ": " << done << what << pid << " (incarnation " << before.incarnation << ")\n";
   if (!wait) return 0;
   auto report = wait_recovered(*target, before.incarnation, timeout);
   if (!report) return fail("crash", report.error().message);
@@ -133,7 +136,8 @@ int command_restart(const std::string& dir, std::uint32_t node, const std::strin
     return fail("restart", node_name(node) + " did not join within " + seconds_text(timeout) + " (slot " +
                                std::string(node_state_name(now.state)) + "); see " + target->cluster.nodes[node].log);
   }
-  std::cout << node_name(node) << " restarted: gmmd pid " << target->cluster.nodes[node].pid
+  std::cout << node_name(node) << " restarted: " << (target->cluster.mode == Mode::kVm ? "QEMU" : "gmmd") << " pid "
+            << target->cluster.nodes[node].pid
             << " joined as incarnation " << now.incarnation << "\n";
   return 0;
 }

@@ -4,7 +4,12 @@
 // SIGTERM/SIGINT (then it leaves) or until the cluster asks it to leave
 // (`gmm-host leave`; then it exits 0).
 //
-//   gmmd --node K --pool PATH --socket PATH [--log-level debug] [--crash-at POINT[:N]]
+//   gmmd --node K (--pool PATH | --uio auto|/dev/uioN) --socket PATH [--log-level debug] [--crash-at POINT[:N]]
+//
+// --pool maps a pool file (process mode); --uio maps the ivshmem BAR2 of a
+// VM through the gmm_ivshmem UIO device (VM mode; `auto` = the first
+// gmm_ivshmem device). Exactly one of the two; the core sees a PoolMapping
+// either way.
 //
 // --crash-at (or GMMD_CRASH_AT=POINT[:N]; the flag wins) makes gmmd SIGKILL
 // itself the Nth time it reaches crash point POINT (`gmm-host points`).
@@ -31,6 +36,7 @@
 #include "gmmd/handler.hpp"
 #include "gmmd/inbox.hpp"
 #include "gmmd/server.hpp"
+#include "gmmd/uio_pool.hpp"
 
 namespace {
 
@@ -80,6 +86,25 @@ void log_events(gmm::EventService& events) {
   }
 }
 
+// --pool PATH maps a file; --uio auto|/dev/uioN maps the ivshmem BAR2.
+gmm::Result<std::unique_ptr<gmm::PoolMapping>> open_pool(const std::string& pool_path, const std::string& uio) {
+  if (uio.empty()) return gmm::map_pool_file(pool_path);
+  gmm::Result<std::unique_ptr<gmm::gmmd::UioPool>> opened = gmm::make_error(gmm::Errc::kNotFound, "");
+  if (uio == "auto") {
+    opened = gmm::gmmd::UioPool::open_default();
+  } else {
+    // /dev/uioN -> /sys/class/uio/uioN
+    std::string name = uio.substr(uio.find_last_of('/') + 1);
+    std::string dev_dir = uio.find('/') == std::string::npos ? "/dev" : uio.substr(0, uio.find_last_of('/'));
+    if (dev_dir.empty()) dev_dir = "/";
+    auto device = gmm::gmmd::read_uio_device("/sys/class/uio", name, dev_dir);
+    if (!device) return device.error();
+    opened = gmm::gmmd::UioPool::open(*device);
+  }
+  if (!opened) return opened.error();
+  return std::unique_ptr<gmm::PoolMapping>(std::move(*opened));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -89,13 +114,17 @@ int main(int argc, char** argv) {
   std::string socket_path;
   std::string log_level = "info";
   app.add_option("--node", node_id, "this node's id (its partition in the pool)")->required();
-  app.add_option("--pool", pool_path, "formatted pool file to map")->required();
+  std::string uio;
+  auto* pool_option = app.add_option("--pool", pool_path, "formatted pool file to map");
+  auto* uio_option = app.add_option("--uio", uio, "auto or /dev/uioN: map the formatted pool from the ivshmem UIO device");
+  pool_option->excludes(uio_option);
   app.add_option("--socket", socket_path, "unix socket to serve requests on")->required();
   app.add_option("--log-level", log_level, "trace, debug, info, warn or error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
   std::string crash_at;
   app.add_option("--crash-at", crash_at, "POINT[:N]: SIGKILL itself the Nth time at crash point POINT");
   CLI11_PARSE(app, argc, argv);
+  if (pool_path.empty() == uio.empty()) return fail("exactly one of --pool PATH and --uio auto|/dev/uioN is required");
   // Armed before join: N counts every time the process gets there.
   gmm::Status armed = crash_at.empty() ? gmm::crash_arm_from_env() : gmm::crash_arm_from_spec(crash_at);
   if (!armed) return fail(armed.error().message);
@@ -110,8 +139,9 @@ int main(int argc, char** argv) {
   int signal_fd = termination_signal_fd();
   if (signal_fd < 0) return fail("cannot set up signal handling");
 
-  auto mapping = gmm::map_pool_file(pool_path);
-  if (!mapping) return fail("cannot map pool " + pool_path + ": " + mapping.error().message);
+  gmm::Result<std::unique_ptr<gmm::PoolMapping>> mapping = open_pool(pool_path, uio);
+  if (!mapping) return fail("cannot map pool " + (uio.empty() ? pool_path : "--uio " + uio) + ": " + mapping.error().message);
+  if (!uio.empty()) pool_path = (*mapping)->describe();
   auto pool = gmm::Pool::attach(**mapping);
   if (!pool) return fail("cannot attach pool " + pool_path + ": " + pool.error().message);
   // Before join(): a second gmmd for the same socket must not disturb the

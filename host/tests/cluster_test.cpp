@@ -32,8 +32,8 @@ Cluster sample_cluster(const std::string& dir) {
   cluster.membership = {20, 7, 500};
   cluster.binaries = {"/b/gmmd", "/b/gmmctl"};
   cluster.started_unix = 1700000000;
-  cluster.nodes = {{0, dir + "/node0.sock", dir + "/node0.log", 100, "", false},
-                   {1, dir + "/node1.sock", dir + "/node1.log", 101, "alloc.committing:2", true}};
+  cluster.nodes = {{0, dir + "/node0.sock", dir + "/node0.log", 100, "", false, "", "", ""},
+                   {1, dir + "/node1.sock", dir + "/node1.log", 101, "alloc.committing:2", true, "", "", ""}};
   return cluster;
 }
 
@@ -92,6 +92,8 @@ TEST_CASE("pool paths differ per cluster directory and stay stable", "[cluster]"
 
 TEST_CASE("modes are named", "[cluster]") {
   CHECK(gmm::host::parse_mode("proc") == gmm::host::Mode::kProc);
-  CHECK_FALSE(gmm::host::parse_mode("vm").has_value());
+  CHECK(gmm::host::parse_mode("vm") == gmm::host::Mode::kVm);
+  CHECK_FALSE(gmm::host::parse_mode("kvm").has_value());
   CHECK(gmm::host::mode_name(gmm::host::Mode::kProc) == "proc");
+  CHECK(gmm::host::mode_name(gmm::host::Mode::kVm) == "vm");
 }

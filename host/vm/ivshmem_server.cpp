@@ -127,7 +127,9 @@ Status IvshmemServer::poll_once(int timeout_ms) {
 
 std::optional<std::uint16_t> IvshmemServer::pick_id(const Listener& listener) const {
   if (listener.peer) {
-    if (peers_.count(*listener.peer)) return std::nullopt;
+    auto it = peers_.find(*listener.peer);
+    // A retained peer (no socket, not the host peer) may come back.
+    if (it != peers_.end() && (it->second.socket || options_.host_peer == *listener.peer)) return std::nullopt;
     return listener.peer;
   }
   for (std::uint32_t id = 0; id <= ivshmem::kMaxPeerId; ++id) {
@@ -154,6 +156,19 @@ void IvshmemServer::accept_on(const BoundListener& listener) {
       say(l.peer ? "refused a second connection for peer " + std::to_string(*l.peer) + " on " + l.path +
                        " (that peer is connected)"
                  : "refused a connection on " + l.path + ": no free peer id");
+      return;
+    }
+    if (auto retained = peers_.find(*id); retained != peers_.end()) {
+      // It comes back with the eventfds everyone else still holds.
+      Peer peer{std::move(socket), std::move(retained->second.eventfds)};
+      peers_.erase(retained);
+      if (auto welcomed = welcome(*id, peer); !welcomed) {
+        peer.socket = UniqueFd();
+        peers_.emplace(*id, std::move(peer));
+        return say("peer " + std::to_string(*id) + ": welcome failed: " + welcomed.error().message);
+      }
+      peers_.emplace(*id, std::move(peer));
+      say("peer " + std::to_string(*id) + " reconnected on " + l.path + " (retained eventfds)");
       return;
     }
     auto eventfds = make_eventfds(options_.vectors);
@@ -186,6 +201,13 @@ void IvshmemServer::drop(std::uint16_t id, std::string_view why) {
   std::lock_guard lock(mutex_);
   auto it = peers_.find(id);
   if (it == peers_.end() || !it->second.socket) return;
+  bool fixed = false;
+  for (const auto& l : listeners_) fixed = fixed || l.listener.peer == id;
+  if (options_.retain_peers && fixed) {
+    it->second.socket = UniqueFd();  // keeps the eventfds; nobody is told
+    say("peer " + std::to_string(id) + " " + std::string(why) + " (eventfds retained)");
+    return;
+  }
   peers_.erase(it);  // closes its socket and eventfds
   for (const auto& [other_id, other] : peers_)
     if (other.socket) (void)ivshmem::send_message(other.socket.get(), id);  // a broken one is dropped on its own EOF

@@ -57,6 +57,14 @@ class IvshmemServer {
     std::uint32_t vectors = 2;   // must equal the devices' vectors=N
     std::vector<Listener> listeners;
     std::optional<std::uint16_t> host_peer;
+    // Retain a fixed-id peer's eventfds when it disconnects, tell nobody, and
+    // hand the same eventfds to the next client on its socket (others are not
+    // told either: they still hold them). Needed with QEMU 7.2 (hw/misc/ivshmem.c):
+    // a disconnect message frees the peer's eventfd array, and the peer's
+    // reconnect then writes into the freed array (heap corruption; seen as
+    // "malloc_consolidate(): unaligned fastbin chunk detected" and QEMU dying
+    // when a VM of `gmm-host up --mode vm` was restarted).
+    bool retain_peers = false;
     std::function<void(std::string_view)> log;  // one line per connect/disconnect/refusal
   };
 
@@ -90,7 +98,7 @@ class IvshmemServer {
 
  private:
   struct Peer {
-    UniqueFd socket;  // invalid for the host peer
+    UniqueFd socket;  // invalid for the host peer and a retained, disconnected peer
     std::vector<UniqueFd> eventfds;
   };
   struct BoundListener {

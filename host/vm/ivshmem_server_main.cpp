@@ -46,6 +46,9 @@ int main(int argc, char** argv) {
   app.add_option("--peer", peers, "ID=SOCKET: connections on SOCKET get peer id ID (repeatable)");
   app.add_option("--auto", auto_path, "SOCKET: connections get the lowest free id");
   app.add_option("--host-peer", host_peer, "be peer ID too (guests can ring it)")->check(CLI::Range(0, 65535));
+  app.add_flag("--retain-peers", options.retain_peers,
+               "a --peer that disconnects keeps its eventfds and nobody is told; its next client gets them "
+               "(works around QEMU 7.2's use-after-free when a peer id reconnects)");
   CLI11_PARSE(app, argc, argv);
 
   for (const auto& p : peers) {

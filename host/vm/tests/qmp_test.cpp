@@ -15,6 +15,7 @@
 
 using namespace gmm::host::vm;
 using namespace std::chrono_literals;
+using gmm::UniqueFd;
 using nlohmann::json;
 
 namespace {
