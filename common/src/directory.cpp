@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "gmm/atomic.hpp"
+#include "gmm/lock.hpp"
 
 namespace gmm::dir {
 using namespace layout;
@@ -18,6 +19,7 @@ void in_both_copies(const Pool& pool, std::optional<CrashPoint> between, Update&
   const std::uint32_t copies[2] = {primary_node(pool), replica_node(pool)};
   for (int c = 0; c < 2; ++c) {
     if (copies[c] == kNoNode) continue;
+    if (!TableLock::writes_allowed()) return;  // fenced: we were expelled
     update(pool.dir_entries(copies[c]));
     DirHeader& h = pool.dir_header(copies[c]);
     store_release(h.update_seq, h.update_seq + 1);

@@ -122,6 +122,8 @@ Result<LockAcquired> lock_try_acquire(const Pool& pool, GlobalLock& lock, std::u
   return acquire(pool, lock, me, false);
 }
 
+thread_local TableLock* TableLock::current_ = nullptr;
+
 bool TableLock::held() const {
   if (lock_ == nullptr || load_acquire(lock_->owner) != me_) return false;
   return lock_owner_node(me_) == kCheckerNode || lock_owner_alive(*pool_, me_);

@@ -170,6 +170,7 @@ Status Node::join() {
   joined_ = true;
   if (auto resolved = txn::resolve_transactions(pool_, lock_owner_, id_); !resolved) return resolved;
   if (auto repaired = repair_abandoned_locks(id_); !repaired) return repaired;
+  if (auto swept = sweep_reservations(id_); !swept) return swept;
   rebuild_shares();
   return ok_status();
 }

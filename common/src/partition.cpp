@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "gmm/atomic.hpp"
+#include "gmm/lock.hpp"
 
 namespace gmm::part {
 using namespace layout;
@@ -20,6 +21,7 @@ void remove_extent(std::span<FreeExtent> table, std::uint32_t& count, std::uint3
 }  // namespace
 
 std::optional<std::uint64_t> carve(const Pool& pool, std::uint32_t node, std::uint64_t size) {
+  if (!TableLock::writes_allowed()) return std::nullopt;  // fenced: we were expelled
   PartitionHeader& ph = pool.partition(node);
   auto table = pool.free_table(node);
   for (std::uint32_t i = 0; i < ph.free_count; ++i) {
@@ -38,6 +40,7 @@ std::optional<std::uint64_t> carve(const Pool& pool, std::uint32_t node, std::ui
 }
 
 void give_back(const Pool& pool, std::uint32_t node, std::uint64_t offset, std::uint64_t size) {
+  if (!TableLock::writes_allowed()) return;  // fenced: we were expelled
   PartitionHeader& ph = pool.partition(node);
   auto table = pool.free_table(node);
   // First extent after the returned range.
@@ -89,6 +92,7 @@ std::uint32_t find_free_sharer(const Pool& pool, std::uint32_t node) {
 }
 
 void free_section(const Pool& pool, std::uint32_t node, std::uint32_t index, std::optional<CrashPoint> between) {
+  if (!TableLock::writes_allowed()) return;  // fenced: we were expelled
   SectionEntry& s = pool.sections(node)[index];
   if (!in_use(load_acquire(s.state))) return;
   give_back(pool, node, s.offset, s.size);
@@ -104,6 +108,7 @@ void release_if_unshared(const Pool& pool, std::uint32_t node, std::uint32_t ind
 }
 
 void free_sharer(const Pool& pool, std::uint32_t node, std::uint32_t index) {
+  if (!TableLock::writes_allowed()) return;  // fenced: we were expelled
   SharerEntry& sh = pool.sharers(node)[index];
   if (!in_use(load_acquire(sh.state))) return;
   SectionEntry& s = pool.sections(node)[sh.section_index];

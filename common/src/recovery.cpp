@@ -11,6 +11,7 @@
 #include "gmm/atomic.hpp"
 #include "gmm/gmm.hpp"
 #include "gmm/lock.hpp"
+#include "partition.hpp"
 #include "transaction.hpp"
 
 namespace gmm {
@@ -71,6 +72,9 @@ Status Node::recover_failed_nodes(const std::vector<std::uint32_t>& dead_nodes) 
   // 2. Locks they held: taken over, repaired, made consistent.
   for (std::uint32_t dead : dead_nodes)
     if (auto r = repair_abandoned_locks(dead); !r) return r;
+  // 2b. Reservations no record accounts for (see sweep_reservations).
+  for (std::uint32_t dead : dead_nodes)
+    if (auto r = sweep_reservations(dead); !r) return r;
   // 3. Remove them from every sharer list; the last share's close frees the memory.
   for (std::uint32_t dead : dead_nodes)
     if (auto r = remove_sharer_everywhere(dead); !r) return r;
@@ -79,6 +83,61 @@ Status Node::recover_failed_nodes(const std::vector<std::uint32_t>& dead_nodes) 
   if (!lock) return lock.error();
   if (!lock->held()) return TableLock::expelled();
   relocate_directory(kNoNode);
+  return ok_status();
+}
+
+// A node that was paused, declared failed and recovered may, when it
+// resumes, complete the one store group it had already checked its
+// membership for (the fencing window): a reservation that no transaction
+// record accounts for any more. Recovery and rejoin therefore sweep every
+// reservation owned by an incarnation of `node` that is not alive: reserved
+// entries are freed, releasing ones return to committed. Idempotent.
+Status Node::sweep_reservations(std::uint32_t node) {
+  const NodeSlot& slot = pool_.node_slot(node);
+  auto stale = [&](const Owner& o) {
+    if (o.node != node) return false;
+    const auto state = load_state<NodeState>(slot.state);
+    const bool alive = state == NodeState::kMember || state == NodeState::kJoining;
+    return !alive || o.incarnation != load_acquire(slot.incarnation);
+  };
+  auto is = [](const std::uint32_t& field, EntryState s) { return load_state<EntryState>(field) == s; };
+  std::vector<std::uint64_t> touched;  // sections whose last sharer may have gone
+  for (std::uint32_t home = 0; home < pool_.node_count(); ++home) {
+    if (pool_.partition_lost(home)) continue;
+    auto lock = lock_partition(home);
+    if (!lock) return lock.error();
+    if (!lock->held()) return TableLock::expelled();
+    auto sharers = pool_.sharers(home);
+    for (std::uint32_t i = 0; i < sharers.size(); ++i) {
+      SharerEntry& sh = sharers[i];
+      if (!stale(sh.owner)) continue;
+      if (is(sh.state, EntryState::kReleasing)) publish_state(sh.state, EntryState::kCommitted);
+      if (is(sh.state, EntryState::kReserved)) {
+        const std::uint32_t section = sh.section_index;
+        touched.push_back(sh.gid);
+        part::free_sharer(pool_, home, i);
+        part::release_if_unshared(pool_, home, section);
+      }
+    }
+    auto sections = pool_.sections(home);
+    for (std::uint32_t i = 0; i < sections.size(); ++i) {
+      SectionEntry& sec = sections[i];
+      if (!stale(sec.owner)) continue;
+      if (is(sec.state, EntryState::kReserved)) part::free_section(pool_, home, i);
+      if (is(sec.state, EntryState::kReleasing)) publish_state(sec.state, EntryState::kCommitted);
+    }
+  }
+  auto lock = lock_directory();
+  if (!lock) return lock.error();
+  if (!lock->held()) return TableLock::expelled();
+  auto table = pool_.dir_entries(dir::primary_node(pool_));
+  for (std::uint32_t i = 0; i < table.size(); ++i) {
+    const DirEntry& e = table[i];
+    if (!stale(e.owner)) continue;
+    if (is(e.state, EntryState::kReserved)) dir::release(pool_, i, std::nullopt);
+    if (is(e.state, EntryState::kReleasing)) dir::set_state(pool_, i, EntryState::kCommitted, e.owner, std::nullopt);
+  }
+  for (std::uint64_t gid : touched) dir::release_if_orphaned(pool_, gid, std::nullopt);
   return ok_status();
 }
 

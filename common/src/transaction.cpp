@@ -20,6 +20,11 @@ Result<TableLock> lock_part(const Pool& pool, std::uint64_t me, std::uint32_t no
 
 bool state_is(const std::uint32_t& field, EntryState s) { return load_state<EntryState>(field) == s; }
 
+// Table writes stop the moment our lock was taken over (fencing).
+void publish_if_allowed(std::uint32_t& field, EntryState s) {
+  if (TableLock::writes_allowed()) publish_state(field, s);
+}
+
 }  // namespace
 
 Owner owner_of(const TxnRecord& r, std::uint32_t node) { return Owner{node, r.incarnation, r.txn_id}; }
@@ -44,12 +49,12 @@ Status roll_forward(const Pool& pool, std::uint64_t me, std::uint32_t node, cons
     if (kind == TxnKind::kAllocate && r.section_index != kNoIndex) {
       SectionEntry& s = pool.sections(r.home_node)[r.section_index];
       if (owned_by(s.owner, owner) && state_is(s.state, EntryState::kReserved))
-        publish_state(s.state, EntryState::kCommitted);
+        publish_if_allowed(s.state, EntryState::kCommitted);
     }
     if (r.sharer_index != kNoIndex) {
       SharerEntry& sh = pool.sharers(r.home_node)[r.sharer_index];
       if (owned_by(sh.owner, owner)) {
-        if (state_is(sh.state, EntryState::kReserved)) publish_state(sh.state, EntryState::kCommitted);
+        if (state_is(sh.state, EntryState::kReserved)) publish_if_allowed(sh.state, EntryState::kCommitted);
         if (state_is(sh.state, EntryState::kReleasing)) part::free_sharer(pool, r.home_node, r.sharer_index);
       }
     }
@@ -91,7 +96,7 @@ Status roll_back(const Pool& pool, std::uint64_t me, std::uint32_t node, const T
       SharerEntry& sh = pool.sharers(r.home_node)[r.sharer_index];
       if (owned_by(sh.owner, owner)) {
         if (state_is(sh.state, EntryState::kReserved)) part::free_sharer(pool, r.home_node, r.sharer_index);
-        if (state_is(sh.state, EntryState::kReleasing)) publish_state(sh.state, EntryState::kCommitted);
+        if (state_is(sh.state, EntryState::kReleasing)) publish_if_allowed(sh.state, EntryState::kCommitted);
       }
     }
     if (r.section_index != kNoIndex) {

@@ -92,12 +92,15 @@ inline bool all_members(const Pool& pool, std::uint64_t mask) {
   return (load_acquire(pool.cluster().members) & mask) == mask;
 }
 
-// True once the latest record of `kind` for `node` is done by all its survivors.
+// True once the latest record of `kind` for `node` has its tables recovered
+// and survivors have finished. (A survivor that was itself expelled on a
+// loaded machine and rejoined never finishes an old record, so "all
+// survivors" would wait for ever: at least one finished is required.)
 inline bool recovered(const Pool& pool, layout::EventKind kind, std::uint32_t node) {
   const auto r = latest_record(pool, kind);
   if (r.sequence == 0 || r.node != node || r.tables_recovered_ns == 0) return false;
   const std::uint64_t alive = load_acquire(pool.cluster().members);
-  return (r.done & r.survivors & alive) == (r.survivors & alive);
+  return (r.done & r.survivors) != 0 || (r.survivors & alive) == 0;
 }
 
 inline void stop_all(std::vector<NodeProcess>& nodes) {

@@ -165,6 +165,7 @@ class Node {
   // Takes (and so repairs) every table lock abandoned by a dead incarnation of `dead_node`.
   Status repair_abandoned_locks(std::uint32_t dead_node);
   Status remove_sharer_everywhere(std::uint32_t dead);
+  Status sweep_reservations(std::uint32_t node);
   // Keeps two directory copies on live, intact partitions other than
   // `excluded` (a node on its way out). Directory lock held.
   void relocate_directory(std::uint32_t excluded);

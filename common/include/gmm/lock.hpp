@@ -63,15 +63,23 @@ class TableLock {
     }
     return TableLock(pool, lock, me);
   }
-  TableLock(TableLock&& other) noexcept : pool_(other.pool_), lock_(other.lock_), me_(other.me_) {
+  TableLock(TableLock&& other) noexcept : pool_(other.pool_), lock_(other.lock_), me_(other.me_), outer_(other.outer_) {
     other.lock_ = nullptr;
+    if (current_ == &other) current_ = this;
   }
   TableLock(const TableLock&) = delete;
   TableLock& operator=(const TableLock&) = delete;
   TableLock& operator=(TableLock&&) = delete;
   ~TableLock() {
+    if (current_ == this) current_ = outer_;
     if (lock_ != nullptr) lock_release(*lock_, me_);
   }
+
+  // For the table code's low-level writers: false when the innermost table
+  // lock this thread holds was taken over (we were expelled while paused).
+  // Checked right before each store group, it keeps the fencing window to
+  // a few instructions.
+  static bool writes_allowed() { return current_ == nullptr || current_->held(); }
 
   // Fencing before each group of writes: false once this node was declared
   // failed (a paused node that resumes) and the lock was taken over. The
@@ -80,10 +88,15 @@ class TableLock {
   static Error expelled();
 
  private:
-  TableLock(const Pool& pool, layout::GlobalLock& lock, std::uint64_t me) : pool_(&pool), lock_(&lock), me_(me) {}
+  TableLock(const Pool& pool, layout::GlobalLock& lock, std::uint64_t me)
+      : pool_(&pool), lock_(&lock), me_(me), outer_(current_) {
+    current_ = this;
+  }
   const Pool* pool_;
   layout::GlobalLock* lock_;
   std::uint64_t me_;
+  TableLock* outer_;                     // enclosing table lock of this thread
+  static thread_local TableLock* current_;
 };
 
 }  // namespace gmm
