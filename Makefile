@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 DEPS := ansible/install-deps.sh
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test test-fast test-sanitize scenario bench soak image clean
+.PHONY: all deps build test test-fast test-sanitize scenario scenario-vm bench soak image clean
 
 all: build
 
@@ -44,6 +44,11 @@ SCENARIO_DIR ?= /tmp/gmm-scenario-$(shell id -un)
 scenario: build
 	rm -rf $(SCENARIO_DIR)
 	$(BUILD)/bin/gmm-host --dir $(SCENARIO_DIR) scenario $(SCENARIO)
+
+# The same experiment on four QEMU guests sharing one ivshmem pool.
+scenario-vm: image
+	rm -rf $(SCENARIO_DIR)
+	$(BUILD)/bin/gmm-host --dir $(SCENARIO_DIR) scenario scenarios/vm-kill-sharer.yaml
 
 bench: build
 	$(BUILD)/bench/gmm_bench --benchmark_out=$(BUILD)/bench.json --benchmark_out_format=json
