@@ -251,4 +251,19 @@ std::string file_tail(const std::string& path, int lines) {
   return tail;
 }
 
+Status remove_cluster_files(const Cluster& cluster, const std::vector<std::string>& node_files) {
+  std::string failures;
+  auto remove = [&](const std::string& path) {
+    std::error_code error;
+    std::filesystem::remove(path, error);
+    if (error) failures += " " + path + " (" + error.message() + ")";
+  };
+  for (const std::string& path : node_files) remove(path);
+  remove(cluster.pool_path);
+  remove(cluster.faults_path());
+  remove(cluster.state_path());
+  if (!failures.empty()) return make_error(Errc::kIo, "could not remove" + failures);
+  return ok_status();
+}
+
 }  // namespace gmm::host

@@ -84,6 +84,10 @@ nlohmann::json cluster_json(const Cluster& cluster);
 // Errors: kInvalidArgument naming what is wrong in the record.
 Result<Cluster> cluster_from_json(const nlohmann::json& record);
 
+// Removes a cluster's files: the mode's per-node files (`node_files`), the
+// pool, the fault log and the record. Errors: kIo naming what stayed.
+Status remove_cluster_files(const Cluster& cluster, const std::vector<std::string>& node_files);
+
 // nullopt when DIR has no cluster.json. Errors: unreadable or corrupt record.
 Result<std::optional<Cluster>> load_cluster(const std::string& dir);
 Status save_cluster(const Cluster& cluster);  // atomically (write + rename)

@@ -82,21 +82,12 @@ void stop_children(const std::vector<NodeRecord>& nodes) {
 
 // Sockets (only if still sockets), the pool file and the record.
 Status remove_files(const Cluster& cluster) {
-  std::string failures;
-  auto remove = [&](const std::string& path) {
-    std::error_code error;
-    fs::remove(path, error);
-    if (error) failures += " " + path + " (" + error.message() + ")";
-  };
+  std::vector<std::string> sockets;
   for (const NodeRecord& node : cluster.nodes) {
     std::error_code error;
-    if (fs::is_socket(fs::symlink_status(node.socket, error))) remove(node.socket);
+    if (fs::is_socket(fs::symlink_status(node.socket, error))) sockets.push_back(node.socket);
   }
-  remove(cluster.pool_path);
-  remove(cluster.faults_path());
-  remove(cluster.state_path());
-  if (!failures.empty()) return make_error(Errc::kIo, "could not remove" + failures);
-  return ok_status();
+  return remove_cluster_files(cluster, sockets);
 }
 
 std::string live_nodes(const Cluster& cluster) {

@@ -315,22 +315,10 @@ Status stop_all(const Cluster& cluster) {
 }
 
 Status remove_files(const Cluster& cluster) {
-  std::string failures;
-  auto remove = [&](const std::string& path) {
-    std::error_code error;
-    fs::remove(path, error);
-    if (error) failures += " " + path + " (" + error.message() + ")";
-  };
-  for (const NodeRecord& node : cluster.nodes) {
-    remove(node.qmp);
-    remove(node.ctl);
-    remove(node_files(cluster.dir, node.id).ivshmem);
-  }
-  remove(cluster.pool_path);
-  remove(cluster.faults_path());
-  remove(cluster.state_path());
-  if (!failures.empty()) return make_error(Errc::kIo, "could not remove" + failures);
-  return ok_status();
+  std::vector<std::string> files;
+  for (const NodeRecord& node : cluster.nodes)
+    files.insert(files.end(), {node.qmp, node.ctl, node_files(cluster.dir, node.id).ivshmem});
+  return remove_cluster_files(cluster, files);
 }
 
 std::string live_parts(const Cluster& cluster) {
