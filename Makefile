@@ -30,7 +30,8 @@ build-tsan/CMakeCache.txt: | deps
 # and the concurrent tests under TSan.
 test: test-fast test-sanitize
 
-test-fast: build
+# (image: the vm-labelled tests boot guests from it)
+test-fast: image
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
 
 test-sanitize: deps build-asan/CMakeCache.txt build-tsan/CMakeCache.txt
@@ -59,11 +60,12 @@ SOAK_INJECTIONS ?= 2000
 soak: build
 	GMM_CHAOS_INJECTIONS=$(SOAK_INJECTIONS) $(BUILD)/common/tests/gmm_core_tests "[chaos]"
 
-# The guest image with this build's gmmd and gmmctl in /usr/bin (only those
-# two: build/bin also holds host tools and a gmm-agent the image builds itself).
+# The guest image with this build's gmmd, gmmctl and gmm-window-check in
+# /usr/bin (only those: build/bin also holds host tools and a gmm-agent the
+# image builds itself).
 image: deps build
 	@extra=$$(mktemp -d) && trap 'rm -rf "$$extra"' EXIT && \
-	cp $(BUILD)/bin/gmmd $(BUILD)/bin/gmmctl "$$extra"/ && \
+	cp $(BUILD)/bin/gmmd $(BUILD)/bin/gmmctl $(BUILD)/bin/gmm-window-check "$$extra"/ && \
 	GMM_IMAGE_EXTRA="$$extra" guest/image/build-image.sh
 
 clean:

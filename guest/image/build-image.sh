@@ -124,7 +124,7 @@ moddir="$kroot/lib/modules/$kver"
 kobuild="$out/ko-build"
 rm -rf "$kobuild"
 mkdir -p "$kobuild"
-cp "$repo/ivshmem-driver/gmm_ivshmem.c" "$repo/ivshmem-driver/Kbuild" "$kobuild/"
+cp "$repo/ivshmem-driver/gmm_ivshmem.c" "$repo/ivshmem-driver/gmm_ivshmem_uapi.h" "$repo/ivshmem-driver/Kbuild" "$kobuild/"
 log "building gmm_ivshmem.ko for $kver"
 # the prefix map keeps the build directory out of the .ko (build-id)
 make -s -C "/usr/src/linux-headers-$kver" M="$kobuild" KCFLAGS="-ffile-prefix-map=$kobuild/=" modules 2>&1 |
@@ -193,8 +193,9 @@ install -m 0755 "$here/smoke-doorbell-test" "$root/usr/lib/gmm/smoke-doorbell-te
 gcc -static -O2 -Wall -Wextra -o "$root/usr/bin/uio-poke" "$here/uio-poke.c"
 strip "$root/usr/bin/uio-poke"
 echo "gmm-guest" >"$root/etc/hostname"
-echo "root:x:0:0:root:/root:/bin/sh" >"$root/etc/passwd"
-echo "root:x:0:" >"$root/etc/group"
+# user: an unprivileged account for checks that processes get only their windows
+printf '%s\n' "root:x:0:0:root:/root:/bin/sh" "user:x:1000:1000:unprivileged:/tmp:/bin/sh" >"$root/etc/passwd"
+printf '%s\n' "root:x:0:" "user:x:1000:" >"$root/etc/group"
 echo "$kver" >"$root/etc/gmm-kernel-version"
 mkdir -p "$root/var/log"
 
