@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 DEPS := ansible/install-deps.sh
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test test-fast test-sanitize scenario scenario-vm bench soak image clean
+.PHONY: all deps build test test-fast test-sanitize test-fuzz fuzz scenario scenario-vm bench soak image clean
 
 all: build
 
@@ -22,13 +22,18 @@ build: deps $(BUILD)/CMakeCache.txt
 build-asan/CMakeCache.txt: | deps
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DGMM_SANITIZE=address -DGMM_BENCH=OFF
 
+# clang + libFuzzer + ASan/UBSan, only the fuzz targets are built
+build-fuzz/CMakeCache.txt: | deps
+	cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+		-DGMM_FUZZ=ON -DGMM_BENCH=OFF
+
 build-tsan/CMakeCache.txt: | deps
 	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGMM_SANITIZE=thread -DGMM_BENCH=OFF
 
 # Everything: the plain build's tests, then the core under ASan/UBSan (all
-# but the 69-case crash-point recovery matrix, which the plain build runs)
-# and the concurrent tests under TSan.
-test: test-fast test-sanitize
+# but the 69-case crash-point recovery matrix, which the plain build runs),
+# the concurrent tests under TSan, and a bounded run of the request fuzzer.
+test: test-fast test-sanitize test-fuzz
 
 # (image: the vm-labelled tests boot guests from it)
 test-fast: image
@@ -39,6 +44,19 @@ test-sanitize: deps build-asan/CMakeCache.txt build-tsan/CMakeCache.txt
 	cd build-asan && ctest --output-on-failure -j $(JOBS) -L 'core|concurrent|crash' -E 'at any crash point is recovered by the others' --timeout 900
 	cmake --build build-tsan -j $(JOBS) --target gmm_core_tests
 	cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ctest --output-on-failure -j $(JOBS) -L concurrent --timeout 900
+
+test-fuzz: deps build-fuzz/CMakeCache.txt
+	cmake --build build-fuzz -j $(JOBS) --target gmm_request_fuzzer
+	cd build-fuzz && ctest --output-on-failure -L fuzz --timeout 300
+
+# The request fuzzer for FUZZ_SECONDS (default 10 minutes), keeping what it
+# learns in build-fuzz/guest/proto/fuzz-corpus; a crash leaves crash-* there.
+FUZZ_SECONDS ?= 600
+fuzz: deps build-fuzz/CMakeCache.txt
+	cmake --build build-fuzz -j $(JOBS) --target gmm_request_fuzzer
+	build-fuzz/guest/proto/gmm_request_fuzzer -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 \
+		-dict=guest/proto/fuzz/request.dict -artifact_prefix=build-fuzz/guest/proto/ -print_final_stats=1 \
+		build-fuzz/guest/proto/fuzz-corpus guest/proto/fuzz/corpus
 
 # The main job. Until the VM testbed lands it runs in process mode.
 SCENARIO ?= scenarios/proc-kill-sharer.yaml
@@ -69,4 +87,4 @@ image: deps build
 	GMM_IMAGE_EXTRA="$$extra" guest/image/build-image.sh
 
 clean:
-	rm -rf $(BUILD) build-asan build-tsan
+	rm -rf $(BUILD) build-asan build-tsan build-fuzz
