@@ -121,7 +121,7 @@ std::vector<UniqueFd> receive_fds(int socket, std::size_t count) {
 }
 
 // The unprivileged client: everything it may do works, the rest is refused.
-void client(int socket, const std::string& uio_dev, std::uint64_t magic) {
+void client(int socket, const std::string& uio_dev, const std::string& sysfs_bar, std::uint64_t magic) {
   bool dropped = ::setgroups(0, nullptr) == 0 && ::setgid(kUnprivileged) == 0 && ::setuid(kUnprivileged) == 0;
   check(dropped && ::getuid() == kUnprivileged && ::geteuid() == kUnprivileged && ::setuid(0) != 0,
         "client runs as uid/gid " + std::to_string(kUnprivileged) + " and cannot become root again");
@@ -209,6 +209,12 @@ void client(int socket, const std::string& uio_dev, std::uint64_t magic) {
     err = errno;
     check_errno(!uio.valid(), err, EACCES,
                 "client opens " + uio_dev + (flags == O_RDWR ? " read-write" : " read-only") + " (the whole BAR)");
+  }
+  // The other ways to the BAR: PCI sysfs and physical memory.
+  for (const std::string& path : {sysfs_bar, std::string("/dev/mem")}) {
+    UniqueFd other(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    err = errno;
+    check_errno(!other.valid(), err, EACCES, "client opens " + path);
   }
 }
 
@@ -323,7 +329,7 @@ int main(int argc, char** argv) {
   if (child == 0) {
     ::close(sockets[0]);
     failures = 0;
-    client(sockets[1], uio_dev, magic);
+    client(sockets[1], uio_dev, whole_bar.device().sysfs_dir + "/device/resource2", magic);
     std::fflush(stdout);
     ::_exit(failures == 0 ? 0 : 1);
   }
