@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 DEPS := ansible/install-deps.sh
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test test-fast test-sanitize scenario scenario-vm bench soak image clean
+.PHONY: all deps build test test-fast test-sanitize scenario scenario-proc scenarios-vm shell bench soak image clean
 
 all: build
 
@@ -25,12 +25,13 @@ build-asan/CMakeCache.txt: | deps
 build-tsan/CMakeCache.txt: | deps
 	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGMM_SANITIZE=thread -DGMM_BENCH=OFF
 
-# Everything: the plain build's tests, then the core under ASan/UBSan (all
-# but the 69-case crash-point recovery matrix, which the plain build runs)
-# and the concurrent tests under TSan.
+# Everything: the plain build's tests (the VM scenarios among them, label
+# vm, so the guest image is built first), then the core under ASan/UBSan
+# (all but the 69-case crash-point recovery matrix, which the plain build
+# runs) and the concurrent tests under TSan.
 test: test-fast test-sanitize
 
-test-fast: build
+test-fast: build image
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
 
 test-sanitize: deps build-asan/CMakeCache.txt build-tsan/CMakeCache.txt
@@ -39,17 +40,35 @@ test-sanitize: deps build-asan/CMakeCache.txt build-tsan/CMakeCache.txt
 	cmake --build build-tsan -j $(JOBS) --target gmm_core_tests
 	cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ctest --output-on-failure -j $(JOBS) -L concurrent --timeout 900
 
-# The main job. Until the VM testbed lands it runs in process mode.
-SCENARIO ?= scenarios/proc-kill-sharer.yaml
+# The main job: scenarios/vm-kill-sharer.yaml on four QEMU guests sharing
+# one ivshmem pool (kill a node that shares sections and holds a directory
+# copy; the survivors recover; prints detection and recovery times).
+SCENARIO ?= scenarios/vm-kill-sharer.yaml
 SCENARIO_DIR ?= /tmp/gmm-scenario-$(shell id -un)
-scenario: build
+scenario: image
 	rm -rf $(SCENARIO_DIR)
 	$(BUILD)/bin/gmm-host --dir $(SCENARIO_DIR) scenario $(SCENARIO)
 
-# The same experiment on four QEMU guests sharing one ivshmem pool.
-scenario-vm: image
+# The same experiment with gmmd processes on a pool file (no VMs).
+scenario-proc: build
 	rm -rf $(SCENARIO_DIR)
-	$(BUILD)/bin/gmm-host --dir $(SCENARIO_DIR) scenario scenarios/vm-kill-sharer.yaml
+	$(BUILD)/bin/gmm-host --dir $(SCENARIO_DIR) scenario scenarios/proc-kill-sharer.yaml
+
+# Every VM scenario in scenarios/, one after the other (scenarios/README.md).
+scenarios-vm: image
+	@failed=""; for file in scenarios/vm-*.yaml; do \
+	  rm -rf $(SCENARIO_DIR); \
+	  $(BUILD)/bin/gmm-host --dir $(SCENARIO_DIR) scenario $$file || failed="$$failed $$file"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "FAILED:$$failed"; exit 1; fi; echo "all VM scenarios passed"
+
+# A shell on node NODE of the running VM cluster in CLUSTER_DIR (start one
+# with `gmm-host up --mode vm ...`); Ctrl-] detaches.
+NODE ?= 0
+CLUSTER_DIR ?= $(or $(GMM_CLUSTER_DIR),/tmp/gmm-cluster-$(shell id -un))
+shell:
+	@test -x $(BUILD)/bin/gmm-host || { echo "make shell: $(BUILD)/bin/gmm-host not built; run make image, then gmm-host up --mode vm" >&2; exit 2; }
+	$(BUILD)/bin/gmm-host --dir $(CLUSTER_DIR) console $(NODE)
 
 bench: build
 	$(BUILD)/bench/gmm_bench --benchmark_out=$(BUILD)/bench.json --benchmark_out_format=json
@@ -64,7 +83,7 @@ soak: build
 image: deps build
 	@extra=$$(mktemp -d) && trap 'rm -rf "$$extra"' EXIT && \
 	cp $(BUILD)/bin/gmmd $(BUILD)/bin/gmmctl "$$extra"/ && \
-	GMM_IMAGE_EXTRA="$$extra" guest/image/build-image.sh
+	GMM_IMAGE_EXTRA="$$extra" GMM_IMAGE_DIR="$(abspath $(BUILD))/image" guest/image/build-image.sh
 
 clean:
 	rm -rf $(BUILD) build-asan build-tsan

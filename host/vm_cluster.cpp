@@ -121,9 +121,9 @@ Result<std::int64_t> spawn_qemu(const Cluster& cluster, const NodeRecord& node, 
     if (arg == "virtconsole,chardev=ctl") arg = "virtserialport,chardev=ctl,name=org.gmm.agent";
   }
   // Stale sockets of a previous QEMU would make this one fail to listen.
-  for (const std::string* socket : {&node.qmp, &node.ctl}) {
+  for (const std::string& socket : {node.qmp, node.ctl, node_files(cluster.dir, node.id).shell}) {
     std::error_code ignored;
-    fs::remove(*socket, ignored);
+    fs::remove(socket, ignored);
   }
   {
     std::ofstream log(node.qemu_log, std::ios::app);
@@ -317,7 +317,8 @@ Status stop_all(const Cluster& cluster) {
 Status remove_files(const Cluster& cluster) {
   std::vector<std::string> files;
   for (const NodeRecord& node : cluster.nodes)
-    files.insert(files.end(), {node.qmp, node.ctl, node_files(cluster.dir, node.id).ivshmem});
+    files.insert(files.end(), {node.qmp, node.ctl, node_files(cluster.dir, node.id).ivshmem,
+                               node_files(cluster.dir, node.id).shell});
   return remove_cluster_files(cluster, files);
 }
 
