@@ -171,6 +171,7 @@ int batch(int socket, std::uint32_t node, std::chrono::seconds timeout) {
   if (Status sent = vm::write_all(socket, begin + script + end); !sent) return failed(sent.error().message);
   auto started = reader.until(marker("begin"), deadline, ignore);
   if (!started) return failed(started.error().message);
+  if (!*started) return failed("the console shell stopped answering (--timeout " + std::to_string(timeout.count()) + " s)");
   // The output so far goes out line by line; the `echo` before the end
   // marker ends a last line without a newline, so one empty line is ours.
   std::optional<std::string> pending;
@@ -178,7 +179,7 @@ int batch(int socket, std::uint32_t node, std::chrono::seconds timeout) {
     if (pending) std::cout << *pending << "\n" << std::flush;
     pending = line;
   };
-  auto finished = started && *started ? reader.until(marker("end"), deadline, print) : started;
+  auto finished = reader.until(marker("end"), deadline, print);
   if (!finished) return failed(finished.error().message);
   if (!*finished) return failed("the script did not finish within " + std::to_string(timeout.count()) + " s (--timeout)");
   if (pending && !pending->empty()) std::cout << *pending << "\n";

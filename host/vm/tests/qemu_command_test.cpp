@@ -86,7 +86,7 @@ TEST_CASE("qemu_argv: settings change what they should", "[qemu_command]") {
   CHECK(value_of(*argv, "-cpu") == "host");
   CHECK(value_of(*argv, "-smp") == "4");
   CHECK(value_of(*argv, "-m") == "512");
-  CHECK(value_of(*argv, "-device", 3) == "ivshmem-doorbell,chardev=ivsh,vectors=4");
+  CHECK(value_of(*argv, "-device", 4) == "ivshmem-doorbell,chardev=ivsh,vectors=4");
   CHECK_FALSE(has(*argv, "-virtfs"));
   CHECK(value_of(*argv, "-append") ==
         "console=ttyS0 panic=-1 gmm.node=1 gmm.init=/gmm/bin/gmmd gmm.args=--node,1,--pool,uio gmm.nodes=4 initcall_debug");
