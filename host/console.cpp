@@ -8,9 +8,9 @@
 //
 // Interactive (stdin and stdout are terminals): the terminal goes raw, every
 // key goes to the guest (Ctrl-C included) except Ctrl-], which detaches.
-// --batch (stdin a pipe or file): the input runs as a script in that shell
-// with echo and prompts off; its output is printed without the terminal's
-// '\r' and the exit status is the last command's.
+// --batch (stdin a pipe or file): the input runs as a script in a subshell
+// of that shell with echo and prompts off; its output is printed without
+// the terminal's '\r' and the exit status is the script's.
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/file.h>
@@ -168,7 +168,9 @@ int batch(int socket, std::uint32_t node, std::chrono::seconds timeout) {
                             sent_marker("begin") + "\n";
   const std::string end = "__gmm_status=$?; PS1=$__gmm_ps1 PS2=$__gmm_ps2; stty echo 2>/dev/null; echo; echo " +
                           sent_marker("end") + " $__gmm_status\n";
-  if (Status sent = vm::write_all(socket, begin + script + end); !sent) return failed(sent.error().message);
+  // In a subshell: `exit` in the script ends only that, and the shell keeps
+  // the console's state (cd, variables) of an interactive user.
+  if (Status sent = vm::write_all(socket, begin + "(\n" + script + ")\n" + end); !sent) return failed(sent.error().message);
   auto started = reader.until(marker("begin"), deadline, ignore);
   if (!started) return failed(started.error().message);
   if (!*started) return failed("the console shell stopped answering (--timeout " + std::to_string(timeout.count()) + " s)");
