@@ -215,7 +215,10 @@ int command_console(const std::string& dir, std::uint32_t node, bool batch_mode,
     return fail("console", "no node " + std::to_string(node) + " (the cluster has " +
                                std::to_string(cluster->nodes.size()) + ")", 2);
   }
-  if (auto exited = node_exited(*cluster, node)) return fail("console", "node " + std::to_string(node) + " is not running: " + *exited);
+  if (node_exited(*cluster, node)) {
+    return fail("console", "node " + std::to_string(node) + " is not running (its QEMU is gone; see " +
+                               cluster->nodes[node].qemu_log + "): `gmm-host restart " + std::to_string(node) + "`");
+  }
   NodeHealth health = node_health(*cluster, node);
   if (health.paused) {
     return fail("console", "node " + std::to_string(node) + " is stopped (" + health.detail +
