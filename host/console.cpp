@@ -144,6 +144,7 @@ int batch(int socket, std::uint32_t node, std::chrono::seconds timeout) {
   std::string script((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
   if (script.size() > kMaxScript) return fail("console", "--batch input is larger than 1 MiB", 2);
   if (!script.empty() && script.back() != '\n') script += '\n';
+  if (script.find_first_not_of(" \t\n") == std::string::npos) script = ":\n";  // `( )` is a syntax error
   // Markers are sent as `__gmm_console_""N_x` so that the shell's echo of
   // the command line (before echo is off) never matches what echo prints.
   const std::string nonce = std::to_string(::getpid()) + "_" +
