@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 DEPS := ansible/install-deps.sh
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test test-fast test-sanitize test-fuzz fuzz scenario scenario-vm bench soak image clean
+.PHONY: all deps build test test-fast test-sanitize test-fuzz fuzz scenario scenario-proc scenarios-vm shell bench soak image clean
 
 all: build
 
@@ -30,13 +30,14 @@ build-fuzz/CMakeCache.txt: | deps
 build-tsan/CMakeCache.txt: | deps
 	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGMM_SANITIZE=thread -DGMM_BENCH=OFF
 
-# Everything: the plain build's tests, then the core under ASan/UBSan (all
-# but the 69-case crash-point recovery matrix, which the plain build runs),
-# the concurrent tests under TSan, and a bounded run of the request fuzzer.
+# Everything: the plain build's tests (the VM scenarios and the window
+# check among them, label vm, so the guest image is built first), then the
+# core under ASan/UBSan (all but the 69-case crash-point recovery matrix,
+# which the plain build runs), the concurrent tests under TSan, and a
+# bounded run of the request fuzzer.
 test: test-fast test-sanitize test-fuzz
 
-# (image: the vm-labelled tests boot guests from it)
-test-fast: image
+test-fast: build image
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
 
 test-sanitize: deps build-asan/CMakeCache.txt build-tsan/CMakeCache.txt
@@ -58,17 +59,35 @@ fuzz: deps build-fuzz/CMakeCache.txt
 		-dict=guest/proto/fuzz/request.dict -artifact_prefix=build-fuzz/guest/proto/ -print_final_stats=1 \
 		build-fuzz/guest/proto/fuzz-corpus guest/proto/fuzz/corpus
 
-# The main job. Until the VM testbed lands it runs in process mode.
-SCENARIO ?= scenarios/proc-kill-sharer.yaml
+# The main job: scenarios/vm-kill-sharer.yaml on four QEMU guests sharing
+# one ivshmem pool (kill a node that shares sections and holds a directory
+# copy; the survivors recover; prints detection and recovery times).
+SCENARIO ?= scenarios/vm-kill-sharer.yaml
 SCENARIO_DIR ?= /tmp/gmm-scenario-$(shell id -un)
-scenario: build
+scenario: image
 	rm -rf $(SCENARIO_DIR)
 	$(BUILD)/bin/gmm-host --dir $(SCENARIO_DIR) scenario $(SCENARIO)
 
-# The same experiment on four QEMU guests sharing one ivshmem pool.
-scenario-vm: image
+# The same experiment with gmmd processes on a pool file (no VMs).
+scenario-proc: build
 	rm -rf $(SCENARIO_DIR)
-	$(BUILD)/bin/gmm-host --dir $(SCENARIO_DIR) scenario scenarios/vm-kill-sharer.yaml
+	$(BUILD)/bin/gmm-host --dir $(SCENARIO_DIR) scenario scenarios/proc-kill-sharer.yaml
+
+# Every VM scenario in scenarios/, one after the other (scenarios/README.md).
+scenarios-vm: image
+	@failed=""; for file in scenarios/vm-*.yaml; do \
+	  rm -rf $(SCENARIO_DIR); \
+	  $(BUILD)/bin/gmm-host --dir $(SCENARIO_DIR) scenario $$file || failed="$$failed $$file"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "FAILED:$$failed"; exit 1; fi; echo "all VM scenarios passed"
+
+# A shell on node NODE of the running VM cluster in CLUSTER_DIR (start one
+# with `gmm-host up --mode vm ...`); Ctrl-] detaches.
+NODE ?= 0
+CLUSTER_DIR ?= $(or $(GMM_CLUSTER_DIR),/tmp/gmm-cluster-$(shell id -un))
+shell:
+	@test -x $(BUILD)/bin/gmm-host || { echo "make shell: $(BUILD)/bin/gmm-host not built; run make image, then gmm-host up --mode vm" >&2; exit 2; }
+	$(BUILD)/bin/gmm-host --dir $(CLUSTER_DIR) console $(NODE)
 
 bench: build
 	$(BUILD)/bench/gmm_bench --benchmark_out=$(BUILD)/bench.json --benchmark_out_format=json
@@ -84,7 +103,7 @@ soak: build
 image: deps build
 	@extra=$$(mktemp -d) && trap 'rm -rf "$$extra"' EXIT && \
 	cp $(BUILD)/bin/gmmd $(BUILD)/bin/gmmctl $(BUILD)/bin/gmm-window-check "$$extra"/ && \
-	GMM_IMAGE_EXTRA="$$extra" guest/image/build-image.sh
+	GMM_IMAGE_EXTRA="$$extra" GMM_IMAGE_DIR="$(abspath $(BUILD))/image" guest/image/build-image.sh
 
 clean:
 	rm -rf $(BUILD) build-asan build-tsan build-fuzz

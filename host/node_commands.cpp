@@ -155,8 +155,11 @@ int command_leave(const std::string& dir, std::uint32_t node, std::chrono::secon
   std::optional<layout::RecoveryRecord> record;
   bool gone = poll_until(timeout + std::chrono::milliseconds(target->cluster.membership.leave_grace_ms), [&] {
     record = find_record(target->pool(), EventKind::kNodeLeaving, node, before.incarnation);
+    // Its gmmd exits once it has left; a VM keeps running without it (its
+    // OS is outside GMM now) until `restart` boots it to rejoin.
     return record && record_complete(*record, members_now(target->pool())) &&
-           read_slot(target->pool(), node).state != NodeState::kMember && node_exited(target->cluster, node);
+           read_slot(target->pool(), node).state != NodeState::kMember &&
+           (node_exited(target->cluster, node) || !node_health(target->cluster, node).answering);
   });
   if (!gone) {
     return fail("leave",

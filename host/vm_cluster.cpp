@@ -121,9 +121,9 @@ Result<std::int64_t> spawn_qemu(const Cluster& cluster, const NodeRecord& node, 
     if (arg == "virtconsole,chardev=ctl") arg = "virtserialport,chardev=ctl,name=org.gmm.agent";
   }
   // Stale sockets of a previous QEMU would make this one fail to listen.
-  for (const std::string* socket : {&node.qmp, &node.ctl}) {
+  for (const std::string& socket : {node.qmp, node.ctl, node_files(cluster.dir, node.id).shell}) {
     std::error_code ignored;
-    fs::remove(*socket, ignored);
+    fs::remove(socket, ignored);
   }
   {
     std::ofstream log(node.qemu_log, std::ios::app);
@@ -317,7 +317,8 @@ Status stop_all(const Cluster& cluster) {
 Status remove_files(const Cluster& cluster) {
   std::vector<std::string> files;
   for (const NodeRecord& node : cluster.nodes)
-    files.insert(files.end(), {node.qmp, node.ctl, node_files(cluster.dir, node.id).ivshmem});
+    files.insert(files.end(), {node.qmp, node.ctl, node_files(cluster.dir, node.id).ivshmem,
+                               node_files(cluster.dir, node.id).shell});
   return remove_cluster_files(cluster, files);
 }
 
@@ -400,6 +401,12 @@ Result<Cluster> boot(const UpOptions& options, Cluster& cluster) {
   if (Status formatted = format_pool(**mapping, geometry); !formatted) {
     return make_error(formatted.error().code, "cannot format pool " + cluster.pool_path + ": " + formatted.error().message);
   }
+  auto pool = Pool::attach(**mapping);
+  if (!pool) return pool.error();
+  // Nodes 0 and 1 join first, one after the other: the first two members
+  // get the directory's copies (primary, replica), so they are always on
+  // nodes 0 and 1 after `up` (scenarios and docs rely on it), not on
+  // whichever guest happened to start gmmd first.
   for (const NodeRecord& node : cluster.nodes) {
     auto out = agents[node.id]->run({"gmmd-start"}, 30s, node_env(node));
     if (!out) return make_error(out.error().code, node_name(node.id) + ": gmmd-start: " + out.error().message);
@@ -407,9 +414,12 @@ Result<Cluster> boot(const UpOptions& options, Cluster& cluster) {
       return make_error(Errc::kIo, node_name(node.id) + ": gmmd-start exited with status " +
                                        std::to_string(out->status) + ": " + out->out + out->err);
     }
+    if (node.id < 2) {
+      Cluster joined = cluster;
+      joined.nodes = {node};
+      if (Status ok = wait_members(joined, *pool, deadline); !ok) return ok.error();
+    }
   }
-  auto pool = Pool::attach(**mapping);
-  if (!pool) return pool.error();
   if (Status ok = wait_members(cluster, *pool, deadline); !ok) return ok.error();
   std::cout << "up: all " << cluster.nodes.size() << " nodes are members " << fixed(seconds_since(start))
             << " s after the QEMUs started\n" << std::flush;

@@ -18,7 +18,8 @@
 #   vmlinux            the same, uncompressed: `-kernel vmlinux` boots it via
 #                      PVH, about 4 s faster per boot under TCG
 #   initramfs.cpio.gz  busybox, modules, /init (guest/image/init), uio-poke,
-#                      gmm-agent (guest/agent, static), gmmd-start
+#                      gmm-agent (guest/agent, static), gmmd-start, the C/C++
+#                      runtime libraries (for programs run from /gmm/bin)
 #   gmm_ivshmem.ko     the driver (also inside the initramfs)
 #   kernel-version     the kernel release the image was built for
 #
@@ -214,6 +215,17 @@ copy_libs() {
 			cp -L "$lib" "$root$lib"
 		done
 }
+# The C and C++ runtime (libstdc++, libgcc_s, libm, libc, the loader), so
+# that a dynamically linked program from the build directory's 9p share
+# (/gmm/bin) runs in a guest without a new image. Other libraries are not
+# here: link such programs statically, or add them with GMM_IMAGE_EXTRA.
+for so in libstdc++.so.6 libgcc_s.so.1; do
+	lib=$(/sbin/ldconfig -p | awk -v so="$so" '$1 == so && /x86-64/ { print $NF; exit }')
+	[[ -n "$lib" ]] || die "$so not found (ldconfig -p): install libstdc++6"
+	mkdir -p "$root$(dirname "$lib")"
+	cp -L "$lib" "$root$lib"
+	copy_libs "$lib"
+done
 if [[ -n "$extra" ]]; then
 	[[ -d "$extra" ]] || die "GMM_IMAGE_EXTRA=$extra is not a directory"
 	find "$extra" -maxdepth 1 \( -type f -o -type l \) -print | sort | while read -r f; do
