@@ -64,7 +64,7 @@ volatile std::sig_atomic_t g_stop = 0;
 // connects after fork and rings its peers through the eventfds it hands out.
 class DoorbellServer {
  public:
-  explicit DoorbellServer(const std::string& pool_path) {
+  explicit DoorbellServer(const std::string& pool_path) : prefix_(fmt::format("/tmp/gmm-bench-{}", ::getpid())) {
     host::vm::IvshmemServer::Options options;
     options.shm_path = pool_path;
     options.vectors = ivshmem::kGmmVectors;
@@ -81,11 +81,11 @@ class DoorbellServer {
   DoorbellServer(const DoorbellServer&) = delete;
   DoorbellServer& operator=(const DoorbellServer&) = delete;
 
-  std::string socket(std::uint32_t node) const {
-    return fmt::format("/tmp/gmm-bench-{}-node{}.ivshmem", ::getpid(), node);
-  }
+  // (Named after the parent: node processes call this after fork.)
+  std::string socket(std::uint32_t node) const { return fmt::format("{}-node{}.ivshmem", prefix_, node); }
 
  private:
+  std::string prefix_;
   std::unique_ptr<host::vm::IvshmemServer> server_;
   std::thread loop_;
 };
