@@ -33,15 +33,6 @@ std::optional<Mode> parse_mode(std::string_view name) {
   return std::nullopt;
 }
 
-Membership default_membership(Mode mode) {
-  Membership membership;
-  if (mode == Mode::kVm) {
-    membership.heartbeat_ms = 20;
-    membership.miss_threshold = 8;
-  }
-  return membership;
-}
-
 json cluster_json(const Cluster& cluster) {
   json nodes = json::array();
   for (const NodeRecord& node : cluster.nodes) {

@@ -65,8 +65,6 @@ struct Membership {
   std::uint32_t miss_threshold = 25;
   std::uint32_t leave_grace_ms = 2000;
 };
-// `up`'s defaults per mode: process mode as above; VM mode VM_DEFAULTS_TBD.
-Membership default_membership(Mode mode);
 
 struct Cluster {
   Mode mode = Mode::kProc;

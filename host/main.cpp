@@ -78,14 +78,11 @@ int main(int argc, char** argv) {
   up->add_option("--pool-size", pool_size, "pool bytes, e.g. 256M")->required();
   up->add_option("--pool", up_options.pool_path, "pool file (default: under /dev/shm, named after DIR)");
   up->add_option("--timeout", ready_timeout_s, "seconds to wait for the nodes")->check(CLI::PositiveNumber);
-  const Membership proc_defaults = default_membership(Mode::kProc), vm_defaults = default_membership(Mode::kVm);
-  up->add_option("--heartbeat-ms", up_options.membership.heartbeat_ms,
-                 "membership heartbeat period (default: proc " + std::to_string(proc_defaults.heartbeat_ms) + ", vm " +
-                     std::to_string(vm_defaults.heartbeat_ms) + ")");
+  up->add_option("--heartbeat-ms", up_options.membership.heartbeat_ms, "membership heartbeat period")
+      ->capture_default_str();
   up->add_option("--miss-threshold", up_options.membership.miss_threshold,
-                 "periods without a beat before a node is declared failed (default: proc " +
-                     std::to_string(proc_defaults.miss_threshold) + ", vm " +
-                     std::to_string(vm_defaults.miss_threshold) + ")");
+                 "periods without a beat before a node is declared failed")
+      ->capture_default_str();
   up->add_option("--leave-grace-ms", up_options.membership.leave_grace_ms,
                  "time applications get on a planned leave before their shares are revoked")
       ->capture_default_str();
@@ -158,10 +155,6 @@ int main(int argc, char** argv) {
       up_options.crash_at.push_back(*spec);
     }
     up_options.mode = *parsed_mode;
-    // Each mode has its own failure-detection defaults (cluster.hpp).
-    const Membership defaults = default_membership(*parsed_mode);
-    if (up->count("--heartbeat-ms") == 0) up_options.membership.heartbeat_ms = defaults.heartbeat_ms;
-    if (up->count("--miss-threshold") == 0) up_options.membership.miss_threshold = defaults.miss_threshold;
     up_options.pool_size = *size;
     up_options.dir = dir;
     up_options.ready_timeout = std::chrono::seconds(ready_timeout_s);
