@@ -66,7 +66,7 @@ Status write_fd(int fd, std::string_view data) {
   while (!data.empty()) {
     ssize_t n = ::write(fd, data.data(), data.size());
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return make_error(Errc::kIo, vm::errno_text("write"));
+    if (n < 0) return make_error(Errc::kIo, errno_text("write"));
     data.remove_prefix(static_cast<std::size_t>(n));
   }
   return ok_status();
@@ -74,16 +74,16 @@ Status write_fd(int fd, std::string_view data) {
 
 int interactive(int socket, std::uint32_t node) {
   RawTerminal terminal(STDIN_FILENO);
-  if (!terminal.active()) return fail("console", vm::errno_text("cannot put the terminal into raw mode"));
+  if (!terminal.active()) return fail("console", errno_text("cannot put the terminal into raw mode"));
   std::cerr << "gmm-host: console of node " << node << "; Ctrl-] detaches\r\n" << std::flush;
   // A fresh prompt: what the shell printed before we attached was dropped.
-  if (Status sent = vm::write_all(socket, "\n"); !sent) return fail("console", sent.error().message);
+  if (Status sent = write_all(socket, "\n"); !sent) return fail("console", sent.error().message);
   pollfd fds[2] = {{STDIN_FILENO, POLLIN, 0}, {socket, POLLIN, 0}};
   char buffer[4096];
   for (;;) {
     if (::poll(fds, 2, -1) < 0) {
       if (errno == EINTR) continue;
-      return fail("console", vm::errno_text("poll"));
+      return fail("console", errno_text("poll"));
     }
     if (fds[1].revents != 0) {
       ssize_t n = ::recv(socket, buffer, sizeof buffer, 0);
@@ -98,7 +98,7 @@ int interactive(int socket, std::uint32_t node) {
       if (n <= 0) return 0;
       std::string_view keys(buffer, static_cast<std::size_t>(n));
       auto detach = keys.find(kDetachKey);
-      if (Status sent = vm::write_all(socket, keys.substr(0, detach)); !sent) return fail("console", sent.error().message);
+      if (Status sent = write_all(socket, keys.substr(0, detach)); !sent) return fail("console", sent.error().message);
       if (detach != std::string_view::npos) {
         std::cerr << "\r\ngmm-host: detached from node " << node << "'s console\r\n";
         return 0;
@@ -115,7 +115,7 @@ class LineReader {
   // The line holding `marker`, or nullopt on timeout; kIo when the console
   // closes.
   template <class OnLine>
-  Result<std::optional<std::string>> until(const std::string& marker, vm::Deadline deadline, OnLine&& on_line) {
+  Result<std::optional<std::string>> until(const std::string& marker, Deadline deadline, OnLine&& on_line) {
     for (;;) {
       for (auto eol = buffer_.find('\n'); eol != std::string::npos; eol = buffer_.find('\n')) {
         std::string line = buffer_.substr(0, eol);
@@ -124,7 +124,7 @@ class LineReader {
         if (line.find(marker) != std::string::npos) return std::optional(line);
         on_line(line);
       }
-      auto readable = vm::wait_readable(socket_, deadline.remaining());
+      auto readable = wait_readable(socket_, deadline.remaining());
       if (!readable) return readable.error();
       if (!*readable) return std::optional<std::string>();
       char chunk[4096];
@@ -151,7 +151,7 @@ int batch(int socket, std::uint32_t node, std::chrono::seconds timeout) {
                             std::to_string(std::chrono::steady_clock::now().time_since_epoch().count() % 1000000007);
   auto marker = [&](const char* what) { return "__gmm_console_" + nonce + "_" + what; };
   auto sent_marker = [&](const char* what) { return "__gmm_console_\"\"" + nonce + "_" + what; };
-  vm::Deadline deadline(timeout);
+  Deadline deadline(timeout);
   LineReader reader(socket);
   auto ignore = [](const std::string&) {};
   auto failed = [&](const std::string& what) {
@@ -160,8 +160,8 @@ int batch(int socket, std::uint32_t node, std::chrono::seconds timeout) {
   // The shell may not be listening yet (a guest still booting): ask until it answers.
   for (;;) {
     if (deadline.passed()) return failed("the console shell did not answer within " + std::to_string(timeout.count()) + " s");
-    if (Status sent = vm::write_all(socket, "echo " + sent_marker("ready") + "\n"); !sent) return failed(sent.error().message);
-    auto ready = reader.until(marker("ready"), vm::Deadline(std::min(milliseconds(500), deadline.remaining())), ignore);
+    if (Status sent = write_all(socket, "echo " + sent_marker("ready") + "\n"); !sent) return failed(sent.error().message);
+    auto ready = reader.until(marker("ready"), Deadline(std::min(milliseconds(500), deadline.remaining())), ignore);
     if (!ready) return failed(ready.error().message);
     if (*ready) break;
   }
@@ -171,7 +171,7 @@ int batch(int socket, std::uint32_t node, std::chrono::seconds timeout) {
                           sent_marker("end") + " $__gmm_status\n";
   // In a subshell: `exit` in the script ends only that, and the shell keeps
   // the console's state (cd, variables) of an interactive user.
-  if (Status sent = vm::write_all(socket, begin + "(\n" + script + ")\n" + end); !sent) return failed(sent.error().message);
+  if (Status sent = write_all(socket, begin + "(\n" + script + ")\n" + end); !sent) return failed(sent.error().message);
   auto started = reader.until(marker("begin"), deadline, ignore);
   if (!started) return failed(started.error().message);
   if (!*started) return failed("the console shell stopped answering (--timeout " + std::to_string(timeout.count()) + " s)");
@@ -231,7 +231,7 @@ int command_console(const std::string& dir, std::uint32_t node, bool batch_mode,
     return fail("console", "node " + std::to_string(node) + "'s console is in use by another gmm-host console (" +
                                files.shell + ".lock)");
   }
-  auto socket = vm::connect_unix_retry(files.shell, 5s);
+  auto socket = connect_unix_retry(files.shell, 5s);
   if (!socket) {
     return fail("console", "node " + std::to_string(node) + ": " + socket.error().message +
                                " (a VM started before gmm-host had consoles has none: restart it)");

@@ -6,7 +6,7 @@
 //                                                  {"ok": false, "error": "kExists", "message": "..."}
 //
 // Requests (fields not listed are rejected, so typos fail loudly):
-//   ping                                      -> {"node", "pid"}
+//   ping                                      -> {"node", "pid", "doorbell": {"kind", "wakes"}}
 //   alloc  name, size, where ("local"|"any"|"node"), node (only with "node")
 //                                             -> {"section": Section}
 //   open   name                               -> {"section": Section}
