@@ -54,6 +54,7 @@ class CheckerLocks {
     take(pool.locks().directory, "directory", dead);
     for (std::uint32_t n = 0; n < pool.node_count(); ++n)
       if (!pool.partition_lost(n)) take(pool.locks().partition[n], fmt::format("partition {}", n), dead);
+    take(pool.locks().sync, "sync", dead);
   }
   ~CheckerLocks() {
     for (auto it = held_.rbegin(); it != held_.rend(); ++it) lock_release(**it, me_);

@@ -33,6 +33,7 @@
 #include "gmm/membership.hpp"
 #include "gmm/pool.hpp"
 #include "gmmd/agent_thread.hpp"
+#include "gmmd/file_window.hpp"
 #include "gmmd/handler.hpp"
 #include "gmmd/inbox.hpp"
 #include "gmmd/server.hpp"
@@ -105,6 +106,15 @@ gmm::Result<std::unique_ptr<gmm::PoolMapping>> open_pool(const std::string& pool
   return std::unique_ptr<gmm::PoolMapping>(std::move(*opened));
 }
 
+// The one place gmmd picks how clients get section windows: the pool file
+// in process mode; in a guest, the gmm_ivshmem driver's window device
+// (UioWindowSource, not on this branch yet: acquire says so).
+std::unique_ptr<gmm::gmmd::WindowSource> make_window_source(const std::string& pool_path, const std::string& uio,
+                                                            std::uint64_t pool_size) {
+  if (uio.empty()) return std::make_unique<gmm::gmmd::FileWindowSource>(pool_path, pool_size);
+  return nullptr;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -161,7 +171,8 @@ int main(int argc, char** argv) {
   if (inbox.fd() < 0) return fail("cannot create an eventfd");
   // Membership runs in its own thread; gmm::Node serialises its calls.
   gmm::gmmd::AgentThread agent(node, events, [&inbox] { inbox.post_stop(); });
-  gmm::gmmd::RequestHandler handler(node);
+  std::unique_ptr<gmm::gmmd::WindowSource> windows = make_window_source(pool_path, uio, pool->size());
+  gmm::gmmd::RequestHandler handler(node, windows.get());
   gmm::gmmd::Server server(*listener, handler, events, inbox);
   std::fprintf(stderr, "gmmd: node %u ready\n", node_id);
   int signo = server.run(signal_fd);
