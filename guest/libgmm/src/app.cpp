@@ -1,13 +1,16 @@
 #include "gmm/app.hpp"
 
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
 #include <map>
 #include <mutex>
+#include <optional>
 
 #include "gmm/gmm.hpp"
 #include "gmm/unique_fd.hpp"
@@ -299,6 +302,107 @@ Result<void*> Session::map_global(const Section& section) {
     return mapped.error();
   }
   return *reserved;
+}
+
+namespace {
+
+proto::Request sync_request(proto::Op op, std::string_view name) {
+  proto::Request request;
+  request.op = op;
+  request.name = std::string(name);
+  return request;
+}
+
+// One attempt per round trip; between attempts the waiter sleeps 50 us,
+// doubling to 10 ms, so a long wait costs gmmd little.
+template <class Attempt>
+Result<Wait> poll_until(std::chrono::milliseconds timeout, Attempt&& attempt) {
+  auto deadline = timeout == kForever ? std::chrono::steady_clock::time_point::max()
+                                      : std::chrono::steady_clock::now() + timeout;
+  long sleep_ns = 50'000;
+  for (;;) {
+    auto outcome = attempt();
+    if (!outcome) return outcome.error();
+    if (*outcome) return **outcome;
+    if (std::chrono::steady_clock::now() >= deadline) return Wait::kTimeout;
+    timespec pause{0, sleep_ns};
+    ::nanosleep(&pause, nullptr);
+    sleep_ns = std::min(sleep_ns * 2, 10'000'000L);
+  }
+}
+
+}  // namespace
+
+Status Session::create_mutex(std::string_view name, std::uint32_t mode) {
+  std::lock_guard lock(state_->mutex);
+  auto request = sync_request(proto::Op::kMutexCreate, name);
+  request.mode = mode;
+  auto reply = state_->call(request);
+  if (!reply) return reply.error();
+  return ok_status();
+}
+
+Result<Wait> Session::lock_mutex(std::string_view name, std::chrono::milliseconds timeout) {
+  auto request = sync_request(proto::Op::kMutexLock, name);
+  return poll_until(timeout, [&]() -> Result<std::optional<Wait>> {
+    std::lock_guard lock(state_->mutex);
+    auto reply = state_->call(request);
+    if (!reply) {
+      if (reply.error().code == Errc::kBusy) return std::optional<Wait>();
+      return reply.error();
+    }
+    return std::optional<Wait>((*reply)["abandoned"].get<bool>() ? Wait::kAbandoned : Wait::kAcquired);
+  });
+}
+
+Status Session::unlock_mutex(std::string_view name) {
+  std::lock_guard lock(state_->mutex);
+  auto reply = state_->call(sync_request(proto::Op::kMutexUnlock, name));
+  if (!reply) return reply.error();
+  return ok_status();
+}
+
+Status Session::create_event(std::string_view name, bool manual_reset, bool signaled, std::uint32_t mode) {
+  std::lock_guard lock(state_->mutex);
+  auto request = sync_request(proto::Op::kEventCreate, name);
+  request.manual_reset = manual_reset;
+  request.signaled = signaled;
+  request.mode = mode;
+  auto reply = state_->call(request);
+  if (!reply) return reply.error();
+  return ok_status();
+}
+
+Status Session::set_event(std::string_view name) {
+  std::lock_guard lock(state_->mutex);
+  auto reply = state_->call(sync_request(proto::Op::kEventSet, name));
+  if (!reply) return reply.error();
+  return ok_status();
+}
+
+Status Session::reset_event(std::string_view name) {
+  std::lock_guard lock(state_->mutex);
+  auto reply = state_->call(sync_request(proto::Op::kEventReset, name));
+  if (!reply) return reply.error();
+  return ok_status();
+}
+
+Result<Wait> Session::wait_event(std::string_view name, std::chrono::milliseconds timeout) {
+  auto request = sync_request(proto::Op::kEventWait, name);
+  return poll_until(timeout, [&]() -> Result<std::optional<Wait>> {
+    std::lock_guard lock(state_->mutex);
+    auto reply = state_->call(request);
+    if (!reply) return reply.error();
+    if ((*reply)["signaled"].get<bool>()) return std::optional<Wait>(Wait::kAcquired);
+    return std::optional<Wait>();
+  });
+}
+
+Status Session::destroy_sync(std::string_view name) {
+  std::lock_guard lock(state_->mutex);
+  auto reply = state_->call(sync_request(proto::Op::kSyncDestroy, name));
+  if (!reply) return reply.error();
+  return ok_status();
 }
 
 Result<Identity> Session::whoami() {

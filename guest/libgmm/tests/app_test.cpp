@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -280,5 +281,167 @@ TEST_CASE("a client killed with SIGKILL loses its handles and sharer entries", "
   while (sharers_of(cluster, "held") != 1 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   CHECK(sharers_of(cluster, "held") == 1);
+  cluster.require_clean();
+}
+
+TEST_CASE("global mutexes: recursive, exclusive across nodes, abandoned when the holder is killed", "[app][crash]") {
+  TestCluster cluster(2, "32M");
+  Session a = connect(cluster, 0);
+  Session b = connect(cluster, 1);
+  must(a.create_mutex("m", 0666));
+  require_error(b.create_mutex("m"), Errc::kExists);
+  CHECK(must(a.lock_mutex("m")) == gmm::app::Wait::kAcquired);
+  CHECK(must(a.lock_mutex("m")) == gmm::app::Wait::kAcquired);  // recursive
+  CHECK(must(b.lock_mutex("m", std::chrono::milliseconds(0))) == gmm::app::Wait::kTimeout);
+  require_error(b.unlock_mutex("m"), Errc::kPermission);
+  must(a.unlock_mutex("m"));
+  CHECK(must(b.lock_mutex("m", std::chrono::milliseconds(0))) == gmm::app::Wait::kTimeout);  // still held once
+  must(a.unlock_mutex("m"));
+  CHECK(must(b.lock_mutex("m", std::chrono::milliseconds(0))) == gmm::app::Wait::kAcquired);
+  must(b.unlock_mutex("m"));
+
+  // A process on node 1 dies holding it: the next locker, on node 0, is told.
+  int ready[2];
+  REQUIRE(::pipe(ready) == 0);
+  pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    auto holder = Session::connect(socket_of(cluster, 1));
+    if (!holder || !holder->lock_mutex("m")) _exit(1);
+    char byte = 1;
+    if (::write(ready[1], &byte, 1) != 1) _exit(2);
+    ::pause();
+    _exit(3);
+  }
+  ::close(ready[1]);
+  char byte = 0;
+  REQUIRE(::read(ready[0], &byte, 1) == 1);
+  ::close(ready[0]);
+  CHECK(must(a.lock_mutex("m", std::chrono::milliseconds(0))) == gmm::app::Wait::kTimeout);
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  CHECK(must(a.lock_mutex("m", std::chrono::seconds(60))) == gmm::app::Wait::kAbandoned);
+  must(a.unlock_mutex("m"));
+  CHECK(must(a.lock_mutex("m")) == gmm::app::Wait::kAcquired);  // told once
+  must(a.unlock_mutex("m"));
+  must(a.destroy_sync("m"));
+  require_error(a.lock_mutex("m"), Errc::kNotFound);
+  cluster.require_clean();
+}
+
+TEST_CASE("a global mutex whose holder's node dies is abandoned", "[app][crash]") {
+  TestCluster cluster(3, "32M");
+  Session on_two = connect(cluster, 2);
+  must(on_two.create_mutex("n", 0666));
+  CHECK(must(on_two.lock_mutex("n")) == gmm::app::Wait::kAcquired);
+  Session on_zero = connect(cluster, 0);
+  CHECK(must(on_zero.lock_mutex("n", std::chrono::milliseconds(0))) == gmm::app::Wait::kTimeout);
+  cluster.host_ok({"crash", "2", "--how", "kill"});
+  CHECK(must(on_zero.lock_mutex("n", std::chrono::seconds(60))) == gmm::app::Wait::kAbandoned);
+  must(on_zero.unlock_mutex("n"));
+  cluster.require_clean();
+}
+
+TEST_CASE("global events: auto-reset wakes one waiter, manual-reset stays set", "[app]") {
+  TestCluster cluster(2, "32M");
+  Session a = connect(cluster, 0);
+  Session b = connect(cluster, 1);
+  must(a.create_event("auto", false, false, 0666));
+  must(a.create_event("manual", true, false, 0666));
+  using gmm::app::Wait;
+  constexpr std::chrono::milliseconds kNow(0);
+  CHECK(must(b.wait_event("auto", kNow)) == Wait::kTimeout);
+  must(a.set_event("auto"));
+  CHECK(must(b.wait_event("auto", kNow)) == Wait::kAcquired);
+  CHECK(must(a.wait_event("auto", kNow)) == Wait::kTimeout);  // taken by b
+  must(b.set_event("manual"));
+  CHECK(must(a.wait_event("manual", kNow)) == Wait::kAcquired);
+  CHECK(must(b.wait_event("manual", kNow)) == Wait::kAcquired);
+  must(a.reset_event("manual"));
+  CHECK(must(b.wait_event("manual", kNow)) == Wait::kTimeout);
+  // A waiter blocked in wait_event is released by a set from the other node.
+  std::thread setter([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    (void)a.set_event("auto");
+  });
+  CHECK(must(b.wait_event("auto", std::chrono::seconds(60))) == Wait::kAcquired);
+  setter.join();
+  require_error(a.wait_event("m", kNow), Errc::kNotFound);
+  require_error(a.create_mutex("auto"), Errc::kExists);  // one namespace for mutexes and events
+  must(a.destroy_sync("auto"));
+  must(a.destroy_sync("manual"));
+}
+
+namespace {
+
+constexpr uid_t kNobody = 65534;
+
+// Runs as uid/gid 65534 against both nodes; exit status = first failed step.
+[[noreturn]] void unprivileged_client(const TestCluster& cluster) {
+  if (::setgid(kNobody) != 0 || ::setuid(kNobody) != 0) _exit(90);
+  std::string first_message;
+  int step = 0;
+  auto denied = [&](const auto& result) {
+    ++step;
+    if (result || result.error().code != Errc::kPermission) _exit(step);
+    if (result.error().message.find("permission denied: uid 65534") == std::string::npos) _exit(50 + step);
+  };
+  auto allowed = [&](const auto& result) {
+    ++step;
+    if (!result) _exit(step);
+  };
+  std::string messages[2];
+  for (int node = 0; node < 2; ++node) {
+    step = node * 20;
+    auto session = Session::connect(socket_of(cluster, node));
+    if (!session) _exit(80);
+    auto me = session->whoami();
+    if (!me || me->uid != kNobody) _exit(81);
+    auto secret = session->acquire("private", Access::kRead);
+    denied(secret);
+    messages[node] = secret.error().message;
+    denied(session->acquire("readable", Access::kWrite));
+    auto readable = session->acquire("readable", Access::kRead);
+    allowed(readable);
+    void* view = session->reserve(kSize).value();
+    allowed(session->map(view, kSize, *readable));
+    if (protection_of(view) != "r--s") _exit(node * 20 + 15);
+    Section never_acquired;
+    never_acquired.gid = secret ? 0 : 1;
+    ++step;
+    if (session->map(view, kSize, never_acquired).error().code != Errc::kNotFound) _exit(step);
+    denied(session->lock_mutex("private-mutex", std::chrono::milliseconds(0)));
+    allowed(session->wait_event("readable-event", std::chrono::milliseconds(0)));
+    denied(session->set_event("readable-event"));
+    denied(session->destroy_sync("readable-event"));
+    denied(session->destroy("readable"));
+    denied(session->destroy_sync("private-mutex"));
+    allowed(session->create_event("own", false, false));  // anyone may create objects of their own
+    allowed(session->destroy_sync("own"));
+  }
+  _exit(messages[0] == messages[1] ? 0 : 99);  // the same answer on every node
+}
+
+}  // namespace
+
+TEST_CASE("a caller without rights cannot acquire, map, lock or destroy, with the same error on every node",
+          "[app][security]") {
+  TestCluster cluster(2, "32M");
+  REQUIRE(::chmod(cluster.dir().c_str(), 0711) == 0);  // so that uid 65534 reaches the sockets
+  Session root = connect(cluster, 0);
+  must(root.create("private", kSize, CreateOptions{CreateOptions::Where::kLocal, 0, 0600}));
+  must(root.create("readable", kSize, CreateOptions{CreateOptions::Where::kNode, 1, 0644}));
+  must(root.create_mutex("private-mutex", 0600));
+  must(root.create_event("readable-event", true, true, 0644));
+  pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) unprivileged_client(cluster);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  INFO("the unprivileged client's first failed step (0 = none): " << WEXITSTATUS(status));
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  // The owner (root) still may.
+  must(root.acquire("private", Access::kWrite));
   cluster.require_clean();
 }

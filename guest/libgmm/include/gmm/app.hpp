@@ -27,6 +27,7 @@
 // kBusy = still mapped, kInvalidArgument = bad range, kIo = gmmd unreachable).
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -55,6 +56,11 @@ struct CreateOptions {
   std::uint32_t node = 0;   // for kNode
   std::uint32_t mode = 0600;  // permission bits for owner (the caller), group, others
 };
+
+// Outcome of waiting on a global mutex or event (Win32's WAIT_OBJECT_0,
+// WAIT_ABANDONED, WAIT_TIMEOUT).
+enum class Wait { kAcquired, kAbandoned, kTimeout };
+inline constexpr std::chrono::milliseconds kForever = std::chrono::milliseconds::max();
 
 struct Identity {
   std::uint64_t client = 0;  // this session's client number at gmmd
@@ -102,6 +108,22 @@ class Session {
   Status unmap(void* address, std::size_t length);
   // Reserves the section's global address range and maps it whole there.
   Result<void*> map_global(const Section& section);
+
+  // ---- global mutexes and events (paper 5.2), usable from any process on
+  // any node; they live in the pool and survive node failures.
+  // A mutex is owned by the locking process (recursively). If its owner
+  // process dies, or the owner's node dies, the next locker gets
+  // Wait::kAbandoned and owns it. Waiting polls gmmd with back-off.
+  // Rights: locking needs w, waiting on an event r, set/reset w.
+  Status create_mutex(std::string_view name, std::uint32_t mode = 0600);
+  Result<Wait> lock_mutex(std::string_view name, std::chrono::milliseconds timeout = kForever);
+  Status unlock_mutex(std::string_view name);  // kPermission if not the owner
+  Status create_event(std::string_view name, bool manual_reset, bool signaled, std::uint32_t mode = 0600);
+  Status set_event(std::string_view name);
+  Status reset_event(std::string_view name);
+  // kAcquired once signaled; an auto-reset event is reset for the one waiter that gets it.
+  Result<Wait> wait_event(std::string_view name, std::chrono::milliseconds timeout = kForever);
+  Status destroy_sync(std::string_view name);  // a mutex or event; owner only
 
   Result<Identity> whoami();
 
