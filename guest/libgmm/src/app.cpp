@@ -50,6 +50,7 @@ struct Session::State {
   };
 
   proto::Client client;
+  std::string socket_path;
   std::mutex mutex;
   std::map<std::uintptr_t, std::uintptr_t> reservations;  // start -> end
   std::map<std::uintptr_t, Mapping> mappings;             // start -> mapping; all inside reservations
@@ -172,7 +173,9 @@ Result<Session> Session::connect(const std::string& socket_path) {
   }
   auto client = proto::Client::connect(path);
   if (!client) return client.error();
-  return Session(std::make_unique<State>(std::move(*client)));
+  auto state = std::make_unique<State>(std::move(*client));
+  state->socket_path = path;
+  return Session(std::move(state));
 }
 
 Result<std::uint64_t> Session::create(std::string_view name, std::uint64_t size, const CreateOptions& options) {
@@ -403,6 +406,53 @@ Status Session::destroy_sync(std::string_view name) {
   auto reply = state_->call(sync_request(proto::Op::kSyncDestroy, name));
   if (!reply) return reply.error();
   return ok_status();
+}
+
+struct EventWatch::State {
+  proto::Client client;
+};
+
+EventWatch::EventWatch(std::unique_ptr<State> state) : state_(std::move(state)) {}
+EventWatch::EventWatch(EventWatch&&) noexcept = default;
+EventWatch& EventWatch::operator=(EventWatch&&) noexcept = default;
+EventWatch::~EventWatch() = default;
+
+bool EventWatch::timed_out() const { return state_->client.timed_out(); }
+
+Result<NodeEvent> EventWatch::next(std::chrono::milliseconds timeout) {
+  auto line = state_->client.next_line(std::chrono::steady_clock::now() + timeout, proto::kMaxEventLine);
+  if (!line) return line.error();
+  auto event = proto::decode_event(*line);
+  if (!event) return event.error();
+  NodeEvent out;
+  switch (event->kind) {
+    case layout::EventKind::kMemoryLost: out.kind = NodeEvent::Kind::kMemoryLost; break;
+    case layout::EventKind::kNodeLeaving: out.kind = NodeEvent::Kind::kNodeLeaving; break;
+    case layout::EventKind::kNodeJoined: out.kind = NodeEvent::Kind::kNodeJoined; break;
+    default: out.kind = NodeEvent::Kind::kNodeFailed; break;
+  }
+  out.node = event->node;
+  out.incarnation = event->incarnation;
+  out.sequence = event->sequence;
+  return out;
+}
+
+Result<EventWatch> Session::watch(const std::vector<NodeEvent::Kind>& kinds) {
+  auto client = proto::Client::connect(state_->socket_path);
+  if (!client) return client.error();
+  proto::Request request;
+  request.op = proto::Op::kWatch;
+  for (NodeEvent::Kind kind : kinds) {
+    switch (kind) {
+      case NodeEvent::Kind::kNodeFailed: request.events |= proto::event_bit(layout::EventKind::kNodeFailed); break;
+      case NodeEvent::Kind::kMemoryLost: request.events |= proto::event_bit(layout::EventKind::kMemoryLost); break;
+      case NodeEvent::Kind::kNodeLeaving: request.events |= proto::event_bit(layout::EventKind::kNodeLeaving); break;
+      case NodeEvent::Kind::kNodeJoined: request.events |= proto::event_bit(layout::EventKind::kNodeJoined); break;
+    }
+  }
+  auto reply = client->call(request, kTimeout);
+  if (!reply) return reply.error();
+  return EventWatch(std::make_unique<EventWatch::State>(EventWatch::State{std::move(*client)}));
 }
 
 Result<Identity> Session::whoami() {

@@ -445,3 +445,22 @@ TEST_CASE("a caller without rights cannot acquire, map, lock or destroy, with th
   must(root.acquire("private", Access::kWrite));
   cluster.require_clean();
 }
+
+TEST_CASE("libgmm watch reports a node's failure and a planned leave", "[app][crash]") {
+  TestCluster cluster(3, "32M");
+  Session session = connect(cluster, 0);
+  using Kind = gmm::app::NodeEvent::Kind;
+  auto failures = must(session.watch({Kind::kNodeFailed}));
+  auto leaves = must(session.watch({Kind::kNodeLeaving}));
+  cluster.host_ok({"crash", "2", "--how", "kill"});
+  auto failed = must(failures.next(std::chrono::seconds(60)));
+  CHECK(failed.kind == Kind::kNodeFailed);
+  CHECK(failed.node == 2);
+  cluster.host_ok({"leave", "1"});
+  auto leaving = must(leaves.next(std::chrono::seconds(60)));
+  CHECK(leaving.kind == Kind::kNodeLeaving);
+  CHECK(leaving.node == 1);
+  auto nothing = failures.next(std::chrono::milliseconds(10));
+  REQUIRE_FALSE(nothing);
+  CHECK(failures.timed_out());
+}

@@ -33,6 +33,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "gmm/result.hpp"
 
@@ -67,6 +68,35 @@ struct Identity {
   std::int64_t pid = 0;
   std::uint32_t uid = 0, gid = 0;  // as gmmd sees them (SO_PEERCRED)
   std::uint32_t node = 0;
+};
+
+// Membership events of the cluster (paper 2, 3.7): the recoverable
+// programming model's notifications. After a failure or a memory loss the
+// event comes once GMM's tables are recovered; before a planned leave it
+// comes first, and the application has the grace period to react.
+struct NodeEvent {
+  enum class Kind { kNodeFailed, kMemoryLost, kNodeLeaving, kNodeJoined } kind = Kind::kNodeFailed;
+  std::uint32_t node = 0;
+  std::uint32_t incarnation = 0;
+  std::uint64_t sequence = 0;  // the pool's recovery record number
+};
+
+// A subscription (its own connection to gmmd); ends when destroyed.
+class EventWatch {
+ public:
+  EventWatch(EventWatch&&) noexcept;
+  EventWatch& operator=(EventWatch&&) noexcept;
+  ~EventWatch();
+  // The next event, or kIo when `timeout` passes (timed_out() then says so)
+  // or gmmd went away.
+  Result<NodeEvent> next(std::chrono::milliseconds timeout);
+  bool timed_out() const;
+
+ private:
+  friend class Session;
+  struct State;
+  explicit EventWatch(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
 };
 
 class Session {
@@ -124,6 +154,9 @@ class Session {
   // kAcquired once signaled; an auto-reset event is reset for the one waiter that gets it.
   Result<Wait> wait_event(std::string_view name, std::chrono::milliseconds timeout = kForever);
   Status destroy_sync(std::string_view name);  // a mutex or event; owner only
+
+  // ---- notifications: events of these kinds (all kinds when empty).
+  Result<EventWatch> watch(const std::vector<NodeEvent::Kind>& kinds = {});
 
   Result<Identity> whoami();
 
