@@ -12,11 +12,12 @@ constexpr std::chrono::microseconds kMinPeriod{1000};
 
 }  // namespace
 
-AgentThread::AgentThread(Node& node, EventService& events, Doorbell& doorbell, std::function<void()> on_left)
+AgentThread::AgentThread(Node& node, EventService& events, Doorbell& doorbell, std::function<void()> on_left,
+                         ClusterAgent::MessageHandler on_message)
     : node_(node),
       doorbell_(doorbell),
       messenger_(node.pool(), node.id(), doorbell),
-      agent_(node, events, &messenger_),
+      agent_(node, events, &messenger_, std::move(on_message)),
       on_left_(std::move(on_left)),
       period_(std::max(agent_.period(), kMinPeriod)),
       thread_([this] { run(); }) {}

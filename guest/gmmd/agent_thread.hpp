@@ -14,6 +14,12 @@
 // incarnation once the old one has been recovered (join() answers kBusy
 // until then; it retries every period). Asked to leave: the agent leaves,
 // `on_left` runs once and the thread ends.
+//
+// The thread is the node's only mailbox consumer: application messages it
+// takes go to `on_message` (in this thread). Other threads may send through
+// messenger(): Messenger::send only claims slots in other mailboxes (a CAS,
+// as any other node's sender does) and rings doorbells (thread-safe in
+// every Doorbell); receive() state is touched by this thread alone.
 #pragma once
 
 #include <atomic>
@@ -34,7 +40,8 @@ class AgentThread {
  public:
   // `doorbell` must outlive this: rung by other nodes' messages, and rung
   // here by stop() to end the wait.
-  AgentThread(Node& node, EventService& events, Doorbell& doorbell, std::function<void()> on_left);
+  AgentThread(Node& node, EventService& events, Doorbell& doorbell, std::function<void()> on_left,
+              ClusterAgent::MessageHandler on_message = {});
   ~AgentThread();  // stop()s
   AgentThread(const AgentThread&) = delete;
   AgentThread& operator=(const AgentThread&) = delete;
@@ -45,6 +52,8 @@ class AgentThread {
   bool left() const { return left_.load(); }
   // Times the doorbell ended a wait (this node was rung) since start.
   std::uint64_t doorbell_wakes() const { return wakes_.load(); }
+  // For sending from any thread (see above); never receive() through it.
+  Messenger& messenger() { return messenger_; }
 
  private:
   void run();

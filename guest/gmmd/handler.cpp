@@ -3,9 +3,11 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 
+#include "gmm/atomic.hpp"
 #include "gmm/sync.hpp"
 
 namespace gmm::gmmd {
@@ -15,6 +17,12 @@ using nlohmann::json;
 using proto::Op;
 
 json empty_body() { return json::object(); }
+
+std::string node_list(const std::vector<std::uint32_t>& nodes) {
+  std::string text;
+  for (std::uint32_t node : nodes) text += (text.empty() ? "" : ", ") + std::to_string(node);
+  return text.empty() ? "none" : text;
+}
 
 }  // namespace
 
@@ -175,6 +183,46 @@ Result<json> RequestHandler::sync_request(const proto::Request& request, const C
   }
 }
 
+// Any local client may send (the socket is open to all local users): a
+// message names the sending node, not the user, so receivers must treat it
+// as "some process on node N" said it.
+Result<json> RequestHandler::send(const proto::Request& request) {
+  if (messenger_ == nullptr) {
+    return make_error(Errc::kIo, "gmmd on node " + std::to_string(node_.id()) + " cannot send messages");
+  }
+  const Pool& pool = node_.pool();
+  const std::uint64_t members = load_acquire(pool.cluster().members);
+  const bool to_all = request.recipients == proto::Request::Recipients::kAll;
+  const std::uint64_t targets = to_all ? members : request.nodes;
+  std::vector<std::uint32_t> recipients;
+  for (std::uint32_t node = 0; node < layout::kMaxNodes; ++node) {
+    if ((targets & (std::uint64_t{1} << node)) == 0) continue;
+    if (node >= pool.node_count()) {
+      return make_error(Errc::kInvalidArgument, "node " + std::to_string(node) + " does not exist (the pool has " +
+                                                    std::to_string(pool.node_count()) + " nodes); nothing was sent");
+    }
+    if ((members & (std::uint64_t{1} << node)) == 0) {
+      return make_error(Errc::kNotFound, "node " + std::to_string(node) +
+                                             " is not a member of the cluster (failed, left or not started); "
+                                             "nothing was sent");
+    }
+    recipients.push_back(node);
+  }
+  const auto* bytes = reinterpret_cast<const std::uint8_t*>(request.data.data());
+  std::vector<std::uint32_t> sent;
+  std::optional<Error> first_error;
+  for (std::uint32_t node : recipients) {
+    Status delivered = messenger_->send(node, request.kind, {bytes, request.data.size()});
+    if (delivered) sent.push_back(node);
+    else if (!first_error) first_error = delivered.error();
+  }
+  if (first_error) {
+    std::string why = first_error->code == Errc::kBusy ? " (its gmmd is not taking messages; try again later)" : "";
+    return make_error(first_error->code, first_error->message + why + "; sent to nodes " + node_list(sent));
+  }
+  return json{{"sent_to", sent}};
+}
+
 Result<json> RequestHandler::relinquish(Gid gid, const Caller& caller) {
   auto it = handles_.find(caller.client);
   if (it == handles_.end() || !it->second.contains(gid)) {
@@ -271,6 +319,8 @@ Result<json> RequestHandler::dispatch(const proto::Request& request, const Calle
     }
     case Op::kWatch:  // the server registers the connection for events
       return json{{"node", node_.id()}};
+    case Op::kSend:
+      return send(request);
   }
   return make_error(Errc::kInvalidArgument, "unhandled op");
 }

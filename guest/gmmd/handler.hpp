@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gmm/gmm.hpp"
+#include "gmm/messages.hpp"
 #include "gmm/security.hpp"
 #include "gmm/unique_fd.hpp"
 #include "gmmd/window_source.hpp"
@@ -51,9 +52,11 @@ class RequestHandler {
  public:
   // `windows` may be null: then `acquire` fails with kIo (no window source
   // on this platform). `ping_fields`: what gmmd adds to ping replies (its
-  // doorbell), if anything.
-  RequestHandler(Node& node, WindowSource* windows, std::function<nlohmann::json()> ping_fields = {})
-      : node_(node), windows_(windows), ping_fields_(std::move(ping_fields)) {}
+  // doorbell), if anything. `messenger` (the agent thread's, used here only
+  // to send) may be null: then `send` fails with kIo.
+  RequestHandler(Node& node, WindowSource* windows, std::function<nlohmann::json()> ping_fields = {},
+                 Messenger* messenger = nullptr)
+      : node_(node), windows_(windows), ping_fields_(std::move(ping_fields)), messenger_(messenger) {}
 
   // Never fails: bad requests and core errors become error replies.
   Handled handle_line(std::string_view line, const Caller& caller);
@@ -69,6 +72,7 @@ class RequestHandler {
   Result<nlohmann::json> acquire(const proto::Request& request, const Caller& caller, UniqueFd& descriptor);
   Result<nlohmann::json> relinquish(Gid gid, const Caller& caller);
   Result<nlohmann::json> sync_request(const proto::Request& request, const Caller& caller);
+  Result<nlohmann::json> send(const proto::Request& request);
   // The section named by `name`, if `caller` has `right` on it.
   Result<SectionInfo> checked_section(Gid gid, const Caller& caller, Right right);
   Result<Gid> checked_name(const std::string& name, const Caller& caller, Right right);
@@ -78,6 +82,7 @@ class RequestHandler {
   Node& node_;
   WindowSource* windows_;
   std::function<nlohmann::json()> ping_fields_;
+  Messenger* messenger_;
   std::map<std::uint64_t, std::set<Gid>> handles_;  // client -> acquired sections
   std::map<std::uint64_t, std::set<std::uint32_t>> mutexes_;  // client -> SyncObject indices it may hold
 };

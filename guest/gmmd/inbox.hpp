@@ -1,6 +1,7 @@
 // Work other threads (the agent thread) hand to gmmd's server loop: event
-// lines for watching connections, and "stop" once the node has left. The
-// loop polls fd(); posting wakes it.
+// lines for watching connections (membership events for one connection,
+// application messages for every connection watching messages), and "stop"
+// once the node has left. The loop polls fd(); posting wakes it.
 #pragma once
 
 #include <cstddef>
@@ -17,8 +18,12 @@ class ServerInbox {
   // so a stalled loop cannot make the agent thread grow memory without end.
   static constexpr std::size_t kMaxQueued = 4096;
 
+  // EventLine::watcher of a line for every connection watching "message"
+  // (connection serials start at 1).
+  static constexpr std::uint64_t kMessageWatchers = 0;
+
   struct EventLine {
-    std::uint64_t watcher;  // the connection's serial number
+    std::uint64_t watcher;  // the connection's serial number, or kMessageWatchers
     std::string line;       // without '\n'
   };
 

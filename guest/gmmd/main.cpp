@@ -235,11 +235,17 @@ int main(int argc, char** argv) {
   gmm::gmmd::ServerInbox inbox;
   if (inbox.fd() < 0) return fail("cannot create an eventfd");
   // Membership runs in its own thread; gmm::Node serialises its calls.
-  gmm::gmmd::AgentThread agent(node, events, *doorbell->doorbell, [&inbox] { inbox.post_stop(); });
+  // Application messages go to every connection watching "message".
+  auto on_message = [&inbox](const gmm::ReceivedMessage& message) {
+    inbox.post_event(gmm::gmmd::ServerInbox::kMessageWatchers,
+                     gmm::proto::encode_message_event({message.from, message.kind, message.sent_ns,
+                                                       std::string(message.text())}));
+  };
+  gmm::gmmd::AgentThread agent(node, events, *doorbell->doorbell, [&inbox] { inbox.post_stop(); }, on_message);
   std::unique_ptr<gmm::gmmd::WindowSource> windows = make_window_source(pool_path, uio, pool->size());
   gmm::gmmd::RequestHandler handler(node, windows.get(), [&agent, kind = doorbell->kind] {
     return nlohmann::json{{"doorbell", {{"kind", kind}, {"wakes", agent.doorbell_wakes()}}}};
-  });
+  }, &agent.messenger());
   gmm::gmmd::Server server(*listener, handler, events, inbox);
   std::fprintf(stderr, "gmmd: node %u ready\n", node_id);
   int signo = server.run(signal_fd);

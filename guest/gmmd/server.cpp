@@ -81,7 +81,7 @@ int Server::run(int signal_fd) {
     bool lines_waiting = false;
     for (const Connection& connection : connections_) {
       short events = 0;
-      if (connection.watch != 0) {
+      if (connection.watching) {
         events = static_cast<short>(POLLIN | (connection.out.empty() ? 0 : POLLOUT));  // POLLIN: hang-ups
       } else if (!connection.out.empty()) {
         events = POLLOUT;  // no reading until the client takes its replies
@@ -114,9 +114,9 @@ int Server::run(int signal_fd) {
       bool alive = (revents & (POLLERR | POLLNVAL)) == 0;
       if (alive && (revents & POLLOUT)) alive = flush(connection);
       if (alive && (revents & (POLLIN | POLLHUP))) alive = receive(connection);
-      if (alive && connection.watch == 0 && connection.out.empty() && serve_one(connection)) alive = flush(connection);
+      if (alive && !connection.watching && connection.out.empty() && serve_one(connection)) alive = flush(connection);
       bool finished = connection.input_closed &&
-                      (connection.watch != 0 || (connection.out.empty() && !has_line(connection)));
+                      (connection.watching || (connection.out.empty() && !has_line(connection)));
       if (!alive || finished) close_connection(connection);
     }
     std::erase_if(connections_, [](const Connection& connection) { return connection.fd < 0; });
@@ -146,47 +146,65 @@ void Server::accept_clients() {
     }
     std::uint64_t serial = next_serial_++;
     Caller caller{serial, peer.pid, peer.uid, peer.gid};
-    connections_.push_back(Connection{fd, serial, {}, {}, false, 0, caller, UniqueFd()});
+    connections_.push_back(Connection{fd, serial, {}, {}, false, false, false, 0, caller, UniqueFd()});
   }
 }
 
 void Server::start_watch(Connection& connection, std::uint32_t kinds) {
-  auto wanted = [kinds](const Event& event) { return kinds == 0 || (kinds & proto::event_bit(event.kind)) != 0; };
-  // Runs in the agent thread: only hands the line over.
-  auto post = [inbox = &inbox_, serial = connection.serial](const Event& event) {
-    inbox->post_event(serial, proto::encode_event(event));
-  };
-  connection.watch = events_.subscribe(EventService::Phase::kApplication, wanted, post);
+  connection.watching = true;
+  connection.watch_messages = (kinds & proto::kMessageEventBit) != 0;
+  // No kinds: every membership kind. Only "message": no membership events.
+  const std::uint32_t membership = kinds & ~proto::kMessageEventBit;
+  if (kinds == 0 || membership != 0) {
+    auto wanted = [membership](const Event& event) {
+      return membership == 0 || (membership & proto::event_bit(event.kind)) != 0;
+    };
+    // Runs in the agent thread: only hands the line over.
+    auto post = [inbox = &inbox_, serial = connection.serial](const Event& event) {
+      inbox->post_event(serial, proto::encode_event(event));
+    };
+    connection.subscription = events_.subscribe(EventService::Phase::kApplication, wanted, post);
+  }
   connection.in.clear();
-  spdlog::info("a client is watching events (connection {})", connection.serial);
+  spdlog::info("a client is watching events{} (connection {})", connection.watch_messages ? " and messages" : "",
+               connection.serial);
 }
 
 void Server::deliver_events() {
   for (ServerInbox::EventLine& event : inbox_.take_events()) {
-    auto it = std::find_if(connections_.begin(), connections_.end(), [&](const Connection& connection) {
-      return connection.serial == event.watcher && connection.watch != 0 && connection.fd >= 0;
-    });
-    if (it == connections_.end()) continue;  // hung up meanwhile
-    if (it->out.size() + event.line.size() + 1 > kMaxWatchBacklog) {
-      spdlog::warn("watcher on connection {} does not read its events; dropping it", it->serial);
-      close_connection(*it);
+    if (event.watcher == ServerInbox::kMessageWatchers) {
+      for (Connection& connection : connections_) {
+        if (connection.fd >= 0 && connection.watch_messages) append_event(connection, event.line);
+      }
       continue;
     }
-    it->out += event.line + "\n";
-    if (!flush(*it)) close_connection(*it);
+    auto it = std::find_if(connections_.begin(), connections_.end(), [&](const Connection& connection) {
+      return connection.serial == event.watcher && connection.watching && connection.fd >= 0;
+    });
+    if (it != connections_.end()) append_event(*it, event.line);  // else it hung up meanwhile
   }
+}
+
+void Server::append_event(Connection& connection, const std::string& line) {
+  if (connection.out.size() + line.size() + 1 > kMaxWatchBacklog) {
+    spdlog::warn("watcher on connection {} does not read its events; dropping it", connection.serial);
+    close_connection(connection);
+    return;
+  }
+  connection.out += line + "\n";
+  if (!flush(connection)) close_connection(connection);
 }
 
 void Server::close_connection(Connection& connection) {
   if (connection.fd < 0) return;
-  if (connection.watch != 0) {
-    events_.unsubscribe(connection.watch);
-    spdlog::info("watcher on connection {} is gone", connection.serial);
-  }
+  if (connection.subscription != 0) events_.unsubscribe(connection.subscription);
+  if (connection.watching) spdlog::info("watcher on connection {} is gone", connection.serial);
   handler_.client_gone(connection.caller);
   ::close(connection.fd);
   connection.fd = -1;
-  connection.watch = 0;
+  connection.watching = false;
+  connection.watch_messages = false;
+  connection.subscription = 0;
   connection.pending_fd.reset();
 }
 
@@ -200,7 +218,7 @@ bool Server::receive(Connection& connection) {
     if (!connection.in.empty() && connection.in.back() != '\n') connection.in += '\n';
     return true;
   }
-  if (connection.watch != 0) return true;  // a watcher's input is ignored
+  if (connection.watching) return true;  // a watcher's input is ignored
   connection.in.append(chunk, static_cast<std::size_t>(got));
   if (!has_line(connection) && connection.in.size() > proto::kMaxRequestLine) {
     // No way to find the next request boundary cheaply: answer and hang up.

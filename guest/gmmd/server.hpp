@@ -12,8 +12,11 @@
 //
 // A connection that sent `watch` is registered with the node's
 // EventService (application phase); the agent thread posts each event to
-// the ServerInbox and the loop sends it to that connection. A watcher that
-// lets more than kMaxWatchBacklog bytes of events pile up is dropped.
+// the ServerInbox and the loop sends it to that connection. Application
+// messages the agent thread takes from the node's mailbox are posted once
+// (ServerInbox::kMessageWatchers) and copied here to every connection
+// watching "message". A watcher that lets more than kMaxWatchBacklog bytes
+// of events pile up is dropped.
 #pragma once
 
 #include <sys/types.h>
@@ -71,7 +74,9 @@ class Server {
     std::string in;    // bytes received, not yet handled
     std::string out;   // reply bytes not yet sent
     bool input_closed = false;  // EOF or refused input: close once all is answered
-    int watch = 0;     // EventService subscription once watching; its input is ignored
+    bool watching = false;        // after `watch`: carries events only, its input is ignored
+    bool watch_messages = false;  // watching "message"
+    int subscription = 0;         // EventService subscription for membership events, if any
     Caller caller;     // SO_PEERCRED at accept; caller.client == serial
     UniqueFd pending_fd;  // goes out with the first byte of `out`
   };
@@ -79,6 +84,8 @@ class Server {
   void accept_clients();
   void start_watch(Connection& connection, std::uint32_t kinds);
   void deliver_events();
+  // Drops the watcher if it does not read its events.
+  void append_event(Connection& connection, const std::string& line);
   void close_connection(Connection& connection);
   // false when the connection is finished and must be closed.
   bool receive(Connection& connection);

@@ -3,14 +3,17 @@
 #include <algorithm>
 #include <array>
 #include <initializer_list>
+#include <bit>
 #include <limits>
+
+#include "gmm/messages.hpp"
 
 namespace gmm::proto {
 namespace {
 
 using nlohmann::json;
 
-constexpr std::array<std::pair<Op, std::string_view>, 21> kOps{{
+constexpr std::array<std::pair<Op, std::string_view>, 22> kOps{{
     {Op::kPing, "ping"},
     {Op::kAlloc, "alloc"},
     {Op::kOpen, "open"},
@@ -32,6 +35,7 @@ constexpr std::array<std::pair<Op, std::string_view>, 21> kOps{{
     {Op::kEventReset, "event_reset"},
     {Op::kEventWait, "event_wait"},
     {Op::kSyncDestroy, "sync_destroy"},
+    {Op::kSend, "send"},
 }};
 
 constexpr std::array<layout::EventKind, 4> kEventKinds{layout::EventKind::kNodeFailed, layout::EventKind::kMemoryLost,
@@ -131,12 +135,16 @@ Placement placement_field(const json& obj) {
 std::uint32_t events_field(const json& obj) {
   auto it = obj.find("events");
   if (it == obj.end()) return 0;
-  if (!it->is_array() || it->empty() || it->size() > kEventKinds.size()) {
-    throw BadRequest{"field \"events\" must be a non-empty array of at most " + std::to_string(kEventKinds.size()) +
-                     " event names"};
+  if (!it->is_array() || it->empty() || it->size() > kEventKinds.size() + 1) {
+    throw BadRequest{"field \"events\" must be a non-empty array of at most " +
+                     std::to_string(kEventKinds.size() + 1) + " event names"};
   }
   std::uint32_t bits = 0;
   for (const json& name : *it) {
+    if (name.is_string() && name.get<std::string>() == kMessageEventName) {
+      bits |= kMessageEventBit;
+      continue;
+    }
     auto kind = name.is_string() ? event_kind_from_name(name.get<std::string>()) : std::nullopt;
     if (!kind) throw BadRequest{"field \"events\" holds an unknown event " + client_text(name)};
     bits |= event_bit(*kind);
@@ -167,6 +175,46 @@ bool bool_field(const json& obj, const char* key) {
   const json& value = field(obj, key);
   if (!value.is_boolean()) throw BadRequest{std::string("field \"") + key + "\" must be true or false"};
   return value.get<bool>();
+}
+
+std::uint32_t node_number(const json& value, const char* what) {
+  if (!value.is_number_unsigned() || value.get<std::uint64_t>() >= layout::kMaxNodes) {
+    throw BadRequest{std::string(what) + " must be a node number below " + std::to_string(layout::kMaxNodes)};
+  }
+  return value.get<std::uint32_t>();
+}
+
+// send's recipients: exactly one of "to" (a node or "all") and "nodes".
+void recipients_field(const json& obj, Request& request) {
+  if (obj.contains("to") == obj.contains("nodes")) {
+    throw BadRequest{"send needs exactly one of \"to\" (a node number or \"all\") and \"nodes\" (a list of nodes)"};
+  }
+  if (auto to = obj.find("to"); to != obj.end()) {
+    if (to->is_string()) {
+      if (to->get<std::string>() != "all") throw BadRequest{"field \"to\" must be a node number or \"all\""};
+      request.recipients = Request::Recipients::kAll;
+      return;
+    }
+    request.recipients = Request::Recipients::kNode;
+    request.nodes = std::uint64_t{1} << node_number(*to, "field \"to\"");
+    return;
+  }
+  const json& nodes = obj.at("nodes");
+  if (!nodes.is_array() || nodes.empty() || nodes.size() > layout::kMaxNodes) {
+    throw BadRequest{"field \"nodes\" must be a non-empty list of at most " + std::to_string(layout::kMaxNodes) +
+                     " node numbers"};
+  }
+  request.recipients = Request::Recipients::kGroup;
+  for (const json& node : nodes) request.nodes |= std::uint64_t{1} << node_number(node, "each of \"nodes\"");
+}
+
+std::uint32_t message_kind_field(const json& obj) {
+  std::uint64_t kind = u64_field(obj, "kind");
+  if (kind < kFirstApplicationMessage || kind > std::numeric_limits<std::uint32_t>::max()) {
+    throw BadRequest{"field \"kind\" must be an application message kind from " +
+                     std::to_string(kFirstApplicationMessage) + " to 4294967295 (lower kinds are GMM's own)"};
+  }
+  return static_cast<std::uint32_t>(kind);
 }
 
 void check_io_length(std::uint64_t length) {
@@ -257,6 +305,19 @@ Request decode_object(const json& obj) {
       only_fields(obj, {"events"});
       request.events = events_field(obj);
       break;
+    case Op::kSend: {
+      only_fields(obj, {"to", "nodes", "kind", "data_b64"});
+      recipients_field(obj, request);
+      request.kind = message_kind_field(obj);
+      auto data = base64_decode(string_field(obj, "data_b64"));
+      if (!data) throw BadRequest{"field \"data_b64\" is not valid base64"};
+      if (data->size() > layout::kMessagePayload) {
+        throw BadRequest{"message payload is " + std::to_string(data->size()) + " bytes, the limit is " +
+                         std::to_string(layout::kMessagePayload) + " (send a section's name for more)"};
+      }
+      request.data = std::move(*data);
+      break;
+    }
   }
   return request;
 }
@@ -292,7 +353,8 @@ bool operator==(const Request& a, const Request& b) {
   return a.op == b.op && a.name == b.name && a.size == b.size && a.where.kind == b.where.kind &&
          a.where.node == b.where.node && a.offset == b.offset && a.length == b.length && a.data == b.data &&
          a.events == b.events && a.mode == b.mode && a.gid == b.gid && a.writable == b.writable &&
-         a.manual_reset == b.manual_reset && a.signaled == b.signaled;
+         a.manual_reset == b.manual_reset && a.signaled == b.signaled && a.recipients == b.recipients &&
+         a.nodes == b.nodes && a.kind == b.kind;
 }
 
 Result<Request> decode_request(std::string_view line) {
@@ -377,8 +439,25 @@ std::string encode_request(const Request& request) {
         for (layout::EventKind kind : kEventKinds) {
           if (request.events & event_bit(kind)) names.push_back(event_name(kind));
         }
+        if (request.events & kMessageEventBit) names.push_back(kMessageEventName);
         obj["events"] = std::move(names);
       }
+      break;
+    case Op::kSend:
+      switch (request.recipients) {
+        case Request::Recipients::kAll: obj["to"] = "all"; break;
+        case Request::Recipients::kNode: obj["to"] = std::countr_zero(request.nodes); break;
+        case Request::Recipients::kGroup: {
+          json nodes = json::array();
+          for (std::uint32_t node = 0; node < layout::kMaxNodes; ++node) {
+            if (request.nodes & (std::uint64_t{1} << node)) nodes.push_back(node);
+          }
+          obj["nodes"] = std::move(nodes);
+          break;
+        }
+      }
+      obj["kind"] = request.kind;
+      obj["data_b64"] = base64_encode(request.data);
       break;
   }
   return dump(obj);
@@ -398,7 +477,17 @@ std::string encode_event(const Event& event) {
                    {"sequence", event.sequence}});
 }
 
-Result<Event> decode_event(std::string_view line) {
+std::string encode_message_event(const AppMessage& message) {
+  return dump(json{{"event", kMessageEventName},
+                   {"from", message.from},
+                   {"kind", message.kind},
+                   {"data_b64", base64_encode(message.data)},
+                   {"sent_ns", message.sent_ns}});
+}
+
+namespace {
+
+Result<json> parse_event_line(std::string_view line) {
   if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
   if (line.size() > kMaxEventLine) {
     return make_error(Errc::kIo, "event line longer than " + std::to_string(kMaxEventLine) + " bytes");
@@ -406,6 +495,10 @@ Result<Event> decode_event(std::string_view line) {
   if (nested_too_deep(line)) return make_error(Errc::kIo, "event line nested too deeply");
   json obj = json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (!obj.is_object()) return make_error(Errc::kIo, "event line is not a JSON object");
+  return obj;
+}
+
+Result<Event> decode_event_object(const json& obj) {
   try {
     auto name = obj.find("event");
     auto kind = name != obj.end() && name->is_string() ? event_kind_from_name(name->get<std::string>()) : std::nullopt;
@@ -419,6 +512,46 @@ Result<Event> decode_event(std::string_view line) {
   } catch (const BadRequest& bad) {
     return make_error(Errc::kIo, bad.message);
   }
+}
+
+Result<AppMessage> decode_message_object(const json& obj) {
+  try {
+    AppMessage message;
+    message.from = static_cast<std::uint32_t>(event_number(obj, "from", layout::kMaxNodes - 1));
+    message.kind = static_cast<std::uint32_t>(event_number(obj, "kind", std::numeric_limits<std::uint32_t>::max()));
+    message.sent_ns = event_number(obj, "sent_ns", std::numeric_limits<std::uint64_t>::max());
+    auto text = obj.find("data_b64");
+    auto data = text != obj.end() && text->is_string() ? base64_decode(text->get<std::string>()) : std::nullopt;
+    if (!data || data->size() > layout::kMessagePayload) {
+      throw BadRequest{"message event field \"data_b64\" is missing, not base64 or too long"};
+    }
+    message.data = std::move(*data);
+    return message;
+  } catch (const BadRequest& bad) {
+    return make_error(Errc::kIo, bad.message);
+  }
+}
+
+}  // namespace
+
+Result<Event> decode_event(std::string_view line) {
+  auto obj = parse_event_line(line);
+  if (!obj) return obj.error();
+  return decode_event_object(*obj);
+}
+
+Result<WatchLine> decode_watch_line(std::string_view line) {
+  auto obj = parse_event_line(line);
+  if (!obj) return obj.error();
+  auto name = obj->find("event");
+  if (name != obj->end() && name->is_string() && name->get<std::string>() == kMessageEventName) {
+    auto message = decode_message_object(*obj);
+    if (!message) return message.error();
+    return WatchLine(std::move(*message));
+  }
+  auto event = decode_event_object(*obj);
+  if (!event) return event.error();
+  return WatchLine(*event);
 }
 
 std::string encode_reply(json body) {

@@ -16,7 +16,10 @@
 //   stat                                      -> {"partitions": [Partition...]}
 //   write  name, offset, data_b64             -> {"written"}
 //   read   name, offset, length               -> {"data_b64"}
-//   watch  [events: ["node-failed", ...]]     -> {"node"}, then event lines (below)
+//   watch  [events: ["node-failed", ..., "message"]]
+//                                             -> {"node"}, then event lines (below)
+//   send   (to: node | to: "all" | nodes: [node...]), kind, data_b64
+//                                             -> {"sent_to": [node...]}
 //
 // Application requests (libgmm; the caller's identity is the socket peer's
 // SO_PEERCRED uid/gid/pid, each connection is one client with its own
@@ -48,6 +51,14 @@
 // Bytes travel base64-encoded: sections hold arbitrary bytes, JSON strings
 // hold only UTF-8.
 //
+// send (paper 3.1; any local client may send): a short message of `kind`
+// (>= gmm::kFirstApplicationMessage; lower kinds are GMM's own) with at
+// most layout::kMessagePayload bytes, to one node, to the nodes listed, or
+// to every current member; the sender's node is included when named (and
+// in "all"). The receiver sees the payload without trailing zero bytes (a
+// mailbox slot holds no length). A full mailbox is "busy" (the receiver is
+// not taking messages); the other recipients still get the message.
+//
 // Limits: a request line is at most kMaxRequestLine bytes (so a write
 // carries at most ~48 KiB); read/write lengths are at most kMaxIoLength.
 //
@@ -55,7 +66,11 @@
 // only events: gmmd sends one line per application-phase event of its node
 // (optionally only the kinds listed in "events"), e.g.
 //   {"event": "node-failed", "node": 2, "incarnation": 1, "sequence": 7}
-// "sequence" is the pool's RecoveryRecord number. gmmd ignores anything the
+// "sequence" is the pool's RecoveryRecord number. Application messages
+// reach only watchers that listed "message" (an empty "events" means the
+// membership kinds only):
+//   {"event": "message", "from": 1, "kind": 1024, "data_b64": "aGk=", "sent_ns": 1700000000000000000}
+// "sent_ns" is the sender's CLOCK_REALTIME. gmmd ignores anything the
 // client sends afterwards; the watch ends when either side hangs up. An
 // event line is at most kMaxEventLine bytes; decoders ignore fields they do
 // not know (later versions may add some).
@@ -66,6 +81,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 
 #include <nlohmann/json.hpp>
 
@@ -101,6 +117,7 @@ enum class Op {
   kPing, kAlloc, kOpen, kClose, kFree, kList, kStat, kWrite, kRead, kWatch,
   kWhoami, kAcquire, kRelinquish,
   kMutexCreate, kMutexLock, kMutexUnlock, kEventCreate, kEventSet, kEventReset, kEventWait, kSyncDestroy,
+  kSend,
 };
 std::string_view op_name(Op op);  // the wire name: "ping", "alloc", ..., "ls"
 
@@ -120,6 +137,10 @@ struct Request {
   bool writable = false;     // acquire: "access": "write"
   bool manual_reset = false;  // event_create
   bool signaled = false;      // event_create: initial state
+  enum class Recipients { kNode, kGroup, kAll };
+  Recipients recipients = Recipients::kNode;  // send: "to": node, "nodes": [...], "to": "all"
+  std::uint64_t nodes = 0;    // send: bit n = node n (one bit for kNode; 0 for kAll)
+  std::uint32_t kind = 0;     // send: the message kind; its payload is `data`
 
   friend bool operator==(const Request& a, const Request& b);
 };
@@ -149,6 +170,22 @@ std::optional<layout::EventKind> event_kind_from_name(std::string_view name);
 std::string encode_event(const Event& event);
 // Pure and bounded (fuzzable). Errors: kIo naming what is malformed.
 Result<Event> decode_event(std::string_view line);
+
+// Application messages on a watch connection: "message" in "events" sets
+// this bit (apart from the membership kinds' bits).
+inline constexpr std::uint32_t kMessageEventBit = 1u << 31;
+inline constexpr std::string_view kMessageEventName = "message";
+struct AppMessage {
+  std::uint32_t from = 0;  // the sending node
+  std::uint32_t kind = 0;
+  std::uint64_t sent_ns = 0;
+  std::string data;        // at most layout::kMessagePayload bytes
+  friend bool operator==(const AppMessage&, const AppMessage&) = default;
+};
+std::string encode_message_event(const AppMessage& message);
+// Any line of a watch connection. Errors as decode_event.
+using WatchLine = std::variant<Event, AppMessage>;
+Result<WatchLine> decode_watch_line(std::string_view line);
 
 // Inverse of errc_name(); nullopt for an unknown name.
 std::optional<Errc> errc_from_name(std::string_view name);

@@ -32,6 +32,10 @@ struct ReceivedMessage {
   std::string_view text() const { return {reinterpret_cast<const char*>(payload), length}; }
 };
 
+// Threads: send/multicast/broadcast from any thread (slots are claimed by
+// CAS, as concurrent senders on other nodes do; Doorbell::ring is
+// thread-safe); receive/discard_pending from one thread only, the node's
+// single mailbox consumer (gmmd's agent thread).
 class Messenger {
  public:
   Messenger(const Pool& pool, std::uint32_t self, Doorbell& doorbell);

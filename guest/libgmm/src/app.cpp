@@ -11,8 +11,10 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <variant>
 
 #include "gmm/gmm.hpp"
+#include "gmm/messages.hpp"
 #include "gmm/unique_fd.hpp"
 #include "proto/client.hpp"
 
@@ -422,18 +424,27 @@ bool EventWatch::timed_out() const { return state_->client.timed_out(); }
 Result<NodeEvent> EventWatch::next(std::chrono::milliseconds timeout) {
   auto line = state_->client.next_line(std::chrono::steady_clock::now() + timeout, proto::kMaxEventLine);
   if (!line) return line.error();
-  auto event = proto::decode_event(*line);
-  if (!event) return event.error();
+  auto decoded = proto::decode_watch_line(*line);
+  if (!decoded) return decoded.error();
   NodeEvent out;
-  switch (event->kind) {
+  if (auto* message = std::get_if<proto::AppMessage>(&*decoded)) {
+    out.kind = NodeEvent::Kind::kMessage;
+    out.node = message->from;
+    out.message_kind = message->kind;
+    out.data = std::move(message->data);
+    out.sent_ns = message->sent_ns;
+    return out;
+  }
+  const Event& event = std::get<Event>(*decoded);
+  switch (event.kind) {
     case layout::EventKind::kMemoryLost: out.kind = NodeEvent::Kind::kMemoryLost; break;
     case layout::EventKind::kNodeLeaving: out.kind = NodeEvent::Kind::kNodeLeaving; break;
     case layout::EventKind::kNodeJoined: out.kind = NodeEvent::Kind::kNodeJoined; break;
     default: out.kind = NodeEvent::Kind::kNodeFailed; break;
   }
-  out.node = event->node;
-  out.incarnation = event->incarnation;
-  out.sequence = event->sequence;
+  out.node = event.node;
+  out.incarnation = event.incarnation;
+  out.sequence = event.sequence;
   return out;
 }
 
@@ -448,11 +459,60 @@ Result<EventWatch> Session::watch(const std::vector<NodeEvent::Kind>& kinds) {
       case NodeEvent::Kind::kMemoryLost: request.events |= proto::event_bit(layout::EventKind::kMemoryLost); break;
       case NodeEvent::Kind::kNodeLeaving: request.events |= proto::event_bit(layout::EventKind::kNodeLeaving); break;
       case NodeEvent::Kind::kNodeJoined: request.events |= proto::event_bit(layout::EventKind::kNodeJoined); break;
+      case NodeEvent::Kind::kMessage: request.events |= proto::kMessageEventBit; break;
     }
   }
   auto reply = client->call(request, kTimeout);
   if (!reply) return reply.error();
   return EventWatch(std::make_unique<EventWatch::State>(EventWatch::State{std::move(*client)}));
+}
+
+static_assert(kFirstMessageKind == kFirstApplicationMessage);
+static_assert(kMaxMessageBytes == layout::kMessagePayload);
+
+namespace {
+
+proto::Request send_request(proto::Request::Recipients recipients, std::uint64_t nodes, std::uint32_t kind,
+                            std::string_view data) {
+  proto::Request request;
+  request.op = proto::Op::kSend;
+  request.recipients = recipients;
+  request.nodes = nodes;
+  request.kind = kind;
+  request.data = std::string(data);
+  return request;
+}
+
+}  // namespace
+
+Status Session::send(std::uint32_t node, std::uint32_t kind, std::string_view data) {
+  if (node >= layout::kMaxNodes) {
+    return make_error(Errc::kInvalidArgument, "node " + std::to_string(node) + " does not exist");
+  }
+  return send_group({node}, kind, data);
+}
+
+Status Session::send_group(const std::vector<std::uint32_t>& nodes, std::uint32_t kind, std::string_view data) {
+  std::uint64_t bits = 0;
+  for (std::uint32_t node : nodes) {
+    if (node >= layout::kMaxNodes) {
+      return make_error(Errc::kInvalidArgument, "node " + std::to_string(node) + " does not exist");
+    }
+    bits |= std::uint64_t{1} << node;
+  }
+  if (bits == 0) return make_error(Errc::kInvalidArgument, "send_group needs at least one node");
+  auto recipients = nodes.size() == 1 ? proto::Request::Recipients::kNode : proto::Request::Recipients::kGroup;
+  std::lock_guard lock(state_->mutex);
+  auto reply = state_->call(send_request(recipients, bits, kind, data));
+  if (!reply) return reply.error();
+  return ok_status();
+}
+
+Status Session::send_all(std::uint32_t kind, std::string_view data) {
+  std::lock_guard lock(state_->mutex);
+  auto reply = state_->call(send_request(proto::Request::Recipients::kAll, 0, kind, data));
+  if (!reply) return reply.error();
+  return ok_status();
 }
 
 Result<Identity> Session::whoami() {

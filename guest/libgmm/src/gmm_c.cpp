@@ -1,8 +1,13 @@
 // The C interface over gmm::app::Session.
 #include "gmm/gmm_c.h"
 
+#include <algorithm>
+#include <chrono>
+#include <cstring>
 #include <map>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "gmm/app.hpp"
 
@@ -10,6 +15,15 @@ struct gmm_session {
   gmm::app::Session session;
   std::string last_error;
   std::map<uint64_t, gmm::app::Section> sections;  // acquired, by GID
+};
+
+static_assert(GMM_EVENT_MESSAGE == static_cast<int>(gmm::app::NodeEvent::Kind::kMessage) &&
+              GMM_EVENT_NODE_JOINED == static_cast<int>(gmm::app::NodeEvent::Kind::kNodeJoined));
+static_assert(GMM_MAX_MESSAGE == gmm::app::kMaxMessageBytes && GMM_FIRST_MESSAGE_KIND == gmm::app::kFirstMessageKind);
+
+struct gmm_watch {
+  gmm::app::EventWatch watch;
+  std::string last_error;
 };
 
 namespace {
@@ -29,6 +43,12 @@ int fill(gmm_session* s, gmm::Result<gmm::app::Section> got, gmm_section* out) {
   if (out != nullptr) *out = gmm_section{got->gid, got->size, got->global_address, got->home_node, got->writable};
   return GMM_OK;
 }
+
+std::string_view bytes_of(const void* data, size_t length) {
+  return length == 0 ? std::string_view() : std::string_view(static_cast<const char*>(data), length);
+}
+
+int done_or_fail(gmm_session* s, const gmm::Status& status) { return status ? GMM_OK : fail(s, status.error()); }
 
 int missing(gmm_session* s, uint64_t gid) {
   return fail(s, gmm::make_error(gmm::Errc::kNotFound, "section " + std::to_string(gid) + " is not acquired"));
@@ -117,6 +137,54 @@ int gmm_map_global(gmm_session* s, uint64_t gid, void** address_out) {
   if (!got) return fail(s, got.error());
   *address_out = *got;
   return GMM_OK;
+}
+
+int gmm_watch_open(gmm_session* s, unsigned kinds, gmm_watch** out) {
+  using Kind = gmm::app::NodeEvent::Kind;
+  *out = nullptr;
+  std::vector<Kind> wanted;
+  for (Kind kind : {Kind::kNodeFailed, Kind::kMemoryLost, Kind::kNodeLeaving, Kind::kNodeJoined, Kind::kMessage}) {
+    if (kinds & GMM_EVENT_BIT(static_cast<unsigned>(kind))) wanted.push_back(kind);
+  }
+  auto watch = s->session.watch(wanted);
+  if (!watch) return fail(s, watch.error());
+  *out = new gmm_watch{std::move(*watch), {}};
+  return GMM_OK;
+}
+
+int gmm_watch_next(gmm_watch* w, unsigned timeout_ms, gmm_event* out) {
+  auto event = w->watch.next(std::chrono::milliseconds(timeout_ms));
+  if (!event) {
+    w->last_error = event.error().message;
+    return w->watch.timed_out() ? GMM_ETIMEDOUT : code_of(event.error().code);
+  }
+  *out = gmm_event{};
+  out->kind = static_cast<gmm_event_kind>(event->kind);
+  out->node = event->node;
+  out->incarnation = event->incarnation;
+  out->sequence = event->sequence;
+  out->message_kind = event->message_kind;
+  out->sent_ns = event->sent_ns;
+  out->length = std::min(event->data.size(), sizeof out->data);
+  std::memcpy(out->data, event->data.data(), out->length);
+  return GMM_OK;
+}
+
+const char* gmm_watch_last_error(const gmm_watch* w) { return w->last_error.c_str(); }
+void gmm_watch_close(gmm_watch* w) { delete w; }
+
+int gmm_send(gmm_session* s, uint32_t node, uint32_t kind, const void* data, size_t length) {
+  return done_or_fail(s, s->session.send(node, kind, bytes_of(data, length)));
+}
+
+int gmm_send_group(gmm_session* s, const uint32_t* nodes, size_t count, uint32_t kind, const void* data,
+                   size_t length) {
+  std::vector<std::uint32_t> group(nodes, nodes + count);
+  return done_or_fail(s, s->session.send_group(group, kind, bytes_of(data, length)));
+}
+
+int gmm_send_all(gmm_session* s, uint32_t kind, const void* data, size_t length) {
+  return done_or_fail(s, s->session.send_all(kind, bytes_of(data, length)));
 }
 
 }  // extern "C"

@@ -14,12 +14,14 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "gmm/app.hpp"
 #include "proto/client.hpp"
 #include "test_cluster.hpp"
 
 extern "C" int gmm_c_header_roundtrip(const char* socket_path);  // c_api_check.c
+extern "C" int gmm_c_message_roundtrip(const char* sender_socket, const char* receiver_socket);
 
 namespace {
 
@@ -463,4 +465,103 @@ TEST_CASE("libgmm watch reports a node's failure and a planned leave", "[app][cr
   auto nothing = failures.next(std::chrono::milliseconds(10));
   REQUIRE_FALSE(nothing);
   CHECK(failures.timed_out());
+}
+
+TEST_CASE("libgmm messages reach the watchers of exactly the nodes they are sent to", "[app]") {
+  TestCluster cluster(3, "32M");
+  using Kind = gmm::app::NodeEvent::Kind;
+  Session zero = connect(cluster, 0);
+  Session two = connect(cluster, 2);
+  std::vector<gmm::app::EventWatch> watchers;
+  for (int node = 0; node < 3; ++node) watchers.push_back(must(connect(cluster, node).watch({Kind::kMessage})));
+  auto membership_only = must(connect(cluster, 1).watch());
+  // 40 bytes with a NUL inside: only trailing zero bytes are lost.
+  const std::string binary = std::string("to-one\0", 7) + std::string(33, '\x7f');
+  REQUIRE(binary.size() == gmm::app::kMaxMessageBytes);
+
+  must(zero.send(1, 1025, binary));
+  must(zero.send_group({1, 2}, 1026, "to-group"));
+  must(two.send_all(1027, "to-all"));  // sent after the others: behind them in every mailbox
+
+  auto next_message = [&](int node) {
+    auto event = must(watchers[node].next(std::chrono::seconds(30)));
+    CHECK(event.kind == Kind::kMessage);
+    CHECK(event.sent_ns > 0);
+    return event;
+  };
+  auto one = next_message(1);
+  CHECK(one.node == 0);
+  CHECK(one.message_kind == 1025);
+  CHECK(one.data == binary);
+  auto group = next_message(1);
+  CHECK(group.message_kind == 1026);
+  CHECK(group.data == "to-group");
+  CHECK(next_message(1).message_kind == 1027);
+  auto group_at_two = next_message(2);
+  CHECK(group_at_two.message_kind == 1026);
+  CHECK(group_at_two.node == 0);
+  CHECK(next_message(2).message_kind == 1027);
+  // Node 0 was named only by the broadcast: that is its first message.
+  auto all_at_zero = next_message(0);
+  CHECK(all_at_zero.message_kind == 1027);
+  CHECK(all_at_zero.node == 2);
+  CHECK(all_at_zero.data == "to-all");
+  // A watch that did not ask for messages gets none.
+  REQUIRE_FALSE(membership_only.next(std::chrono::milliseconds(10)));
+  CHECK(membership_only.timed_out());
+}
+
+TEST_CASE("libgmm send refuses GMM's own kinds, oversized payloads and absent nodes with a clear error", "[app]") {
+  TestCluster cluster(2, "32M");
+  Session session = connect(cluster, 0);
+  auto require_refused = [](const gmm::Status& status, Errc code, const std::string& text) {
+    REQUIRE_FALSE(status);
+    INFO(status.error().message);
+    CHECK(status.error().code == code);
+    CHECK_THAT(status.error().message, Catch::Contains(text));
+  };
+  require_refused(session.send(1, 1023, "x"), Errc::kInvalidArgument, "from 1024");
+  require_refused(session.send(1, 1024, std::string(gmm::app::kMaxMessageBytes + 1, 'x')), Errc::kInvalidArgument,
+                  "41 bytes, the limit is 40");
+  require_refused(session.send_group({1, 5}, 1024, "x"), Errc::kInvalidArgument, "node 5 does not exist");
+  require_refused(session.send(64, 1024, "x"), Errc::kInvalidArgument, "node 64 does not exist");
+  cluster.host_ok({"crash", "1", "--how", "kill"});
+  auto watch = must(session.watch({gmm::app::NodeEvent::Kind::kNodeFailed}));
+  must(watch.next(std::chrono::seconds(60)));
+  require_refused(session.send(1, 1024, "x"), Errc::kNotFound, "node 1 is not a member");
+  must(session.send_all(1024, "only node 0 is left"));
+}
+
+TEST_CASE("a full mailbox makes send busy, naming the node, and the rest still get the message", "[app][crash]") {
+  // Long failure detection: node 1 stays a member while paused.
+  TestCluster cluster(3, "32M", {"--heartbeat-ms", "100", "--miss-threshold", "600"});
+  using Kind = gmm::app::NodeEvent::Kind;
+  Session session = connect(cluster, 0);
+  auto at_two = must(connect(cluster, 2).watch({Kind::kMessage}));
+  cluster.host_ok({"crash", "1", "--how", "pause"});
+  gmm::Status sent = gmm::ok_status();
+  int accepted = 0;
+  while (accepted <= 64) {
+    sent = session.send(1, 1024, "fill");
+    if (!sent) break;
+    ++accepted;
+  }
+  REQUIRE_FALSE(sent);
+  INFO(sent.error().message);
+  CHECK(accepted == 64);  // layout::kMailboxSlots
+  CHECK(sent.error().code == Errc::kBusy);
+  CHECK_THAT(sent.error().message, Catch::Contains("mailbox of node 1 is full"));
+
+  gmm::Status group = session.send_group({1, 2}, 1030, "partly");
+  REQUIRE_FALSE(group);
+  CHECK(group.error().code == Errc::kBusy);
+  CHECK_THAT(group.error().message, Catch::Contains("sent to nodes 2"));
+  auto got = must(at_two.next(std::chrono::seconds(30)));
+  CHECK(got.message_kind == 1030);
+  cluster.host_ok({"resume", "1"});
+}
+
+TEST_CASE("libgmm C header sends and receives a message", "[app]") {
+  TestCluster cluster(2, "32M");
+  CHECK(gmm_c_message_roundtrip(socket_of(cluster, 0).c_str(), socket_of(cluster, 1).c_str()) == 0);
 }

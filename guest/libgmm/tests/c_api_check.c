@@ -29,3 +29,28 @@ int gmm_c_header_roundtrip(const char* socket_path) {
   gmm_disconnect(session);
   return result;
 }
+
+/* A message from the sender's node to the receiver's node, through the C
+ * calls. Returns 0 when it arrives intact. */
+int gmm_c_message_roundtrip(const char* sender_socket, const char* receiver_socket) {
+  gmm_session* sender = NULL;
+  gmm_session* receiver = NULL;
+  gmm_watch* watch = NULL;
+  gmm_event event;
+  int result = 0;
+  if (gmm_connect(sender_socket, &sender) != GMM_OK) return 1;
+  if (gmm_connect(receiver_socket, &receiver) != GMM_OK) result = 2;
+  else if (gmm_watch_open(receiver, GMM_EVENT_BIT(GMM_EVENT_MESSAGE), &watch) != GMM_OK) result = 3;
+  else if (gmm_send(sender, 1, GMM_FIRST_MESSAGE_KIND - 1, "x", 1) != GMM_EINVAL || strlen(gmm_last_error(sender)) == 0)
+    result = 4;
+  else if (gmm_send(sender, 1, GMM_FIRST_MESSAGE_KIND + 7, "from C", 6) != GMM_OK) result = 5;
+  else if (gmm_watch_next(watch, 30000, &event) != GMM_OK) result = 6;
+  else if (event.kind != GMM_EVENT_MESSAGE || event.node != 0 || event.message_kind != GMM_FIRST_MESSAGE_KIND + 7)
+    result = 7;
+  else if (event.length != 6 || memcmp(event.data, "from C", 6) != 0) result = 8;
+  else if (gmm_watch_next(watch, 1, &event) != GMM_ETIMEDOUT) result = 9;
+  if (watch != NULL) gmm_watch_close(watch);
+  if (receiver != NULL) gmm_disconnect(receiver);
+  gmm_disconnect(sender);
+  return result;
+}

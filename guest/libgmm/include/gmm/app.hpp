@@ -70,15 +70,28 @@ struct Identity {
   std::uint32_t node = 0;
 };
 
+// Short messages between applications on different nodes (paper 3.1):
+// kinds from kFirstMessageKind up (lower ones are GMM's own), at most
+// kMaxMessageBytes bytes each. The receiver sees the bytes without trailing
+// zero bytes (the mailbox slot holds no length).
+inline constexpr std::uint32_t kFirstMessageKind = 1024;
+inline constexpr std::size_t kMaxMessageBytes = 40;
+
 // Membership events of the cluster (paper 2, 3.7): the recoverable
 // programming model's notifications. After a failure or a memory loss the
 // event comes once GMM's tables are recovered; before a planned leave it
 // comes first, and the application has the grace period to react.
+// kMessage: an application message arrived at this node (only for watches
+// that ask for kMessage); `node` is the sender.
 struct NodeEvent {
-  enum class Kind { kNodeFailed, kMemoryLost, kNodeLeaving, kNodeJoined } kind = Kind::kNodeFailed;
+  enum class Kind { kNodeFailed, kMemoryLost, kNodeLeaving, kNodeJoined, kMessage } kind = Kind::kNodeFailed;
   std::uint32_t node = 0;
   std::uint32_t incarnation = 0;
   std::uint64_t sequence = 0;  // the pool's recovery record number
+  // kMessage only:
+  std::uint32_t message_kind = 0;
+  std::string data;
+  std::uint64_t sent_ns = 0;  // the sender's CLOCK_REALTIME
 };
 
 // A subscription (its own connection to gmmd); ends when destroyed.
@@ -155,8 +168,21 @@ class Session {
   Result<Wait> wait_event(std::string_view name, std::chrono::milliseconds timeout = kForever);
   Status destroy_sync(std::string_view name);  // a mutex or event; owner only
 
-  // ---- notifications: events of these kinds (all kinds when empty).
+  // ---- notifications: events of these kinds (every membership kind when
+  // empty; messages only when kMessage is listed). Every watch of a node
+  // that asked for kMessage gets each message that reaches the node.
   Result<EventWatch> watch(const std::vector<NodeEvent::Kind>& kinds = {});
+
+  // ---- messages: any local process may send. To one node, to the nodes
+  // listed, or to every current member; this node is included when named
+  // (and by send_all). Errors: kInvalidArgument (kind below
+  // kFirstMessageKind, more than kMaxMessageBytes, no such node), kNotFound
+  // (a named node is not a member: nothing sent), kBusy (a recipient's
+  // mailbox is full, it is not taking messages: the others got it; the
+  // message says which).
+  Status send(std::uint32_t node, std::uint32_t kind, std::string_view data);
+  Status send_group(const std::vector<std::uint32_t>& nodes, std::uint32_t kind, std::string_view data);
+  Status send_all(std::uint32_t kind, std::string_view data);
 
   Result<Identity> whoami();
 

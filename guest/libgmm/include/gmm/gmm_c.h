@@ -29,7 +29,8 @@ enum gmm_error {
   GMM_ENOTRECOVERABLE = 11,
   GMM_EEXPELLED = 12,
   GMM_EACCES = 13,     /* access denied */
-  GMM_EIO = 14         /* gmmd unreachable, or a system call failed */
+  GMM_EIO = 14,        /* gmmd unreachable, or a system call failed */
+  GMM_ETIMEDOUT = 15   /* gmm_watch_next: nothing came in time */
 };
 
 enum gmm_access { GMM_READ = 0, GMM_WRITE = 1 };
@@ -64,6 +65,47 @@ int gmm_relinquish(gmm_session* session, uint64_t gid);
 int gmm_map(gmm_session* session, void* address, size_t length, uint64_t gid, uint64_t offset);
 int gmm_unmap(gmm_session* session, void* address, size_t length);
 int gmm_map_global(gmm_session* session, uint64_t gid, void** address_out);
+
+/* Notifications (gmm/app.hpp Session::watch): a watch is its own
+ * connection to gmmd. kinds: GMM_EVENT_BIT(...) of the kinds wanted, 0 for
+ * every membership kind (messages only when GMM_EVENT_MESSAGE is asked). */
+enum gmm_event_kind {
+  GMM_EVENT_NODE_FAILED = 0,
+  GMM_EVENT_MEMORY_LOST = 1,
+  GMM_EVENT_NODE_LEAVING = 2,
+  GMM_EVENT_NODE_JOINED = 3,
+  GMM_EVENT_MESSAGE = 4
+};
+#define GMM_EVENT_BIT(kind) (1u << (kind))
+#define GMM_FIRST_MESSAGE_KIND 1024u
+#define GMM_MAX_MESSAGE 40
+
+typedef struct gmm_event {
+  enum gmm_event_kind kind;
+  uint32_t node;          /* the node concerned; for a message, its sender */
+  uint32_t incarnation;
+  uint64_t sequence;
+  uint32_t message_kind;  /* GMM_EVENT_MESSAGE only, as the next three */
+  uint64_t sent_ns;
+  size_t length;
+  unsigned char data[GMM_MAX_MESSAGE];
+} gmm_event;
+
+typedef struct gmm_watch gmm_watch;
+int gmm_watch_open(gmm_session* session, unsigned kinds, gmm_watch** out);
+/* GMM_ETIMEDOUT when nothing came within timeout_ms; GMM_EIO when gmmd went. */
+int gmm_watch_next(gmm_watch* watch, unsigned timeout_ms, gmm_event* out);
+const char* gmm_watch_last_error(const gmm_watch* watch);
+void gmm_watch_close(gmm_watch* watch);
+
+/* Short messages (kind >= GMM_FIRST_MESSAGE_KIND, at most GMM_MAX_MESSAGE
+ * bytes; trailing zero bytes do not arrive). GMM_EBUSY: a recipient's
+ * mailbox is full (the others got it); GMM_ENOTFOUND: a named node is not a
+ * member (nothing sent). */
+int gmm_send(gmm_session* session, uint32_t node, uint32_t kind, const void* data, size_t length);
+int gmm_send_group(gmm_session* session, const uint32_t* nodes, size_t count, uint32_t kind, const void* data,
+                   size_t length);
+int gmm_send_all(gmm_session* session, uint32_t kind, const void* data, size_t length);
 
 #ifdef __cplusplus
 }
