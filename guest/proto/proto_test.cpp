@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "proto/proto.hpp"
@@ -245,7 +246,10 @@ TEST_CASE("watch requests name known events", "[proto]") {
 
   require_rejected(R"({"op":"watch","events":[]})", "non-empty array");
   require_rejected(R"({"op":"watch","events":"node-failed"})", "non-empty array");
-  require_rejected(R"({"op":"watch","events":["a","b","c","d","e"]})", "at most 4");
+  require_rejected(R"({"op":"watch","events":["a","b","c","d","e","f"]})", "at most 5");
+  auto messages = decode_request(R"({"op":"watch","events":["message"]})");
+  REQUIRE(messages.ok());
+  CHECK(messages->events == gmm::proto::kMessageEventBit);
   require_rejected(R"({"op":"watch","events":["node-exploded"]})", "unknown event \"node-exploded\"");
   require_rejected(R"({"op":"watch","events":[3]})", "unknown event 3");
   require_rejected(R"({"op":"watch","name":"x"})", "unexpected field \"name\"");
@@ -363,4 +367,86 @@ TEST_CASE("malformed application requests are rejected", "[proto]") {
   require_rejected(R"({"op":"event_create","name":"e","manual_reset":1,"signaled":false})", "true or false");
   require_rejected(R"({"op":"mutex_lock"})", "missing field \"name\"");
   require_rejected(R"({"op":"whoami","name":"x"})", "unexpected field");
+}
+
+TEST_CASE("send requests survive encode then decode", "[proto]") {
+  Request to_node = make(Op::kSend);
+  to_node.recipients = Request::Recipients::kNode;
+  to_node.nodes = 1ULL << 63;
+  to_node.kind = 1024;
+  to_node.data = std::string(gmm::layout::kMessagePayload, '\xff');
+  Request to_group = make(Op::kSend);
+  to_group.recipients = Request::Recipients::kGroup;
+  to_group.nodes = 0b1011;
+  to_group.kind = 0xFFFFFFFFu;
+  to_group.data = std::string("a\0b", 3);
+  Request to_all = make(Op::kSend);
+  to_all.recipients = Request::Recipients::kAll;
+  to_all.kind = 2000;
+  Request watch_messages = make(Op::kWatch);
+  watch_messages.events = gmm::proto::kMessageEventBit | gmm::proto::event_bit(gmm::layout::EventKind::kNodeFailed);
+  for (const Request& request : {to_node, to_group, to_all, watch_messages}) {
+    std::string line = encode_request(request);
+    INFO(line);
+    auto decoded = decode_request(line);
+    REQUIRE(decoded.ok());
+    CHECK(*decoded == request);
+  }
+  auto group = decode_request(R"({"op":"send","nodes":[2,0,2],"kind":1024,"data_b64":""})");
+  REQUIRE(group.ok());
+  CHECK(group->recipients == Request::Recipients::kGroup);
+  CHECK(group->nodes == 0b101);
+  CHECK(group->data.empty());
+}
+
+TEST_CASE("malformed send requests are rejected", "[proto]") {
+  require_rejected(R"({"op":"send","kind":1024,"data_b64":""})", "exactly one of \"to\"");
+  require_rejected(R"({"op":"send","to":1,"nodes":[1],"kind":1024,"data_b64":""})", "exactly one of");
+  require_rejected(R"({"op":"send","to":"everyone","kind":1024,"data_b64":""})", "node number or \"all\"");
+  require_rejected(R"({"op":"send","to":64,"kind":1024,"data_b64":""})", "below 64");
+  require_rejected(R"({"op":"send","to":-1,"kind":1024,"data_b64":""})", "below 64");
+  require_rejected(R"({"op":"send","nodes":[],"kind":1024,"data_b64":""})", "non-empty list");
+  require_rejected(R"({"op":"send","nodes":1,"kind":1024,"data_b64":""})", "non-empty list");
+  require_rejected(R"({"op":"send","nodes":[1,"2"],"kind":1024,"data_b64":""})", "each of \"nodes\"");
+  require_rejected(R"({"op":"send","to":1,"data_b64":""})", "missing field \"kind\"");
+  require_rejected(R"({"op":"send","to":1,"kind":1023,"data_b64":""})", "lower kinds are GMM's own");
+  require_rejected(R"({"op":"send","to":1,"kind":4294967296,"data_b64":""})", "from 1024");
+  require_rejected(R"({"op":"send","to":1,"kind":1024})", "missing field \"data_b64\"");
+  require_rejected(R"({"op":"send","to":1,"kind":1024,"data_b64":"a"})", "not valid base64");
+  const std::string oversized = gmm::proto::base64_encode(std::string(gmm::layout::kMessagePayload + 1, 'x'));
+  require_rejected(R"({"op":"send","to":1,"kind":1024,"data_b64":")" + oversized + "\"}", "41 bytes, the limit is 40");
+  require_rejected(R"({"op":"send","to":1,"kind":1024,"data_b64":"","name":"x"})", "unexpected field \"name\"");
+}
+
+TEST_CASE("message event lines survive encode then decode and malformed ones are refused", "[proto]") {
+  gmm::proto::AppMessage message{63, 0xFFFFFFFFu, 0xFFFFFFFFFFFFFFFFull,
+                                 std::string(gmm::layout::kMessagePayload, '\0')};
+  std::string line = gmm::proto::encode_message_event(message);
+  INFO(line);
+  CHECK(line.size() <= gmm::proto::kMaxEventLine);
+  auto decoded = gmm::proto::decode_watch_line(line);
+  REQUIRE(decoded.ok());
+  REQUIRE(std::holds_alternative<gmm::proto::AppMessage>(*decoded));
+  CHECK(std::get<gmm::proto::AppMessage>(*decoded) == message);
+  // Membership events come through the same decoder.
+  auto failed = gmm::proto::decode_watch_line(R"({"event":"node-failed","node":2,"incarnation":1,"sequence":7})");
+  REQUIRE(failed.ok());
+  CHECK(std::get<gmm::Event>(*failed).node == 2);
+  // ... and decode_event still refuses message lines.
+  CHECK_FALSE(gmm::proto::decode_event(line).ok());
+
+  auto refused = [](const std::string& bad, const std::string& why) {
+    INFO(bad);
+    auto result = gmm::proto::decode_watch_line(bad);
+    REQUIRE_FALSE(result.ok());
+    CHECK(result.error().code == Errc::kIo);
+    CHECK_THAT(result.error().message, Catch::Contains(why));
+  };
+  refused(R"({"event":"message","kind":1024,"data_b64":"","sent_ns":1})", "\"from\"");
+  refused(R"({"event":"message","from":64,"kind":1024,"data_b64":"","sent_ns":1})", "\"from\"");
+  refused(R"({"event":"message","from":1,"kind":1024,"data_b64":"","sent_ns":-1})", "\"sent_ns\"");
+  refused(R"({"event":"message","from":1,"kind":1024,"data_b64":"!!!!","sent_ns":1})", "\"data_b64\"");
+  refused(R"({"event":"message","from":1,"kind":1024,"sent_ns":1})", "\"data_b64\"");
+  const std::string oversized = gmm::proto::base64_encode(std::string(gmm::layout::kMessagePayload + 1, 'x'));
+  refused(R"({"event":"message","from":1,"kind":1024,"sent_ns":1,"data_b64":")" + oversized + "\"}", "too long");
 }
