@@ -130,3 +130,43 @@ TEST_CASE("messages: many senders at once lose nothing", "[messages][concurrent]
   CHECK(next[2] == kEach);
   CHECK(next[3] == kEach);
 }
+
+// gmmd's case: the server thread sends through the Messenger whose node's
+// agent thread is receiving through it at the same time (run under TSan by
+// `make test`).
+TEST_CASE("messages: one Messenger sends from one thread while its node receives in another", "[messages][concurrent]") {
+  TempPool t;
+  PollingDoorbell bell;
+  Messenger node0(*t.pool, 0, bell);
+  Messenger at1(*t.pool, 1, bell);
+  constexpr std::uint32_t kEach = 2000;
+  std::thread server([&] {
+    for (std::uint32_t i = 0; i < kEach; ++i) {
+      const std::span<const std::uint8_t> value{reinterpret_cast<const std::uint8_t*>(&i), sizeof i};
+      while (!node0.send(0, kFirstApplicationMessage, value)) std::this_thread::yield();  // to itself
+      while (!node0.send(1, kFirstApplicationMessage, value)) std::this_thread::yield();
+    }
+  });
+  std::uint32_t next0 = 0, next1 = 0;
+  auto expect_next = [](const ReceivedMessage& m, std::uint32_t& next) {
+    std::uint32_t value = 0;
+    std::memcpy(&value, m.payload, sizeof value);
+    REQUIRE(m.from == 0);
+    REQUIRE(value == next++);
+  };
+  while (next0 < kEach || next1 < kEach) {
+    bool idle = true;
+    if (auto m = node0.receive()) {  // the agent thread: node 0's one consumer
+      expect_next(*m, next0);
+      idle = false;
+    }
+    if (auto m = at1.receive()) {
+      expect_next(*m, next1);
+      idle = false;
+    }
+    if (idle) std::this_thread::yield();
+  }
+  server.join();
+  CHECK_FALSE(node0.receive());
+  CHECK_FALSE(at1.receive());
+}
