@@ -21,6 +21,7 @@
 // Exit 0 with a final "... passed" line; 1 with a one-line reason.
 #include <fcntl.h>
 #include <grp.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -35,6 +36,8 @@
 #include <CLI/CLI.hpp>
 
 #include "gmm/app.hpp"
+#include "gmm/unique_fd.hpp"
+#include "gmm_ivshmem_uapi.h"
 
 namespace {
 
@@ -228,11 +231,19 @@ int deny(std::uint32_t uid) {
   expect(beyond == MAP_FAILED, "the window maps past its section");
   beyond = ::mmap(nullptr, page, PROT_READ, MAP_SHARED, fd, static_cast<off_t>(own.size));
   expect(beyond == MAP_FAILED, "the window maps the page after its section");
-  for (const char* device : {"/dev/uio0", "/dev/gmm_window"}) {
-    int raw = ::open(device, O_RDWR | O_CLOEXEC);
-    expect(raw < 0, std::string("uid ") + std::to_string(uid) + " can open " + device + " for writing");
-  }
-  std::printf("node %u: uid %u reaches only its own %llu-byte window; the pool device is closed to it\n", me.node, uid,
+  int pool_device = ::open("/dev/uio0", O_RDWR | O_CLOEXEC);
+  expect(pool_device < 0, "uid " + std::to_string(uid) + " can open the pool device /dev/uio0");
+  // Anyone may open the window device (0666), but an unaimed window maps
+  // nothing and only CAP_SYS_ADMIN (gmmd) can aim one.
+  gmm::UniqueFd unaimed(::open("/dev/gmm_window", O_RDWR | O_CLOEXEC));
+  expect(static_cast<bool>(unaimed), std::string("cannot open /dev/gmm_window: ") + std::strerror(errno));
+  expect(::mmap(nullptr, page, PROT_READ, MAP_SHARED, unaimed.get(), 0) == MAP_FAILED, "an unaimed window maps");
+  gmm_window_args args{};
+  args.offset = 0;
+  args.length = page;
+  expect(::ioctl(unaimed.get(), GMM_WINDOW_SET, &args) != 0 && errno == EPERM,
+         "uid " + std::to_string(uid) + " could aim a window at the pool's tables");
+  std::printf("node %u: uid %u reaches only its own %llu-byte window; it can neither open the pool device nor aim a window\n", me.node, uid,
               static_cast<unsigned long long>(own.size));
 
   must(session.unmap(bytes, own.size), "unmap own section");
