@@ -9,8 +9,10 @@
 //                       mutex (abandoned by the process's exit)
 //   walk --expect-count N [--append K] [--sync]
 //                       acquire for reading, map at the global address (the
-//                       same one the builder used), walk the pointers;
-//                       then re-acquire for writing and append K records.
+//                       same one the builder used), walk the pointers
+//                       (in a guest the read-only window refuses a
+//                       writable mmap); then re-acquire for writing and
+//                       append K records.
 //                       --sync: the event is signaled once (auto-reset) and
 //                       the mutex is reported abandoned, then locks normally
 //   deny --as-uid UID   drop to UID/GID first; everything of root's is
@@ -120,6 +122,18 @@ std::string hex(const void* p) {
   return text;
 }
 
+// The window descriptor libgmm holds for an acquired section: the one fd of
+// this process open on the window device.
+int window_descriptor() {
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code error;
+    if (std::filesystem::read_symlink(entry.path(), error) == "/dev/gmm_window") {
+      return std::stoi(entry.path().filename().string());
+    }
+  }
+  return -1;
+}
+
 int build(std::uint64_t records) {
   Session session = must(Session::connect(), "connect to gmmd");
   auto me = must(session.whoami(), "whoami");
@@ -161,6 +175,11 @@ int walk(std::uint64_t expected, std::uint64_t appends, bool sync) {
   std::printf("node %u: walked %llu records at %s (same address as the builder's)\n", me.node,
               static_cast<unsigned long long>(expected), hex(base).c_str());
   refused(session.acquire(kList, Access::kWrite), Errc::kAlreadyOpen, "acquire twice");
+  if (int fd = window_descriptor(); fd >= 0) {  // in a guest; process mode hands out the pool file
+    void* writable = ::mmap(nullptr, kSectionSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    expect(writable == MAP_FAILED, "a read-only window maps writable");
+    std::printf("refused as expected: a writable mapping of the read-only window: %s\n", std::strerror(errno));
+  }
   must(session.unmap(base, kSectionSize), "unmap");
   must(session.relinquish(list), "relinquish");
 
@@ -188,18 +207,6 @@ int walk(std::uint64_t expected, std::uint64_t appends, bool sync) {
   }
   std::printf("walk passed\n");
   return 0;
-}
-
-// The window descriptor libgmm holds for an acquired section: the one fd of
-// this process open on the window device.
-int window_descriptor() {
-  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
-    std::error_code error;
-    if (std::filesystem::read_symlink(entry.path(), error) == "/dev/gmm_window") {
-      return std::stoi(entry.path().filename().string());
-    }
-  }
-  return -1;
 }
 
 int deny(std::uint32_t uid) {
