@@ -15,6 +15,13 @@
 //                       append K records.
 //                       --sync: the event is signaled once (auto-reset) and
 //                       the mutex is reported abandoned, then locks normally
+//   hold                (started in the background) lock "guest-mutex",
+//                       set manual-reset event "guest-held", wait for
+//                       "guest-release", unlock
+//   contend             on another guest, once "guest-held" is set: the
+//                       mutex is busy (a lock with a short timeout times
+//                       out), then set "guest-release" and lock: acquired,
+//                       not abandoned
 //   deny --as-uid UID   drop to UID/GID first; everything of root's is
 //                       refused with a clear error, the process's own
 //                       section works, and its window reaches that section
@@ -56,6 +63,8 @@ constexpr std::uint64_t kMagic = 0x6B63656863747367ULL;  // "gstcheck"
 constexpr const char* kList = "guest-list";
 constexpr const char* kMutex = "guest-mutex";
 constexpr const char* kEvent = "guest-event";
+constexpr const char* kHeld = "guest-held";
+constexpr const char* kRelease = "guest-release";
 
 struct Record {
   Record* next;  // a direct pointer: valid only at the section's global address
@@ -122,6 +131,33 @@ std::string hex(const void* p) {
   return text;
 }
 
+int hold() {
+  Session session = must(Session::connect(), "connect to gmmd");
+  expect(must(session.lock_mutex(kMutex, 30s), "lock") == Wait::kAcquired, "the mutex was not free");
+  must(session.set_event(kHeld), "set " + std::string(kHeld));
+  expect(must(session.wait_event(kRelease, 120s), "wait for the release") == Wait::kAcquired, "never released");
+  must(session.unlock_mutex(kMutex), "unlock");
+  std::printf("hold passed\n");
+  return 0;
+}
+
+// No timing assumption: the holder unlocks only after we set kRelease.
+int contend() {
+  Session session = must(Session::connect(), "connect to gmmd");
+  auto me = must(session.whoami(), "whoami");
+  expect(must(session.wait_event(kHeld, 60s), "wait until the holder has the mutex") == Wait::kAcquired,
+         "the holder never took the mutex (is `hold` running on another node?)");
+  expect(must(session.lock_mutex(kMutex, 300ms), "lock while held") == Wait::kTimeout,
+         "the mutex was not busy while another guest's process held it");
+  must(session.set_event(kRelease), "release the holder");
+  expect(must(session.lock_mutex(kMutex, 60s), "lock after the release") == Wait::kAcquired,
+         "the released mutex was not simply acquired");
+  must(session.unlock_mutex(kMutex), "unlock");
+  std::printf("node %u: the mutex was busy while held on another guest, then acquired after its release\n", me.node);
+  std::printf("contend passed\n");
+  return 0;
+}
+
 // The window descriptor libgmm holds for an acquired section: the one fd of
 // this process open on the window device.
 int window_descriptor() {
@@ -157,6 +193,8 @@ int build(std::uint64_t records) {
   must(session.unlock_mutex(kMutex), "unlock");
   expect(must(session.lock_mutex(kMutex, 5s), "lock again") == Wait::kAcquired, "the mutex was not free again");
   must(session.set_event(kEvent), "set the event");
+  must(session.create_event(kHeld, true, false), "create the held event");
+  must(session.create_event(kRelease, true, false), "create the release event");
   std::printf("node %u: built %llu records at %s; exiting holding %s\n", me.node,
               static_cast<unsigned long long>(records), hex(base).c_str(), kMutex);
   std::printf("build passed\n");
@@ -274,12 +312,16 @@ int main(int argc, char** argv) {
   walk_cmd->add_option("--expect-count", expected)->required();
   walk_cmd->add_option("--append", appends)->check(CLI::Range(0, 1000));
   walk_cmd->add_flag("--sync", sync, "check the event and the abandoned mutex");
+  auto* hold_cmd = app.add_subcommand("hold", "hold the mutex until another guest's contend releases it");
+  auto* contend_cmd = app.add_subcommand("contend", "find the mutex busy, release the holder, lock it");
   auto* deny_cmd = app.add_subcommand("deny", "as an unprivileged user: refusals and a confined window");
   deny_cmd->add_option("--as-uid", uid)->check(CLI::Range(1, 65534));
   CLI11_PARSE(app, argc, argv);
   try {
     if (*build_cmd) return build(records);
     if (*walk_cmd) return walk(expected, appends, sync);
+    if (*hold_cmd) return hold();
+    if (*contend_cmd) return contend();
     return deny(uid);
   } catch (const Failure& failure) {
     std::fprintf(stderr, "gmm-app-guest-check: %s\n", failure.message.c_str());
