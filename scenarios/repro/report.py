@@ -141,6 +141,7 @@ def plot_fig8(plt, data, out):
 
 
 def plot_fig7(plt, data, out):
+    from matplotlib.ticker import FormatStrFormatter
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for mode in MODES:
         rows = data.get(mode)
@@ -155,7 +156,11 @@ def plot_fig7(plt, data, out):
                             markersize=3, label=f"{mode} {memory}, stride {stride // 1024}K")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
-    ax.set_xlabel("region size (KiB)")
+    ticks = [4 << 10, 32 << 10, 256 << 10, 2 << 20, 16 << 20, 128 << 20]
+    ax.set_xticks([t / 1024 for t in ticks], [size_label(t) for t in ticks])
+    ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
+    ax.set_xlabel("region size")
     ax.set_ylabel("ns per dependent load")
     ax.set_title("Figure 7: memory latency, local vs. global pool memory")
     ax.grid(True, which="both", alpha=0.3)
