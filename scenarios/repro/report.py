@@ -46,7 +46,8 @@ def load(results, experiment, mode):
             fail(f"{path}: header is '{header}', expected '{COLUMNS[experiment]}'")
         rows = list(csv.DictReader(f, fieldnames=header.split(",")))
     if not rows:
-        fail(f"{path}: no rows")
+        print(f"report: {path} has no rows yet; left out", file=sys.stderr)
+        return None
     for number, row in enumerate(rows, start=2):
         if None in row or any(value is None for value in row.values()):
             fail(f"{path}:{number}: wrong number of fields")
@@ -63,7 +64,7 @@ def load(results, experiment, mode):
 
 
 def check_counts(experiment, mode, rows):
-    """Every group of an experiment has the same number of rounds or points."""
+    """Rounds of every group are numbered 1..n; Figure 7 has the same sizes for both memories."""
     if experiment in ("fig8", "detect"):
         groups = {}
         for row in rows:
@@ -71,8 +72,6 @@ def check_counts(experiment, mode, rows):
         for key, rounds in groups.items():
             if sorted(rounds) != list(range(1, len(rounds) + 1)):
                 fail(f"{experiment}-{mode}.csv: rounds of {key} are {rounds}, expected 1..{len(rounds)}")
-        if len({len(r) for r in groups.values()}) != 1:
-            fail(f"{experiment}-{mode}.csv: groups have different round counts")
     if experiment == "fig7":
         local = sorted((r["size_bytes"], r["stride_bytes"]) for r in rows if r["memory"] == "local")
         pool = sorted((r["size_bytes"], r["stride_bytes"]) for r in rows if r["memory"] == "pool")
@@ -296,7 +295,8 @@ def main():
             "- command: `make repro` (or `make repro-EXPERIMENT`), i.e. `scenarios/repro/run.sh build docs/results "
             "EXPERIMENT...`; per experiment:", ""]
     page += [f"  - {name}: started {r['started']}, {r['wall_s']} s wall, modes {r['modes']}"
-             f"{' (REPRO_QUICK=1)' if r['quick'] else ''}" for name, r in run.get("runs", {}).items()]
+             f"{' (REPRO_QUICK=1)' if r['quick'] else ''}"
+             f"{' -- FAILED in ' + r['failed'] + ' mode, partial data' if r.get('failed') else ''}" for name, r in run.get("runs", {}).items()]
     page += [""]
 
     if "fig8" in data:

@@ -16,6 +16,7 @@ experiments=("$@")
 [[ "${experiments[*]}" == all || ${#experiments[@]} -eq 0 ]] && experiments=(fig8 fig7 boot detect)
 modes=${REPRO_MODES:-vm proc}
 all_start=$(date +%s)
+failed=()
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 run_json="$out/run.json"
@@ -26,19 +27,25 @@ for experiment in "${experiments[@]}"; do
   start=$(date +%s)
   for mode in $modes; do
     rm -f "$out/$experiment-$mode.csv"
-    "$here/$experiment.sh" "$build" "$mode" "$out/$experiment-$mode.csv" || { echo "run.sh: $experiment in $mode mode failed" >&2; exit 1; }
+    # A failed experiment does not stop the others (an unattended run keeps
+    # what it can): its partial CSV stays, run.json and the page say it
+    # failed, and run.sh fails at the end.
+    "$here/$experiment.sh" "$build" "$mode" "$out/$experiment-$mode.csv" ||
+      { failed+=("$experiment-$mode"); say "$experiment in $mode mode FAILED"; }
   done
   wall=$(($(date +%s) - start))
   say "$experiment done in $wall s"
-  jq --arg e "$experiment" --arg modes "$modes" --arg quick "${REPRO_QUICK:-0}" --argjson wall "$wall" \
+  failed_modes=$(printf '%s\n' "${failed[@]}" | sed -n "s/^$experiment-//p" | xargs)
+  jq --arg e "$experiment" --arg modes "$modes" --arg failed "$failed_modes" --arg quick "${REPRO_QUICK:-0}" --argjson wall "$wall" \
     --arg started "$(date -u -d "@$start" +%Y-%m-%dT%H:%M:%SZ)" \
     --arg cpu "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')" --arg cores "$(nproc)" \
     --arg host_kernel "$(uname -r)" --arg qemu "$(qemu-system-x86_64 --version 2>/dev/null | head -n 1)" \
     --arg guest_kernel "$(grep -v '^#' "$repo/guest/image/kernel-version" | head -n 1)" \
     '.cpu = $cpu | .cores = $cores | .host_kernel = $host_kernel | .qemu = $qemu | .guest_kernel = $guest_kernel
-     | .runs[$e] = {started: $started, wall_s: $wall, modes: $modes, quick: ($quick == "1")}' \
+     | .runs[$e] = {started: $started, wall_s: $wall, modes: $modes, quick: ($quick == "1"), failed: $failed}' \
     "$run_json" >"$run_json.tmp" && mv "$run_json.tmp" "$run_json"
 done
 # Debian's python3, which has python3-matplotlib (a pyenv or venv python3 in PATH may not).
 /usr/bin/python3 "$here/report.py" "$out" || exit 1
 say "run.sh ${experiments[*]}: $(($(date +%s) - all_start)) s wall in total"
+((${#failed[@]} == 0)) || { echo "run.sh: failed: ${failed[*]} (their output is above)" >&2; exit 1; }
