@@ -296,7 +296,8 @@ def main():
             "EXPERIMENT...`; per experiment:", ""]
     page += [f"  - {name}: started {r['started']}, {r['wall_s']} s wall, modes {r['modes']}"
              f"{' (REPRO_QUICK=1)' if r['quick'] else ''}"
-             f"{' -- FAILED in ' + r['failed'] + ' mode, partial data' if r.get('failed') else ''}" for name, r in run.get("runs", {}).items()]
+             f"{' -- FAILED in ' + r['failed'] + ' mode, partial data' if r.get('failed') else ''}"
+             f"{' -- ' + r['note'] if r.get('note') else ''}" for name, r in run.get("runs", {}).items()]
     page += [""]
 
     if "fig8" in data:
