@@ -301,7 +301,7 @@ def main():
             f"- guests: Debian kernel {run.get('guest_kernel', '?')}, 2 vCPUs and 256 MiB each, one ivshmem BAR as the pool",
             "- command: `make repro` (or `make repro-EXPERIMENT`), i.e. `scenarios/repro/run.sh build docs/results "
             "EXPERIMENT...`; per experiment:", ""]
-    page += [f"  - {name}: started {r['started']}, {r['wall_s']} s wall, modes {r['modes']}"
+    page += [f"  - {name}: started {r['started']} at commit {r.get('commit', '?')}, {r['wall_s']} s wall, modes {r['modes']}"
              f"{' (REPRO_QUICK=1)' if r['quick'] else ''}"
              f"{' -- FAILED in ' + r['failed'] + ' mode, partial data' if r.get('failed') else ''}"
              f"{' -- ' + r['note'] if r.get('note') else ''}" for name, r in run.get("runs", {}).items()]
@@ -319,13 +319,12 @@ def main():
                  fig8_table(data["fig8"]), "",
                  f"Paper: about {PAPER_RECOVERY_K1_MS} ms for one shared region plus {PAPER_SYSTEM_MS:.0f} ms "
                  "taken by the MCS system components, growing linearly up to 64 allocations (its Figure 8; the "
-                 "text gives no slope). Ours: the coordinator's table recovery (*tables*, the GMM work proper) "
-                 "takes a few ms and does not grow with k up to 64; the rest of *recovery* is waiting: each "
-                 "survivor acts on its next heartbeat tick, so recovery is set by where the survivors' tick "
-                 "phases fall (0 to one period of 20 ms in process mode, more in TCG guests whose timers "
-                 "jitter). The phases stay put within a session, which is why the rounds of one k agree with "
-                 "each other and the k's do not. Doorbell-driven recovery (survivors woken at once) will "
-                 "remove the wait: re-run `make repro-fig8`.", ""]
+                 "text gives no slope). Ours: *tables* (declared -> the coordinator recovered the tables) is "
+                 "the GMM table work proper; the rest of *recovery* is the time until every survivor has "
+                 "acted on the failure and finished.", ""]
+        note = run.get("runs", {}).get("fig8", {}).get("reading")
+        if note:
+            page += [note, ""]
     if "fig7" in data:
         plot_fig7(plt, data["fig7"], results / "fig7.png")
         table, ratios = fig7_table(data["fig7"])

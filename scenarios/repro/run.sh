@@ -36,13 +36,15 @@ for experiment in "${experiments[@]}"; do
   wall=$(($(date +%s) - start))
   say "$experiment done in $wall s"
   failed_modes=$(printf '%s\n' "${failed[@]}" | sed -n "s/^$experiment-//p" | xargs)
-  jq --arg e "$experiment" --arg modes "$modes" --arg failed "$failed_modes" --arg quick "${REPRO_QUICK:-0}" --argjson wall "$wall" \
+  commit=$(git -C "$repo" describe --always --dirty 2>/dev/null || echo unknown)
+  jq --arg e "$experiment" --arg modes "$modes" --arg failed "$failed_modes" --arg commit "$commit" --arg quick "${REPRO_QUICK:-0}" --argjson wall "$wall" \
     --arg started "$(date -u -d "@$start" +%Y-%m-%dT%H:%M:%SZ)" \
     --arg cpu "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')" --arg cores "$(nproc)" \
     --arg host_kernel "$(uname -r)" --arg qemu "$(qemu-system-x86_64 --version 2>/dev/null | head -n 1)" \
     --arg guest_kernel "$(grep -v '^#' "$repo/guest/image/kernel-version" | head -n 1)" \
     '.cpu = $cpu | .cores = $cores | .host_kernel = $host_kernel | .qemu = $qemu | .guest_kernel = $guest_kernel
-     | .runs[$e] = {started: $started, wall_s: $wall, modes: $modes, quick: ($quick == "1"), failed: $failed}' \
+     | .runs[$e] = {started: $started, wall_s: $wall, modes: $modes, quick: ($quick == "1"), failed: $failed,
+                    commit: $commit}' \
     "$run_json" >"$run_json.tmp" && mv "$run_json.tmp" "$run_json"
 done
 # Debian's python3, which has python3-matplotlib (a pyenv or venv python3 in PATH may not).
