@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 DEPS := ansible/install-deps.sh
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test test-fast test-sanitize scenario scenario-vm bench soak image clean \
+.PHONY: all deps build test test-fast test-sanitize test-fuzz fuzz scenario scenario-proc scenarios-vm shell bench soak image clean \
 	repro repro-fig8 repro-fig7 repro-boot repro-detect
 
 all: build
@@ -23,15 +23,22 @@ build: deps $(BUILD)/CMakeCache.txt
 build-asan/CMakeCache.txt: | deps
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DGMM_SANITIZE=address -DGMM_BENCH=OFF
 
+# clang + libFuzzer + ASan/UBSan, only the fuzz targets are built
+build-fuzz/CMakeCache.txt: | deps
+	cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+		-DGMM_FUZZ=ON -DGMM_BENCH=OFF
+
 build-tsan/CMakeCache.txt: | deps
 	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGMM_SANITIZE=thread -DGMM_BENCH=OFF
 
-# Everything: the plain build's tests, then the core under ASan/UBSan (all
-# but the 69-case crash-point recovery matrix, which the plain build runs)
-# and the concurrent tests under TSan.
-test: test-fast test-sanitize
+# Everything: the plain build's tests (the VM scenarios and the window
+# check among them, label vm, so the guest image is built first), then the
+# core under ASan/UBSan (all but the 69-case crash-point recovery matrix,
+# which the plain build runs), the concurrent tests under TSan, and a
+# bounded run of the request fuzzer.
+test: test-fast test-sanitize test-fuzz
 
-test-fast: build
+test-fast: build image
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
 
 test-sanitize: deps build-asan/CMakeCache.txt build-tsan/CMakeCache.txt
@@ -40,17 +47,48 @@ test-sanitize: deps build-asan/CMakeCache.txt build-tsan/CMakeCache.txt
 	cmake --build build-tsan -j $(JOBS) --target gmm_core_tests
 	cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ctest --output-on-failure -j $(JOBS) -L concurrent --timeout 900
 
-# The main job. Until the VM testbed lands it runs in process mode.
-SCENARIO ?= scenarios/proc-kill-sharer.yaml
+test-fuzz: deps build-fuzz/CMakeCache.txt
+	cmake --build build-fuzz -j $(JOBS) --target gmm_request_fuzzer
+	cd build-fuzz && ctest --output-on-failure -L fuzz --timeout 300
+
+# The request fuzzer for FUZZ_SECONDS (default 10 minutes), keeping what it
+# learns in build-fuzz/guest/proto/fuzz-corpus; a crash leaves crash-* there.
+FUZZ_SECONDS ?= 600
+fuzz: deps build-fuzz/CMakeCache.txt
+	cmake --build build-fuzz -j $(JOBS) --target gmm_request_fuzzer
+	build-fuzz/guest/proto/gmm_request_fuzzer -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 \
+		-dict=guest/proto/fuzz/request.dict -artifact_prefix=build-fuzz/guest/proto/ -print_final_stats=1 \
+		build-fuzz/guest/proto/fuzz-corpus guest/proto/fuzz/corpus
+
+# The main job: scenarios/vm-kill-sharer.yaml on four QEMU guests sharing
+# one ivshmem pool (kill a node that shares sections and holds a directory
+# copy; the survivors recover; prints detection and recovery times).
+SCENARIO ?= scenarios/vm-kill-sharer.yaml
 SCENARIO_DIR ?= /tmp/gmm-scenario-$(shell id -un)
-scenario: build
+scenario: image
 	rm -rf $(SCENARIO_DIR)
 	$(BUILD)/bin/gmm-host --dir $(SCENARIO_DIR) scenario $(SCENARIO)
 
-# The same experiment on four QEMU guests sharing one ivshmem pool.
-scenario-vm: image
+# The same experiment with gmmd processes on a pool file (no VMs).
+scenario-proc: build
 	rm -rf $(SCENARIO_DIR)
-	$(BUILD)/bin/gmm-host --dir $(SCENARIO_DIR) scenario scenarios/vm-kill-sharer.yaml
+	$(BUILD)/bin/gmm-host --dir $(SCENARIO_DIR) scenario scenarios/proc-kill-sharer.yaml
+
+# Every VM scenario in scenarios/, one after the other (scenarios/README.md).
+scenarios-vm: image
+	@failed=""; for file in scenarios/vm-*.yaml; do \
+	  rm -rf $(SCENARIO_DIR); \
+	  $(BUILD)/bin/gmm-host --dir $(SCENARIO_DIR) scenario $$file || failed="$$failed $$file"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "FAILED:$$failed"; exit 1; fi; echo "all VM scenarios passed"
+
+# A shell on node NODE of the running VM cluster in CLUSTER_DIR (start one
+# with `gmm-host up --mode vm ...`); Ctrl-] detaches.
+NODE ?= 0
+CLUSTER_DIR ?= $(or $(GMM_CLUSTER_DIR),/tmp/gmm-cluster-$(shell id -un))
+shell:
+	@test -x $(BUILD)/bin/gmm-host || { echo "make shell: $(BUILD)/bin/gmm-host not built; run make image, then gmm-host up --mode vm" >&2; exit 2; }
+	$(BUILD)/bin/gmm-host --dir $(CLUSTER_DIR) console $(NODE)
 
 bench: build
 	$(BUILD)/bench/gmm_bench --benchmark_out=$(BUILD)/bench.json --benchmark_out_format=json
@@ -60,13 +98,13 @@ SOAK_INJECTIONS ?= 2000
 soak: build
 	GMM_CHAOS_INJECTIONS=$(SOAK_INJECTIONS) $(BUILD)/common/tests/gmm_core_tests "[chaos]"
 
-# The guest image with this build's gmmd, gmmctl and gmm-chase in /usr/bin
-# (only those: build/bin also holds host tools and a gmm-agent the image
-# builds itself).
+# The guest image with this build's gmmd, gmmctl, gmm-window-check and
+# gmm-chase in /usr/bin (only those: build/bin also holds host tools and a
+# gmm-agent the image builds itself).
 image: deps build
 	@extra=$$(mktemp -d) && trap 'rm -rf "$$extra"' EXIT && \
-	cp $(BUILD)/bin/gmmd $(BUILD)/bin/gmmctl $(BUILD)/bin/gmm-chase "$$extra"/ && \
-	GMM_IMAGE_EXTRA="$$extra" guest/image/build-image.sh
+	cp $(BUILD)/bin/gmmd $(BUILD)/bin/gmmctl $(BUILD)/bin/gmm-window-check $(BUILD)/bin/gmm-chase "$$extra"/ && \
+	GMM_IMAGE_EXTRA="$$extra" GMM_IMAGE_DIR="$(abspath $(BUILD))/image" guest/image/build-image.sh
 
 # The paper's section-6 measurements (docs/repro.md): CSVs, plots and the
 # results page in docs/results/. VM parts take the machine-wide VM lock
@@ -81,4 +119,4 @@ repro-fig8 repro-fig7 repro-boot repro-detect: repro-%: image
 	$(REPRO_RUN) $*
 
 clean:
-	rm -rf $(BUILD) build-asan build-tsan
+	rm -rf $(BUILD) build-asan build-tsan build-fuzz

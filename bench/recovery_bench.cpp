@@ -11,16 +11,13 @@
 // Each agent has a Messenger (as gmmd and the core's cluster harness do), so
 // a declaration and a finished table recovery are broadcast as
 // view-changed. range(1) picks the doorbell behind it: 0 = PollingDoorbell
-// (the core's, rings nobody: every step waits for the next tick), 1 = an
-// eventfd per node (what the ivshmem server hands to host processes: the
-// receivers wake at once).
+// (the core's, rings nobody: every step waits for the next tick), 1 = the
+// ivshmem server's eventfds (gmm::ivshmem::ClientDoorbell, what gmmd uses in
+// process mode: the receivers wake at once).
 //
 // The second benchmark times only the coordinator's table work
 // (Node::recover_failed_nodes) in one process, without heartbeats, to
 // separate the cost of the work from the cost of the waiting around it.
-#include <poll.h>
-#include <sys/eventfd.h>
-
 #include <csignal>
 #include <random>
 #include <thread>
@@ -31,6 +28,8 @@
 #include "gmm/doorbell.hpp"
 #include "gmm/membership.hpp"
 #include "gmm/messages.hpp"
+#include "ivshmem_doorbell.hpp"
+#include "ivshmem_server.hpp"
 
 namespace gmm::bench {
 namespace {
@@ -59,50 +58,36 @@ std::string section_name(std::uint64_t i) { return fmt::format("shared-{:03}", i
 
 volatile std::sig_atomic_t g_stop = 0;
 
-// One eventfd per node, made by the parent before fork so that every node
-// process holds all of them.
-class EventfdSet {
+// The doorbells of process mode: the ivshmem server (in gmm-host's clusters
+// the gmm-ivshmem-server process; here the same server in a thread of the
+// parent) with one socket per node, peer id == node id. Each node process
+// connects after fork and rings its peers through the eventfds it hands out.
+class DoorbellServer {
  public:
-  EventfdSet() {
-    for (int& fd : fds_) {
-      fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-      if (fd < 0) throw BenchError("eventfd failed");
-    }
+  explicit DoorbellServer(const std::string& pool_path) : prefix_(fmt::format("/tmp/gmm-bench-{}", ::getpid())) {
+    host::vm::IvshmemServer::Options options;
+    options.shm_path = pool_path;
+    options.vectors = ivshmem::kGmmVectors;
+    options.retain_peers = true;  // as gmm-host runs it
+    for (std::uint32_t id = 0; id < kNodes; ++id)
+      options.listeners.push_back({socket(id), static_cast<std::uint16_t>(id)});
+    server_ = expect(host::vm::IvshmemServer::create(std::move(options)), "start the ivshmem server");
+    loop_ = std::thread([this] { (void)server_->run(); });
   }
-  ~EventfdSet() {
-    for (int fd : fds_) ::close(fd);
+  ~DoorbellServer() {
+    server_->stop();
+    loop_.join();
   }
-  EventfdSet(const EventfdSet&) = delete;
-  EventfdSet& operator=(const EventfdSet&) = delete;
-  int fd(std::uint32_t node) const { return fds_[node]; }
+  DoorbellServer(const DoorbellServer&) = delete;
+  DoorbellServer& operator=(const DoorbellServer&) = delete;
+
+  // (Named after the parent: node processes call this after fork.)
+  std::string socket(std::uint32_t node) const { return fmt::format("{}-node{}.ivshmem", prefix_, node); }
 
  private:
-  int fds_[kNodes];
-};
-
-// Process-mode doorbell: ring adds to the peer's eventfd; wait polls our own
-// (a signal such as SIGTERM ends the wait early) and drains it.
-class EventfdDoorbell final : public Doorbell {
- public:
-  EventfdDoorbell(const EventfdSet& fds, std::uint32_t self) : fds_(fds), self_(self) {}
-  void ring(std::uint32_t peer, std::uint32_t) override {
-    if (peer >= kNodes) return;
-    const std::uint64_t one = 1;
-    if (::write(fds_.fd(peer), &one, sizeof(one)) < 0) {
-      // Counter saturated or fd gone: the peer still polls every period.
-    }
-  }
-  bool wait(std::chrono::microseconds timeout) override {
-    pollfd p{fds_.fd(self_), POLLIN, 0};
-    const timespec ts{static_cast<time_t>(timeout.count() / 1'000'000), static_cast<long>(timeout.count() % 1'000'000) * 1000};
-    if (::ppoll(&p, 1, &ts, nullptr) <= 0) return false;
-    std::uint64_t count = 0;
-    return ::read(fds_.fd(self_), &count, sizeof(count)) == sizeof(count);
-  }
-
- private:
-  const EventfdSet& fds_;
-  std::uint32_t self_;
+  std::string prefix_;
+  std::unique_ptr<host::vm::IvshmemServer> server_;
+  std::thread loop_;
 };
 
 struct ClusterControl {
@@ -115,16 +100,20 @@ struct ClusterControl {
 // period (sooner when its doorbell rings) until SIGTERM, and leave. Exit
 // codes name the step that failed.
 [[noreturn]] void node_process(const Pool& pool, std::uint32_t id, std::uint32_t victim, std::uint64_t k,
-                               ClusterControl& control, const EventfdSet* eventfds) {
+                               ClusterControl& control, const DoorbellServer* server) {
   struct sigaction sa {};
   sa.sa_handler = [](int) { g_stop = 1; };
   ::sigaction(SIGTERM, &sa, nullptr);
   Node node(pool, id);
   if (!node.join()) ::_exit(10);
   PollingDoorbell polling;
-  std::optional<EventfdDoorbell> eventfd;
-  if (eventfds != nullptr) eventfd.emplace(*eventfds, id);
-  Messenger messenger(pool, id, eventfd ? static_cast<Doorbell&>(*eventfd) : polling);
+  std::unique_ptr<Doorbell> ivshmem;
+  if (server != nullptr) {
+    auto connected = ivshmem::ClientDoorbell::connect(server->socket(id), static_cast<std::uint16_t>(id));
+    if (!connected) ::_exit(14);
+    ivshmem = std::move(*connected);
+  }
+  Messenger messenger(pool, id, ivshmem ? *ivshmem : static_cast<Doorbell&>(polling));
   EventService events;
   ClusterAgent agent(node, events, &messenger);
   if (id == victim) {
@@ -143,11 +132,20 @@ struct ClusterControl {
   std::mt19937_64 random(realtime_ns() ^ (std::uint64_t{id} << 32));
   const auto period_us = static_cast<std::uint64_t>(agent.period().count());
   std::this_thread::sleep_for(std::chrono::microseconds(random() % period_us));
+  // As gmmd's AgentThread: a tick every period; between ticks, wait on the
+  // doorbell and act on what it brought at once.
+  using Clock = std::chrono::steady_clock;
+  auto next_tick = Clock::now();
   while (!g_stop) {
-    const auto result = agent.tick();
+    const bool tick_due = Clock::now() >= next_tick;
+    const auto result = tick_due ? agent.tick() : agent.on_doorbell();
     if (result == ClusterAgent::TickResult::kLeft) ::_exit(0);
     if (result == ClusterAgent::TickResult::kExpelled) ::_exit(13);  // a survivor must not be expelled here
-    messenger.doorbell().wait(agent.period());
+    if (tick_due) {
+      next_tick += agent.period();
+      if (next_tick <= Clock::now()) next_tick = Clock::now() + agent.period();
+    }
+    messenger.doorbell().wait(std::chrono::duration_cast<std::chrono::microseconds>(next_tick - Clock::now()));
   }
   node.leave();
   ::_exit(0);
@@ -165,15 +163,15 @@ struct Timeline {
 Timeline kill_and_recover(std::uint64_t k, std::uint32_t victim, bool doorbell) {
   TempPool pool("recovery", cluster_geometry());
   SharedObject<ClusterControl> control;
-  std::optional<EventfdSet> eventfds;
-  if (doorbell) eventfds.emplace();
-  const EventfdSet* fds = eventfds ? &*eventfds : nullptr;
+  std::optional<DoorbellServer> doorbells;
+  if (doorbell) doorbells.emplace(pool.path());
+  const DoorbellServer* server = doorbells ? &*doorbells : nullptr;
   Children children;
   std::vector<std::size_t> child_of(kNodes);
-  child_of[victim] = children.spawn([&] { node_process(pool.pool(), victim, victim, k, *control, fds); });
+  child_of[victim] = children.spawn([&] { node_process(pool.pool(), victim, victim, k, *control, server); });
   wait_for(children, "the victim's sections", [&] { return control->allocated.load() == 1; });
   for (std::uint32_t id = 0; id < kNodes; ++id)
-    if (id != victim) child_of[id] = children.spawn([&, id] { node_process(pool.pool(), id, victim, k, *control, fds); });
+    if (id != victim) child_of[id] = children.spawn([&, id] { node_process(pool.pool(), id, victim, k, *control, server); });
   const std::uint64_t all = (std::uint64_t{1} << kNodes) - 1;
   wait_for(children, "the survivors to open every section", [&] {
     return control->opened.load() == static_cast<int>(kNodes - 1) && load_acquire(pool.pool().cluster().members) == all;
@@ -237,7 +235,7 @@ void BM_KillRecover(benchmark::State& state) {
     state.counters["hb_period_ms"] = geometry.heartbeat_period_us / 1000.0;
     state.counters["miss_threshold"] = geometry.miss_threshold;
     state.SetLabel(fmt::format("4 node processes, node {} killed, {} shared 4 KiB sections, {} doorbell", victim, k,
-                               doorbell ? "eventfd" : "polling"));
+                               doorbell ? "ivshmem" : "polling"));
   });
 }
 BENCHMARK(BM_KillRecover)

@@ -60,6 +60,10 @@ json cluster_json(const Cluster& cluster) {
     record["vm"] = json{{"server_pid", cluster.vm.server_pid},     {"server_log", cluster.vm.server_log},
                         {"accel", cluster.vm.accel},               {"image_dir", cluster.vm.image_dir},
                         {"share_dir", cluster.vm.share_dir},       {"ivshmem_server", cluster.vm.ivshmem_server}};
+  } else if (cluster.vm.server_pid > 0) {  // process mode: only the doorbell server
+    record["vm"] = json{{"server_pid", cluster.vm.server_pid},
+                        {"server_log", cluster.vm.server_log},
+                        {"ivshmem_server", cluster.vm.ivshmem_server}};
   }
   return record;
 }

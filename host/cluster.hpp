@@ -36,9 +36,10 @@ struct NodeRecord {
   std::string qemu_log;  // QEMU's own stdout/stderr
 };
 
-// VM mode: the ivshmem server and how the VMs were started.
+// The ivshmem doorbell server (both modes, doorbell_server.hpp) and, VM mode
+// only, how the VMs were started.
 struct VmRecord {
-  std::int64_t server_pid = 0;  // gmm-ivshmem-server
+  std::int64_t server_pid = 0;  // gmm-ivshmem-server (0: none, e.g. an older process-mode record)
   std::string server_log;
   std::string accel;            // tcg or kvm
   std::string image_dir;        // vmlinux, initramfs.cpio.gz
@@ -74,7 +75,7 @@ struct Cluster {
   Binaries binaries;
   std::int64_t started_unix = 0;
   std::vector<NodeRecord> nodes;
-  VmRecord vm;  // VM mode only
+  VmRecord vm;  // the doorbell server; the rest VM mode only
 
   std::string state_path() const { return dir + "/cluster.json"; }
   std::string faults_path() const { return dir + "/faults.json"; }  // see faults.hpp

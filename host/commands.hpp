@@ -41,6 +41,9 @@ int command_leave(const std::string& dir, std::uint32_t node, std::chrono::secon
 int command_lose_memory(const std::string& dir, std::uint32_t node, std::chrono::seconds timeout);
 // Every crash point, name and description, one per line (or a JSON array).
 int command_points(bool json);
+// VM mode: the shell on NODE's console port, interactive (a terminal;
+// Ctrl-] detaches) or, with `batch`, stdin run as a script (console.cpp).
+int command_console(const std::string& dir, std::uint32_t node, bool batch, std::chrono::seconds timeout);
 
 // "POINT[:N]" names a crash point and a positive count. Errors name the
 // unknown point.

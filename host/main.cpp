@@ -11,6 +11,7 @@
 //   gmm-host [--dir DIR] leave NODE | lose-memory NODE
 //   gmm-host [--dir DIR] fsck [--json] [--pool PATH]
 //   gmm-host points [--json]
+//   gmm-host [--dir DIR] console NODE [--batch] [--timeout SEC]
 //   gmm-host [--dir DIR] down
 //
 // DIR defaults to $GMM_CLUSTER_DIR, else /tmp/gmm-cluster-$USER.
@@ -119,6 +120,11 @@ int main(int argc, char** argv) {
   NodeCommand* lose_memory =
       node_command(app, node_commands, "lose-memory", "declare a node's memory lost and overwrite it");
 
+  bool console_batch = false;
+  NodeCommand* console =
+      node_command(app, node_commands, "console", "VM mode: a shell on the node's console (Ctrl-] detaches)");
+  console->app->add_flag("--batch", console_batch, "run stdin as a script in that shell, print its output");
+
   CLI::App* points = app.add_subcommand("points", "list the crash points (name and description)");
   points->add_flag("--json", json, "print JSON");
 
@@ -171,6 +177,7 @@ int main(int argc, char** argv) {
   if (*leave->app) return command_leave(dir, leave->node, seconds(leave));
   if (*lose_memory->app) return command_lose_memory(dir, lose_memory->node, seconds(lose_memory));
   if (*points) return command_points(json);
+  if (*console->app) return command_console(dir, console->node, console_batch, seconds(console));
   if (*scenario) return command_scenario(dir, scenario_file, scenario_mode, scenario_report, scenario_junit);
   return command_fsck(dir, fsck_pool, json);
 }

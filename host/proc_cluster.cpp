@@ -9,6 +9,7 @@
 #include <iostream>
 #include <thread>
 
+#include "doorbell_server.hpp"
 #include "gmm/pool.hpp"
 #include "proc_gmmd.hpp"
 #include "proto/client.hpp"
@@ -80,12 +81,15 @@ void stop_children(const std::vector<NodeRecord>& nodes) {
   }
 }
 
-// Sockets (only if still sockets), the pool file and the record.
+// Sockets (gmmd's and the doorbell server's, only if still sockets), the
+// pool file and the record.
 Status remove_files(const Cluster& cluster) {
   std::vector<std::string> sockets;
   for (const NodeRecord& node : cluster.nodes) {
-    std::error_code error;
-    if (fs::is_socket(fs::symlink_status(node.socket, error))) sockets.push_back(node.socket);
+    for (const std::string& path : {node.socket, doorbell_socket(cluster, node.id)}) {
+      std::error_code error;
+      if (fs::is_socket(fs::symlink_status(path, error))) sockets.push_back(path);
+    }
   }
   return remove_cluster_files(cluster, sockets);
 }
@@ -98,6 +102,7 @@ std::string live_nodes(const Cluster& cluster) {
               std::to_string(node.pid) + ")";
     }
   }
+  if (doorbell_server_alive(cluster)) live += (live.empty() ? "" : ", ") + std::string("ivshmem server");
   return live;
 }
 
@@ -198,6 +203,8 @@ Result<Cluster> up(const UpOptions& options) {
   cluster.membership = options.membership;
   cluster.binaries = options.binaries;
   cluster.started_unix = static_cast<std::int64_t>(std::time(nullptr));
+  cluster.vm.server_log = dir + "/ivshmem-server.log";
+  cluster.vm.ivshmem_server = (fs::path(cluster.binaries.gmmd).parent_path() / "gmm-ivshmem-server").string();
   for (std::uint32_t id = 0; id < options.nodes; ++id) {
     NodeRecord node;
     node.id = id;
@@ -216,14 +223,17 @@ Result<Cluster> up(const UpOptions& options) {
     }
     cluster.nodes[id].crash_at = spec;
   }
-  for (Status check : {check_binary(cluster.binaries.gmmd, "gmmd"), check_binary(cluster.binaries.gmmctl, "gmmctl")}) {
+  for (Status check : {check_binary(cluster.binaries.gmmd, "gmmd"), check_binary(cluster.binaries.gmmctl, "gmmctl"),
+                       check_binary(cluster.vm.ivshmem_server, "gmm-ivshmem-server")}) {
     if (!check) return check.error();
   }
   Status pool = create_pool(cluster.pool_path, cluster.pool_size, options.nodes, cluster.membership);
   if (!pool) return pool.error();
 
-  Status started = ok_status();
+  // The doorbells: every gmmd connects to it (--doorbell DIR/nodeK.ivshmem).
+  Status started = start_doorbell_server(cluster);
   for (NodeRecord& node : cluster.nodes) {
+    if (!started) break;
     auto pid = spawn_gmmd(cluster, node, /*append_log=*/false);
     if (!pid) {
       started = pid.error();
@@ -236,6 +246,7 @@ Result<Cluster> up(const UpOptions& options) {
   if (!started) {
     // Leave nothing running; keep the logs to read.
     stop_children(cluster.nodes);
+    (void)stop_doorbell_server(cluster);
     (void)remove_files(cluster);
     return started.error();
   }
@@ -244,8 +255,10 @@ Result<Cluster> up(const UpOptions& options) {
 
 Status down(const Cluster& cluster) {
   Status stopped = stop_nodes(cluster.nodes);
+  Status server = stop_doorbell_server(cluster);  // after the nodes: a leaving gmmd may still ring
   Status removed = remove_files(cluster);
   if (!stopped) return stopped;
+  if (!server) return server;
   return removed;
 }
 

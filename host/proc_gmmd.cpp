@@ -12,6 +12,7 @@
 #include <iterator>
 #include <thread>
 
+#include "doorbell_server.hpp"
 #include "proc_cluster.hpp"
 #include "proto/client.hpp"
 
@@ -61,6 +62,8 @@ Status ping(const NodeRecord& node) {
 Result<std::int64_t> spawn_gmmd(const Cluster& cluster, const NodeRecord& node, bool append_log) {
   std::vector<std::string> args{cluster.binaries.gmmd, "--node",   std::to_string(node.id), "--pool",
                                 cluster.pool_path,     "--socket", node.socket};
+  // Clusters recorded before the doorbell server existed have none: gmmd polls.
+  if (cluster.vm.server_pid > 0) args.insert(args.end(), {"--doorbell", doorbell_socket(cluster, node.id)});
   if (!node.crash_at.empty()) args.insert(args.end(), {"--crash-at", node.crash_at});
   std::vector<char*> argv;
   for (std::string& arg : args) argv.push_back(arg.data());

@@ -14,10 +14,11 @@ struct ProcessResult {
   std::string err;
 };
 
-// Runs argv[0] (looked up in PATH) with stdin from /dev/null. A program
+// Runs argv[0] (looked up in PATH) with stdin from `stdin_path`. A program
 // still running after `timeout` is killed and reported with status -1.
 ProcessResult run_process(const std::vector<std::string>& argv,
-                          std::chrono::seconds timeout = std::chrono::seconds(180));
+                          std::chrono::seconds timeout = std::chrono::seconds(180),
+                          const std::string& stdin_path = "/dev/null");
 
 // A program running in the background, its output going to files.
 class BackgroundProcess {

@@ -17,8 +17,10 @@
 #include "accel.hpp"
 #include "agent_client.hpp"
 #include "atomic_check.hpp"
+#include "doorbell_server.hpp"
 #include "gmm/layout.hpp"
 #include "gmm/pool.hpp"
+#include "ivshmem_doorbell.hpp"
 #include "pool_view.hpp"
 #include "process.hpp"
 #include "proto/cli_text.hpp"
@@ -34,8 +36,6 @@ using namespace std::chrono_literals;
 
 constexpr const char* kGuestSocket = "/run/gmmd.sock";
 constexpr std::uint32_t kMaxVmNodes = 16;    // 2 vCPUs and 256 MiB each: more would not fit a test machine
-constexpr std::uint32_t kHostPeer = 64;      // layout::kMaxNodes, see host/vm/README.md
-constexpr std::uint32_t kVectors = 2;
 constexpr std::uint32_t kMemoryMb = 256;
 constexpr std::uint64_t kAtomicCount = 20'000'000;  // adds per guest: about a second each under TCG
 constexpr auto kQmpTimeout = 5s;
@@ -51,32 +51,7 @@ std::string fixed(double value, int decimals = 1) {
   return text;
 }
 
-// Alive = the pid exists, is not a zombie and still runs QEMU (or the
-// ivshmem server): a recycled pid is gone.
-bool process_alive(std::int64_t pid, const std::string& name_part) {
-  if (pid <= 0) return false;
-  // Our own child (a restart's QEMU): reap it if it exited.
-  ::waitpid(static_cast<pid_t>(pid), nullptr, WNOHANG);
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!std::getline(stat, line)) return false;
-  auto close = line.rfind(')');
-  if (close == std::string::npos || close + 2 >= line.size() || line[close + 2] == 'Z') return false;
-  std::ifstream cmdline("/proc/" + std::to_string(pid) + "/cmdline");
-  std::string args((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
-  return args.find(name_part) != std::string::npos;
-}
-
 bool qemu_alive(const NodeRecord& node) { return process_alive(node.pid, "qemu-system"); }
-
-bool wait_gone(std::int64_t pid, const std::string& name_part, std::chrono::milliseconds timeout) {
-  auto deadline = Clock::now() + timeout;
-  while (process_alive(pid, name_part)) {
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(20ms);
-  }
-  return true;
-}
 
 std::string node_name(std::uint32_t node) { return "node " + std::to_string(node); }
 
@@ -100,7 +75,7 @@ VmSettings settings_for(const Cluster& cluster) {
   settings.initrd = cluster.vm.image_dir + "/initramfs.cpio.gz";
   settings.share_dir = cluster.vm.share_dir;
   settings.dir = cluster.dir;
-  settings.vectors = kVectors;
+  settings.vectors = ivshmem::kGmmVectors;
   settings.options = {{"role", "node"}};
   return settings;
 }
@@ -121,9 +96,9 @@ Result<std::int64_t> spawn_qemu(const Cluster& cluster, const NodeRecord& node, 
     if (arg == "virtconsole,chardev=ctl") arg = "virtserialport,chardev=ctl,name=org.gmm.agent";
   }
   // Stale sockets of a previous QEMU would make this one fail to listen.
-  for (const std::string* socket : {&node.qmp, &node.ctl}) {
+  for (const std::string& socket : {node.qmp, node.ctl, node_files(cluster.dir, node.id).shell}) {
     std::error_code ignored;
-    fs::remove(*socket, ignored);
+    fs::remove(socket, ignored);
   }
   {
     std::ofstream log(node.qemu_log, std::ios::app);
@@ -258,39 +233,6 @@ Status wait_members(const Cluster& cluster, const Pool& pool, Clock::time_point 
   }
 }
 
-Status start_server(Cluster& cluster) {
-  std::vector<std::string> argv{cluster.vm.ivshmem_server, "--shm", cluster.pool_path, "--vectors",
-                                std::to_string(kVectors), "--host-peer", std::to_string(kHostPeer),
-                                "--retain-peers"};  // a restarted VM must not crash the others (see the flag)
-  for (const NodeRecord& node : cluster.nodes) {
-    argv.push_back("--peer");
-    argv.push_back(std::to_string(node.id) + "=" + node_files(cluster.dir, node.id).ivshmem);
-    std::error_code ignored;
-    fs::remove(node_files(cluster.dir, node.id).ivshmem, ignored);
-  }
-  {
-    std::ofstream truncate(cluster.vm.server_log, std::ios::trunc);
-  }
-  SpawnOptions spawn;
-  spawn.output = cluster.vm.server_log;
-  spawn.new_session = true;
-  auto pid = spawn_process(argv, spawn);
-  if (!pid) return pid.error();
-  cluster.vm.server_pid = *pid;
-  auto deadline = Clock::now() + 10s;
-  for (;;) {
-    std::ifstream log(cluster.vm.server_log);
-    std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
-    if (text.find("ready\n") != std::string::npos) return ok_status();
-    if (auto status = wait_process(*pid, 0ms); status) {
-      return make_error(Errc::kIo, "gmm-ivshmem-server exited (status " + std::to_string(*status) + "): " +
-                                       file_tail(cluster.vm.server_log, kTailLines));
-    }
-    if (Clock::now() >= deadline) return make_error(Errc::kBusy, "gmm-ivshmem-server did not get ready in 10 s");
-    std::this_thread::sleep_for(20ms);
-  }
-}
-
 // Quit every QEMU (QMP, then SIGKILL) and the server. Errors: survivors.
 Status stop_all(const Cluster& cluster) {
   for (const NodeRecord& node : cluster.nodes) {
@@ -303,13 +245,7 @@ Status stop_all(const Cluster& cluster) {
     ::kill(static_cast<pid_t>(node.pid), SIGKILL);
     if (!wait_gone(node.pid, "qemu-system", 5s)) survivors += " node " + std::to_string(node.id);
   }
-  if (process_alive(cluster.vm.server_pid, "gmm-ivshmem-server")) {
-    ::kill(static_cast<pid_t>(cluster.vm.server_pid), SIGTERM);
-    if (!wait_gone(cluster.vm.server_pid, "gmm-ivshmem-server", 5s)) {
-      ::kill(static_cast<pid_t>(cluster.vm.server_pid), SIGKILL);
-      if (!wait_gone(cluster.vm.server_pid, "gmm-ivshmem-server", 5s)) survivors += " ivshmem-server";
-    }
-  }
+  if (!stop_doorbell_server(cluster)) survivors += " ivshmem-server";
   if (!survivors.empty()) return make_error(Errc::kBusy, "still running after SIGKILL:" + survivors);
   return ok_status();
 }
@@ -317,7 +253,7 @@ Status stop_all(const Cluster& cluster) {
 Status remove_files(const Cluster& cluster) {
   std::vector<std::string> files;
   for (const NodeRecord& node : cluster.nodes)
-    files.insert(files.end(), {node.qmp, node.ctl, node_files(cluster.dir, node.id).ivshmem});
+    files.insert(files.end(), {node.qmp, node.ctl, doorbell_socket(cluster, node.id), node_files(cluster.dir, node.id).shell});
   return remove_cluster_files(cluster, files);
 }
 
@@ -326,7 +262,7 @@ std::string live_parts(const Cluster& cluster) {
   for (const NodeRecord& node : cluster.nodes) {
     if (qemu_alive(node)) live += (live.empty() ? "" : ", ") + node_name(node.id) + " (QEMU pid " + std::to_string(node.pid) + ")";
   }
-  if (cluster.mode == Mode::kVm && process_alive(cluster.vm.server_pid, "gmm-ivshmem-server")) {
+  if (cluster.mode == Mode::kVm && doorbell_server_alive(cluster)) {
     live += (live.empty() ? "" : ", ") + std::string("ivshmem server");
   }
   return live;
@@ -354,7 +290,7 @@ Result<Cluster> boot(const UpOptions& options, Cluster& cluster) {
   // Created zero-filled and not formatted yet: the atomic check uses word 0.
   auto mapping = create_pool_file(cluster.pool_path, cluster.pool_size);
   if (!mapping) return make_error(mapping.error().code, "cannot create pool " + cluster.pool_path + ": " + mapping.error().message);
-  if (Status ok = start_server(cluster); !ok) return ok.error();
+  if (Status ok = start_doorbell_server(cluster); !ok) return ok.error();
   if (Status ok = save_cluster(cluster); !ok) return ok.error();
   for (NodeRecord& node : cluster.nodes) {
     auto pid = spawn_qemu(cluster, node, /*manual_gmmd=*/true, node.crash_at);
@@ -400,6 +336,12 @@ Result<Cluster> boot(const UpOptions& options, Cluster& cluster) {
   if (Status formatted = format_pool(**mapping, geometry); !formatted) {
     return make_error(formatted.error().code, "cannot format pool " + cluster.pool_path + ": " + formatted.error().message);
   }
+  auto pool = Pool::attach(**mapping);
+  if (!pool) return pool.error();
+  // Nodes 0 and 1 join first, one after the other: the first two members
+  // get the directory's copies (primary, replica), so they are always on
+  // nodes 0 and 1 after `up` (scenarios and docs rely on it), not on
+  // whichever guest happened to start gmmd first.
   for (const NodeRecord& node : cluster.nodes) {
     auto out = agents[node.id]->run({"gmmd-start"}, 30s, node_env(node));
     if (!out) return make_error(out.error().code, node_name(node.id) + ": gmmd-start: " + out.error().message);
@@ -407,9 +349,12 @@ Result<Cluster> boot(const UpOptions& options, Cluster& cluster) {
       return make_error(Errc::kIo, node_name(node.id) + ": gmmd-start exited with status " +
                                        std::to_string(out->status) + ": " + out->out + out->err);
     }
+    if (node.id < 2) {
+      Cluster joined = cluster;
+      joined.nodes = {node};
+      if (Status ok = wait_members(joined, *pool, deadline); !ok) return ok.error();
+    }
   }
-  auto pool = Pool::attach(**mapping);
-  if (!pool) return pool.error();
   if (Status ok = wait_members(cluster, *pool, deadline); !ok) return ok.error();
   std::cout << "up: all " << cluster.nodes.size() << " nodes are members " << fixed(seconds_since(start))
             << " s after the QEMUs started\n" << std::flush;
@@ -606,7 +551,7 @@ Status start_node(Cluster& cluster, std::uint32_t node, const std::string& crash
       return make_error(Errc::kBusy, node_name(node) + ": the old QEMU survived SIGKILL");
     }
   }
-  if (!process_alive(cluster.vm.server_pid, "gmm-ivshmem-server")) {
+  if (!doorbell_server_alive(cluster)) {
     return make_error(Errc::kNotFound, "the ivshmem server (pid " + std::to_string(cluster.vm.server_pid) +
                                            ") is gone: no VM can connect to the pool; run `gmm-host down` and `up`");
   }

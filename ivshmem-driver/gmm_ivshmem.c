@@ -46,18 +46,38 @@
  * Which vector fired is not told apart.  On ivshmem-plain there are no
  * interrupts and read() fails with EIO.  Legacy INTx (ivshmem-doorbell
  * with msi=off) is not supported.
+ *
+ * /dev/uioN reaches all of BAR0 and BAR2 (GMM's tables included), so it
+ * stays root-only (devtmpfs creates it 0600).  Other processes get windows:
+ *
+ * /dev/gmm_window (0666): each open file is a window onto part of BAR2,
+ * mapping nothing until a CAP_SYS_ADMIN caller (gmmd) sets it once with
+ * ioctl(GMM_WINDOW_SET, {offset, length, flags}); then mmap() at file
+ * offset 0 maps the window's first byte, write-back like map 1.  Pages
+ * outside the window, MAP_PRIVATE and write mappings of a read-only window
+ * are refused; the window cannot be changed.  gmmd passes the descriptor
+ * to a client over its socket.  The interface is gmm_ivshmem_uapi.h.
  */
 
+#include <linux/capability.h>
 #include <linux/device.h>
+#include <linux/fs.h>
 #include <linux/interrupt.h>
 #include <linux/io.h>
+#include <linux/miscdevice.h>
+#include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/mutex.h>
 #include <linux/pci.h>
 #include <linux/sizes.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
 #include <linux/uio_driver.h>
 
+#include "gmm_ivshmem_uapi.h"
+
 #define DRIVER_NAME	"gmm_ivshmem"
-#define DRIVER_VERSION	"0.1"
+#define DRIVER_VERSION	"0.2"
 #define DRIVER_DESC	"UIO driver for QEMU ivshmem (gmm-testbed)"
 
 #define PCI_VENDOR_ID_IVSHMEM	0x1af4
@@ -86,6 +106,24 @@ struct gmm_ivshmem_dev {
 	struct pci_dev *pdev;
 	void __iomem *regs;
 	int nvectors;
+	struct miscdevice window_dev;	/* /dev/gmm_window */
+};
+
+/* One window device in the system: it belongs to the first ivshmem found. */
+static atomic_t gmm_window_claimed = ATOMIC_INIT(0);
+
+/*
+ * One per open file of /dev/gmm_window.  BAR2's place is copied at open,
+ * so an open file never looks at the gmm_ivshmem_dev again.
+ */
+struct gmm_window {
+	struct mutex lock;		/* guards the fields below */
+	phys_addr_t shmem_start;	/* BAR2 */
+	resource_size_t shmem_len;
+	bool set;			/* the window is fixed for good */
+	u64 offset;
+	u64 length;
+	bool writable;
 };
 
 /* All MSI-X vectors feed the one UIO event counter. */
@@ -200,6 +238,195 @@ static int gmm_ivshmem_setup_msix(struct gmm_ivshmem_dev *gdev)
 	return 0;
 }
 
+/*
+ * The window device: each open file is a window onto part of BAR2 that a
+ * privileged caller sets once.  See gmm_ivshmem_uapi.h for the contract.
+ */
+static int gmm_window_open(struct inode *inode, struct file *file)
+{
+	/* misc_open() put our miscdevice here and holds misc_mtx, so the
+	 * gmm_ivshmem_dev cannot go away during this call.
+	 */
+	struct gmm_ivshmem_dev *gdev = container_of(file->private_data,
+						    struct gmm_ivshmem_dev,
+						    window_dev);
+	struct gmm_window *win;
+
+	win = kzalloc(sizeof(*win), GFP_KERNEL);
+	if (!win)
+		return -ENOMEM;
+	mutex_init(&win->lock);
+	win->shmem_start = pci_resource_start(gdev->pdev, IVSHMEM_SHMEM_BAR);
+	win->shmem_len = pci_resource_len(gdev->pdev, IVSHMEM_SHMEM_BAR);
+	file->private_data = win;
+	return 0;
+}
+
+static int gmm_window_release(struct inode *inode, struct file *file)
+{
+	struct gmm_window *win = file->private_data;
+
+	mutex_destroy(&win->lock);
+	kfree(win);
+	return 0;
+}
+
+static long gmm_window_set(struct gmm_window *win, struct file *file,
+			   void __user *argp)
+{
+	struct gmm_window_args args;
+	long err = 0;
+
+	/*
+	 * Both the caller and whoever opened the file must be privileged: a
+	 * descriptor handed to a client cannot be re-aimed by it, and an
+	 * unprivileged opener cannot get a privileged process to aim its
+	 * descriptor.
+	 */
+	if (!capable(CAP_SYS_ADMIN) ||
+	    !file_ns_capable(file, &init_user_ns, CAP_SYS_ADMIN))
+		return -EPERM;
+	if (copy_from_user(&args, argp, sizeof(args)))
+		return -EFAULT;
+
+	mutex_lock(&win->lock);
+	if (win->set) {
+		err = -EBUSY;
+		goto out;
+	}
+	if ((args.flags & ~GMM_WINDOW_WRITABLE) || args.reserved ||
+	    !args.length || !IS_ALIGNED(args.offset, PAGE_SIZE) ||
+	    !IS_ALIGNED(args.length, PAGE_SIZE) ||
+	    args.offset > win->shmem_len ||
+	    args.length > win->shmem_len - args.offset) {
+		err = -EINVAL;
+		goto out;
+	}
+	if ((args.flags & GMM_WINDOW_WRITABLE) && !(file->f_mode & FMODE_WRITE)) {
+		err = -EBADF;
+		goto out;
+	}
+	win->offset = args.offset;
+	win->length = args.length;
+	win->writable = args.flags & GMM_WINDOW_WRITABLE;
+	win->set = true;
+out:
+	mutex_unlock(&win->lock);
+	return err;
+}
+
+static long gmm_window_get(struct gmm_window *win, void __user *argp)
+{
+	struct gmm_window_args args = { };
+	bool set;
+
+	mutex_lock(&win->lock);
+	set = win->set;
+	args.offset = win->offset;
+	args.length = win->length;
+	args.flags = win->writable ? GMM_WINDOW_WRITABLE : 0;
+	mutex_unlock(&win->lock);
+	if (!set)
+		return -ENXIO;
+	return copy_to_user(argp, &args, sizeof(args)) ? -EFAULT : 0;
+}
+
+static long gmm_window_ioctl(struct file *file, unsigned int cmd,
+			     unsigned long arg)
+{
+	struct gmm_window *win = file->private_data;
+	void __user *argp = (void __user *)arg;
+
+	switch (cmd) {
+	case GMM_WINDOW_SET:
+		return gmm_window_set(win, file, argp);
+	case GMM_WINDOW_GET:
+		return gmm_window_get(win, argp);
+	default:
+		return -ENOTTY;
+	}
+}
+
+/*
+ * File offset 0 is the window's first byte.  Cached like UIO map 1: no
+ * pgprot_noncached().  remap_pfn_range() sets VM_DONTEXPAND, so mremap()
+ * cannot grow a mapping past what was checked here.
+ */
+static int gmm_window_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct gmm_window *win = file->private_data;
+	unsigned long pages = vma_pages(vma);
+	unsigned long window_pages;
+	phys_addr_t start;
+	int err;
+
+	mutex_lock(&win->lock);
+	if (!win->set) {
+		err = -ENXIO;
+		goto out;
+	}
+	window_pages = win->length >> PAGE_SHIFT;
+	/* VM_MAYSHARE: mmap() drops VM_SHARED for read-only files */
+	if (!(vma->vm_flags & VM_MAYSHARE) || vma->vm_pgoff >= window_pages ||
+	    pages > window_pages - vma->vm_pgoff) {
+		err = -EINVAL;
+		goto out;
+	}
+	if (!win->writable) {
+		if (vma->vm_flags & VM_WRITE) {
+			err = -EACCES;
+			goto out;
+		}
+		vma->vm_flags &= ~VM_MAYWRITE;	/* and no mprotect() later */
+	}
+	start = win->shmem_start + win->offset +
+		((phys_addr_t)vma->vm_pgoff << PAGE_SHIFT);
+	err = remap_pfn_range(vma, vma->vm_start, PHYS_PFN(start),
+			      pages << PAGE_SHIFT, vma->vm_page_prot);
+out:
+	mutex_unlock(&win->lock);
+	return err;
+}
+
+static const struct file_operations gmm_window_fops = {
+	.owner = THIS_MODULE,
+	.open = gmm_window_open,
+	.release = gmm_window_release,
+	.unlocked_ioctl = gmm_window_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.mmap = gmm_window_mmap,
+	.llseek = noop_llseek,
+};
+
+static void gmm_ivshmem_remove_window(void *data)
+{
+	misc_deregister(data);
+	atomic_set(&gmm_window_claimed, 0);
+}
+
+static int gmm_ivshmem_add_window(struct gmm_ivshmem_dev *gdev)
+{
+	struct device *dev = &gdev->pdev->dev;
+	int err;
+
+	if (atomic_cmpxchg(&gmm_window_claimed, 0, 1)) {
+		dev_info(dev, "window device belongs to another ivshmem device\n");
+		return 0;
+	}
+	gdev->window_dev.minor = MISC_DYNAMIC_MINOR;
+	gdev->window_dev.name = "gmm_window";
+	gdev->window_dev.fops = &gmm_window_fops;
+	gdev->window_dev.parent = dev;
+	gdev->window_dev.mode = 0666;	/* opening grants nothing by itself */
+	err = misc_register(&gdev->window_dev);
+	if (err) {
+		atomic_set(&gmm_window_claimed, 0);
+		return dev_err_probe(dev, err, "cannot register gmm_window\n");
+	}
+	return devm_add_action_or_reset(dev, gmm_ivshmem_remove_window,
+					&gdev->window_dev);
+}
+
 static int gmm_ivshmem_probe(struct pci_dev *pdev,
 			     const struct pci_device_id *id)
 {
@@ -259,6 +486,10 @@ static int gmm_ivshmem_probe(struct pci_dev *pdev,
 		return dev_err_probe(dev, err, "cannot register UIO device\n");
 
 	err = gmm_ivshmem_setup_msix(gdev);
+	if (err)
+		return err;
+
+	err = gmm_ivshmem_add_window(gdev);
 	if (err)
 		return err;
 

@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# Failure detection and recovery times in process mode: starts a cluster,
-# then ROUNDS times kills one node (rotating over all of them), waits until
-# the survivors have declared and recovered it, reads the times from
-# `gmm-host status --json` and restarts the node. Prints every round and
-# the distribution (min, median, p90, max) of detection, recovery and
-# table-recovery times in ms.
+# Failure detection and recovery times: starts a cluster, then ROUNDS times
+# kills one node (rotating over all of them), waits until the survivors have
+# declared and recovered it, reads the times from `gmm-host status --json`
+# and restarts the node. Prints every round, the distribution (min, median,
+# p90, max) of detection, recovery and table-recovery times in ms, and the
+# false suspicions: healthy nodes that were declared failed meanwhile (each
+# one rejoins as a new incarnation, so their incarnations tell).
 #
 #   scenarios/measure-detection.sh BUILD_DIR [ROUNDS] [NODES] [-- UP-OPTIONS...]
 #   e.g. scenarios/measure-detection.sh build 20 4 -- --heartbeat-ms 10 --miss-threshold 10
+#
+# Environment: GMM_MODE=proc (default; pool 64M) or vm (QEMU guests, pool
+# 256M; run it under the machine's VM lock); GMM_LOAD=1 keeps a light
+# allocation load on every node (a gmmctl alloc + free every 100 ms in each).
 set -uo pipefail
 
 build=${1:?usage: $0 BUILD_DIR [ROUNDS] [NODES] [-- UP-OPTIONS...]}
@@ -15,24 +20,62 @@ rounds=${2:-20}
 nodes=${3:-4}
 shift $(($# < 3 ? $# : 3))
 [[ "${1:-}" == "--" ]] && shift
+mode=${GMM_MODE:-proc}
+load=${GMM_LOAD:-0}
+case "$mode" in
+proc) pool_size=64M ;;
+vm) pool_size=256M ;;
+*) echo "measure-detection: GMM_MODE must be proc or vm, not $mode" >&2; exit 2 ;;
+esac
 host="$(cd "$build" && pwd)/bin/gmm-host"
 [[ -x "$host" ]] || { echo "measure-detection: $host not found; build first" >&2; exit 2; }
 command -v jq >/dev/null || { echo "measure-detection: needs jq" >&2; exit 2; }
 dir=$(mktemp -d /tmp/gmm-detect-XXXXXX)
-trap '"$host" --dir "$dir" down >/dev/null 2>&1; rm -rf "$dir"' EXIT
+load_pids=()
+cleanup() {
+  for pid in "${load_pids[@]}"; do kill "$pid" 2>/dev/null; done
+  "$host" --dir "$dir" down >/dev/null 2>&1
+  rm -rf "$dir"
+}
+trap cleanup EXIT
 gmm_host() { "$host" --dir "$dir" "$@"; }
 
-gmm_host up --mode proc --nodes "$nodes" --pool-size 64M "$@" || exit 1
+# A light load on NODE: allocate and free a 4 KiB section every 100 ms,
+# until the node dies (VM mode: a loop in the guest) or the script ends.
+start_load() {
+  local loop="while :; do gmmctl alloc load-$1 4K >/dev/null 2>&1; gmmctl free load-$1 >/dev/null 2>&1; sleep 0.1; done"
+  if [[ "$mode" == vm ]]; then
+    gmm_host exec "$1" -- sh -c "( $loop ) </dev/null >/dev/null 2>&1 &" >/dev/null
+  else
+    gmm_host exec "$1" -- sh -c "$loop" >/dev/null 2>&1 &
+    load_pids+=($!)
+  fi
+}
+
+gmm_host up --mode "$mode" --nodes "$nodes" --pool-size "$pool_size" "$@" || exit 1
+if [[ "$load" == 1 ]]; then
+  for ((n = 0; n < nodes; n++)); do start_load "$n"; done
+fi
+declare -a kills
+for ((n = 0; n < nodes; n++)); do kills[n]=0; done
 samples="$dir/samples"
-printf '%-6s %-5s %12s %12s %12s\n' round node detection_ms recovery_ms tables_ms
+# detection/recovery/tables come from the records (the nodes' clocks);
+# host_* are what gmm-host saw polling the pool (the host's clock; in VM
+# mode the guests' clocks differ by tens of ms, so only these resolve a
+# recovery of a few ms).
+printf '%-6s %-5s %12s %12s %12s %12s %12s\n' round node detection_ms recovery_ms tables_ms host_detect host_recover
 for ((round = 1; round <= rounds; round++)); do
   victim=$(((round - 1) % nodes))
-  gmm_host crash "$victim" --how kill --wait --timeout 60 >/dev/null || exit 1
-  gmm_host status --json | jq -r '.last_failure | "\(.detection_ms) \(.recovery_ms) \(.tables_recovered_ms)"' \
+  crashed=$(gmm_host crash "$victim" --how kill --wait --timeout 60) || exit 1
+  kills[victim]=$((kills[victim] + 1))
+  seen=$(sed -n 's/^host clock: declared \([0-9.-]*\) ms after the crash, recovered \([0-9.-]*\) ms later.*/\1 \2/p' <<<"$crashed")
+  echo "$(gmm_host status --json | jq -r '.last_failure | "\(.detection_ms) \(.recovery_ms) \(.tables_recovered_ms)"') ${seen:-nan nan}" \
     >>"$samples"
-  read -r detection recovery tables < <(tail -n 1 "$samples")
-  printf '%-6s %-5s %12.1f %12.1f %12.1f\n' "$round" "$victim" "$detection" "$recovery" "$tables"
-  gmm_host restart "$victim" --timeout 60 >/dev/null || exit 1
+  read -r detection recovery tables host_detect host_recover < <(tail -n 1 "$samples")
+  printf '%-6s %-5s %12.1f %12.1f %12.1f %12.1f %12.1f\n' "$round" "$victim" "$detection" "$recovery" "$tables" \
+    "$host_detect" "$host_recover"
+  gmm_host restart "$victim" --timeout 120 >/dev/null || exit 1
+  [[ "$load" == 1 && "$mode" == vm ]] && start_load "$victim"
 done
 
 # summary COLUMN NAME: min, median, p90 and max of one column of the samples.
@@ -50,4 +93,15 @@ gmm_host status | head -n 1
 summary 1 detection
 summary 2 recovery
 summary 3 tables
+summary 4 host_detect
+summary 5 host_recover
+# Every kill adds one incarnation; anything beyond is a false suspicion.
+false_suspicions=0
+for ((n = 0; n < nodes; n++)); do
+  incarnation=$(gmm_host status --json | jq -r ".nodes[$n].incarnation")
+  extra=$((incarnation - 1 - kills[n]))
+  ((extra > 0)) && echo "false suspicion: node $n was declared failed $extra time(s) without being killed"
+  false_suspicions=$((false_suspicions + (extra > 0 ? extra : 0)))
+done
+echo "false suspicions: $false_suspicions"
 gmm_host fsck || exit 1

@@ -133,7 +133,7 @@ Snapshot take_snapshot(const Pool& pool) {
 class Checker {
  public:
   Checker(const Pool& pool, Snapshot snap, CheckReport& report)
-      : pool_(pool), sb_(pool.superblock()), snap_(std::move(snap)), report_(report) {}
+      : sb_(pool.superblock()), snap_(std::move(snap)), report_(report) {}
 
   void run() {
     for (const auto& d : snap_.dead_locks) violation("{}", d);
@@ -345,7 +345,6 @@ class Checker {
     return static_cast<EntryState>(e.state) == EntryState::kReserved || (e.home_node == node && e.section_index == index);
   }
 
-  const Pool& pool_;
   const Superblock& sb_;
   Snapshot snap_;
   CheckReport& report_;

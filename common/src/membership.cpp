@@ -167,6 +167,14 @@ ClusterAgent::TickResult ClusterAgent::tick() {
   return node_.is_member() ? TickResult::kOk : TickResult::kExpelled;
 }
 
+ClusterAgent::TickResult ClusterAgent::on_doorbell() {
+  if (!node_.is_member()) return TickResult::kExpelled;
+  drain_messages();
+  coordinate();
+  observe_records();
+  return node_.is_member() ? TickResult::kOk : TickResult::kExpelled;
+}
+
 void ClusterAgent::beat() { node_.beat(); }
 
 void ClusterAgent::watch_successor(std::uint64_t now_ns) {

@@ -12,9 +12,11 @@ constexpr std::chrono::microseconds kMinPeriod{1000};
 
 }  // namespace
 
-AgentThread::AgentThread(Node& node, EventService& events, std::function<void()> on_left)
+AgentThread::AgentThread(Node& node, EventService& events, Doorbell& doorbell, std::function<void()> on_left)
     : node_(node),
-      agent_(node, events),
+      doorbell_(doorbell),
+      messenger_(node.pool(), node.id(), doorbell),
+      agent_(node, events, &messenger_),
       on_left_(std::move(on_left)),
       period_(std::max(agent_.period(), kMinPeriod)),
       thread_([this] { run(); }) {}
@@ -22,25 +24,21 @@ AgentThread::AgentThread(Node& node, EventService& events, std::function<void()>
 AgentThread::~AgentThread() { stop(); }
 
 void AgentThread::stop() {
-  {
-    std::lock_guard guard(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
+  stopping_.store(true);
+  doorbell_.ring(node_.id(), kDoorbellVector);  // our own doorbell: ends the wait now
   if (thread_.joinable()) thread_.join();
 }
 
 void AgentThread::run() {
   using Clock = std::chrono::steady_clock;
-  auto next = Clock::now();
-  std::unique_lock lock(mutex_);
-  while (!stopping_) {
-    lock.unlock();
-    switch (agent_.tick()) {
+  auto next_tick = Clock::now();
+  while (!stopping_.load()) {
+    const bool tick_due = Clock::now() >= next_tick;
+    switch (tick_due ? agent_.tick() : agent_.on_doorbell()) {
       case ClusterAgent::TickResult::kOk:
         break;
       case ClusterAgent::TickResult::kExpelled:
-        rejoin();
+        if (tick_due) rejoin();  // once per period, not per message
         break;
       case ClusterAgent::TickResult::kLeft:
         spdlog::info("left the cluster as asked");
@@ -48,11 +46,13 @@ void AgentThread::run() {
         on_left_();
         return;
     }
-    next += period_;
-    // Late (a long recovery, a stall): no burst of catch-up ticks.
-    if (next <= Clock::now()) next = Clock::now() + period_;
-    lock.lock();
-    wake_.wait_until(lock, next, [this] { return stopping_; });
+    if (tick_due) {
+      next_tick += period_;
+      // Late (a long recovery, a stall): no burst of catch-up ticks.
+      if (next_tick <= Clock::now()) next_tick = Clock::now() + period_;
+    }
+    const auto left = std::chrono::duration_cast<std::chrono::microseconds>(next_tick - Clock::now());
+    if (left.count() > 0 && doorbell_.wait(left)) wakes_.fetch_add(1);
   }
 }
 

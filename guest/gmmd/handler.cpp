@@ -34,8 +34,11 @@ Handled RequestHandler::handle_line(std::string_view line) {
 
 Result<json> RequestHandler::dispatch(const proto::Request& request) {
   switch (request.op) {
-    case Op::kPing:
-      return json{{"node", node_.id()}, {"pid", static_cast<std::int64_t>(::getpid())}};
+    case Op::kPing: {
+      json body{{"node", node_.id()}, {"pid", static_cast<std::int64_t>(::getpid())}};
+      if (ping_fields_) body.update(ping_fields_());
+      return body;
+    }
     case Op::kAlloc: {
       auto section = node_.allocate(request.name, request.size, request.where, kDaemonHolder);
       if (!section) return section.error();

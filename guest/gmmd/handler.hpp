@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -26,7 +27,9 @@ struct Handled {
 
 class RequestHandler {
  public:
-  explicit RequestHandler(Node& node) : node_(node) {}
+  // `ping_fields`: what gmmd adds to ping replies (its doorbell), if anything.
+  explicit RequestHandler(Node& node, std::function<nlohmann::json()> ping_fields = {})
+      : node_(node), ping_fields_(std::move(ping_fields)) {}
 
   // Never fails: bad requests and core errors become error replies.
   Handled handle_line(std::string_view line);
@@ -37,6 +40,7 @@ class RequestHandler {
   Result<std::span<std::byte>> shared_range(const std::string& name, std::uint64_t offset, std::uint64_t length);
 
   Node& node_;
+  std::function<nlohmann::json()> ping_fields_;
 };
 
 }  // namespace gmm::gmmd

@@ -4,12 +4,20 @@
 // SIGTERM/SIGINT (then it leaves) or until the cluster asks it to leave
 // (`gmm-host leave`; then it exits 0).
 //
-//   gmmd --node K (--pool PATH | --uio auto|/dev/uioN) --socket PATH [--log-level debug] [--crash-at POINT[:N]]
+//   gmmd --node K (--pool PATH [--doorbell SOCKET] | --uio auto|/dev/uioN) --socket PATH
+//        [--log-level debug] [--crash-at POINT[:N]]
 //
 // --pool maps a pool file (process mode); --uio maps the ivshmem BAR2 of a
 // VM through the gmm_ivshmem UIO device (VM mode; `auto` = the first
 // gmm_ivshmem device). Exactly one of the two; the core sees a PoolMapping
 // either way.
+//
+// The doorbell (other nodes ring it to wake this node's agent at once):
+// in process mode --doorbell SOCKET connects to the ivshmem server
+// (gmm-ivshmem-server, node K's socket: peer id == node id); in a guest the
+// ivshmem-doorbell device's Doorbell register and MSI-X vectors are used when
+// the device has vectors. Without either, gmmd polls its mailbox once per
+// heartbeat period and says so in the log.
 //
 // --crash-at (or GMMD_CRASH_AT=POINT[:N]; the flag wins) makes gmmd SIGKILL
 // itself the Nth time it reaches crash point POINT (`gmm-host points`).
@@ -29,6 +37,7 @@
 #include <spdlog/spdlog.h>
 
 #include "gmm/crash.hpp"
+#include "gmm/doorbell.hpp"
 #include "gmm/gmm.hpp"
 #include "gmm/membership.hpp"
 #include "gmm/pool.hpp"
@@ -36,7 +45,9 @@
 #include "gmmd/handler.hpp"
 #include "gmmd/inbox.hpp"
 #include "gmmd/server.hpp"
+#include "gmmd/uio_doorbell.hpp"
 #include "gmmd/uio_pool.hpp"
+#include "ivshmem_doorbell.hpp"
 
 namespace {
 
@@ -105,6 +116,44 @@ gmm::Result<std::unique_ptr<gmm::PoolMapping>> open_pool(const std::string& pool
   return std::unique_ptr<gmm::PoolMapping>(std::move(*opened));
 }
 
+// The node's doorbell and what to call it in logs and ping replies.
+struct ChosenDoorbell {
+  std::unique_ptr<gmm::Doorbell> doorbell;
+  std::string kind;  // "ivshmem" (server client), "uio" (Doorbell register) or "polling"
+};
+
+// --doorbell SOCKET (process mode), else the UIO device's doorbell when it
+// has vectors, else polling.
+gmm::Result<ChosenDoorbell> open_doorbell(std::uint32_t node_id, const std::string& socket,
+                                          const gmm::PoolMapping& mapping, bool uio) {
+  if (!socket.empty()) {
+    auto client = gmm::ivshmem::ClientDoorbell::connect(socket, static_cast<std::uint16_t>(node_id),
+                                                        gmm::ivshmem::kGmmVectors, std::chrono::seconds(5),
+                                                        [](std::string_view line) { spdlog::warn("{}", line); });
+    if (!client) return client.error();
+    spdlog::info("doorbell: {}", (*client)->describe());
+    return ChosenDoorbell{std::move(*client), "ivshmem"};
+  }
+  if (uio) {
+    const auto& pool = static_cast<const gmm::gmmd::UioPool&>(mapping);
+    if (pool.device().vectors > 0) {
+      if (pool.ivposition() != static_cast<std::int32_t>(node_id))
+        return gmm::make_error(gmm::Errc::kInvalidArgument,
+                               "the ivshmem device's peer id (IVPosition) is " + std::to_string(pool.ivposition()) +
+                                   ", not node id " + std::to_string(node_id) +
+                                   ": doorbells would ring the wrong nodes (start the VM on node " +
+                                   std::to_string(node_id) + "'s ivshmem socket)");
+      spdlog::info("doorbell: the Doorbell register of {} (peer id {}, {} vectors)", pool.device().dev_path,
+                   pool.ivposition(), pool.device().vectors);
+      return ChosenDoorbell{std::make_unique<gmm::gmmd::UioDoorbell>(pool), "uio"};
+    }
+  }
+  spdlog::warn("doorbell: none ({}): the mailbox is polled once per heartbeat period, so messages and "
+               "recoveries wait for the next tick",
+               uio ? "the ivshmem device has no vectors (ivshmem-plain)" : "no --doorbell SOCKET");
+  return ChosenDoorbell{std::make_unique<gmm::PollingDoorbell>(), "polling"};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -118,6 +167,11 @@ int main(int argc, char** argv) {
   auto* pool_option = app.add_option("--pool", pool_path, "formatted pool file to map");
   auto* uio_option = app.add_option("--uio", uio, "auto or /dev/uioN: map the formatted pool from the ivshmem UIO device");
   pool_option->excludes(uio_option);
+  std::string doorbell_socket;
+  app.add_option("--doorbell", doorbell_socket,
+                 "process mode: the ivshmem server's socket for this node (peer id == node id); "
+                 "without it gmmd polls for messages once per heartbeat period")
+      ->excludes(uio_option);
   app.add_option("--socket", socket_path, "unix socket to serve requests on")->required();
   app.add_option("--log-level", log_level, "trace, debug, info, warn or error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
@@ -149,6 +203,10 @@ int main(int argc, char** argv) {
   auto listener = gmm::gmmd::Listener::open(socket_path);
   if (!listener) return fail(listener.error().message);
 
+  // Also before join(): a gmmd that cannot be rung must not become a member.
+  auto doorbell = open_doorbell(node_id, doorbell_socket, **mapping, !uio.empty());
+  if (!doorbell) return fail(doorbell.error().message);
+
   gmm::Node node(*pool, node_id);
   gmm::Status joined = join_when_recovered(node);
   if (!joined) return fail("node " + std::to_string(node_id) + ": join failed: " + joined.error().message);
@@ -160,8 +218,10 @@ int main(int argc, char** argv) {
   gmm::gmmd::ServerInbox inbox;
   if (inbox.fd() < 0) return fail("cannot create an eventfd");
   // Membership runs in its own thread; gmm::Node serialises its calls.
-  gmm::gmmd::AgentThread agent(node, events, [&inbox] { inbox.post_stop(); });
-  gmm::gmmd::RequestHandler handler(node);
+  gmm::gmmd::AgentThread agent(node, events, *doorbell->doorbell, [&inbox] { inbox.post_stop(); });
+  gmm::gmmd::RequestHandler handler(node, [&agent, kind = doorbell->kind] {
+    return nlohmann::json{{"doorbell", {{"kind", kind}, {"wakes", agent.doorbell_wakes()}}}};
+  });
   gmm::gmmd::Server server(*listener, handler, events, inbox);
   std::fprintf(stderr, "gmmd: node %u ready\n", node_id);
   int signo = server.run(signal_fd);

@@ -18,7 +18,8 @@
 #   vmlinux            the same, uncompressed: `-kernel vmlinux` boots it via
 #                      PVH, about 4 s faster per boot under TCG
 #   initramfs.cpio.gz  busybox, modules, /init (guest/image/init), uio-poke,
-#                      gmm-agent (guest/agent, static), gmmd-start
+#                      gmm-agent (guest/agent, static), gmmd-start, the C/C++
+#                      runtime libraries (for programs run from /gmm/bin)
 #   gmm_ivshmem.ko     the driver (also inside the initramfs)
 #   kernel-version     the kernel release the image was built for
 #
@@ -124,7 +125,7 @@ moddir="$kroot/lib/modules/$kver"
 kobuild="$out/ko-build"
 rm -rf "$kobuild"
 mkdir -p "$kobuild"
-cp "$repo/ivshmem-driver/gmm_ivshmem.c" "$repo/ivshmem-driver/Kbuild" "$kobuild/"
+cp "$repo/ivshmem-driver/gmm_ivshmem.c" "$repo/ivshmem-driver/gmm_ivshmem_uapi.h" "$repo/ivshmem-driver/Kbuild" "$kobuild/"
 log "building gmm_ivshmem.ko for $kver"
 # the prefix map keeps the build directory out of the .ko (build-id)
 make -s -C "/usr/src/linux-headers-$kver" M="$kobuild" KCFLAGS="-ffile-prefix-map=$kobuild/=" modules 2>&1 |
@@ -193,8 +194,9 @@ install -m 0755 "$here/smoke-doorbell-test" "$root/usr/lib/gmm/smoke-doorbell-te
 gcc -static -O2 -Wall -Wextra -o "$root/usr/bin/uio-poke" "$here/uio-poke.c"
 strip "$root/usr/bin/uio-poke"
 echo "gmm-guest" >"$root/etc/hostname"
-echo "root:x:0:0:root:/root:/bin/sh" >"$root/etc/passwd"
-echo "root:x:0:" >"$root/etc/group"
+# user: an unprivileged account for checks that processes get only their windows
+printf '%s\n' "root:x:0:0:root:/root:/bin/sh" "user:x:1000:1000:unprivileged:/tmp:/bin/sh" >"$root/etc/passwd"
+printf '%s\n' "root:x:0:" "user:x:1000:" >"$root/etc/group"
 echo "$kver" >"$root/etc/gmm-kernel-version"
 mkdir -p "$root/var/log"
 
@@ -213,6 +215,17 @@ copy_libs() {
 			cp -L "$lib" "$root$lib"
 		done
 }
+# The C and C++ runtime (libstdc++, libgcc_s, libm, libc, the loader), so
+# that a dynamically linked program from the build directory's 9p share
+# (/gmm/bin) runs in a guest without a new image. Other libraries are not
+# here: link such programs statically, or add them with GMM_IMAGE_EXTRA.
+for so in libstdc++.so.6 libgcc_s.so.1; do
+	lib=$(/sbin/ldconfig -p | awk -v so="$so" '$1 == so && /x86-64/ { print $NF; exit }')
+	[[ -n "$lib" ]] || die "$so not found (ldconfig -p): install libstdc++6"
+	mkdir -p "$root$(dirname "$lib")"
+	cp -L "$lib" "$root$lib"
+	copy_libs "$lib"
+done
 if [[ -n "$extra" ]]; then
 	[[ -d "$extra" ]] || die "GMM_IMAGE_EXTRA=$extra is not a directory"
 	find "$extra" -maxdepth 1 \( -type f -o -type l \) -print | sort | while read -r f; do

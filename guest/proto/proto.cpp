@@ -58,10 +58,20 @@ bool nested_too_deep(std::string_view text) {
   return false;
 }
 
+// Client text inside an error message, as a JSON string with everything
+// outside printable ASCII escaped, cut after kMaxQuoted bytes: the message
+// stays one printable line of bounded length (gmmd logs it).
+std::string client_text(const json& value) {
+  constexpr std::size_t kMaxQuoted = 64;
+  std::string text = value.dump(-1, ' ', /*ensure_ascii=*/true, json::error_handler_t::replace);
+  if (text.size() > kMaxQuoted) text = text.substr(0, kMaxQuoted) + "...";
+  return text;
+}
+
 void only_fields(const json& obj, std::initializer_list<std::string_view> allowed) {
   for (const auto& [key, value] : obj.items()) {
     if (key != "op" && std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
-      throw BadRequest{"unexpected field \"" + key + "\""};
+      throw BadRequest{"unexpected field " + client_text(key)};
     }
   }
 }
@@ -117,7 +127,7 @@ std::uint32_t events_field(const json& obj) {
   std::uint32_t bits = 0;
   for (const json& name : *it) {
     auto kind = name.is_string() ? event_kind_from_name(name.get<std::string>()) : std::nullopt;
-    if (!kind) throw BadRequest{"field \"events\" holds an unknown event " + name.dump()};
+    if (!kind) throw BadRequest{"field \"events\" holds an unknown event " + client_text(name)};
     bits |= event_bit(*kind);
   }
   return bits;
@@ -134,7 +144,7 @@ Request decode_object(const json& obj) {
   if (!obj.is_object()) throw BadRequest{"request must be a JSON object"};
   std::string op_text = string_field(obj, "op");
   auto op_it = std::find_if(kOps.begin(), kOps.end(), [&](const auto& entry) { return entry.second == op_text; });
-  if (op_it == kOps.end()) throw BadRequest{"unknown op \"" + op_text + "\""};
+  if (op_it == kOps.end()) throw BadRequest{"unknown op " + client_text(op_text)};
 
   Request request;
   request.op = op_it->first;

@@ -6,7 +6,7 @@
 //                                                  {"ok": false, "error": "kExists", "message": "..."}
 //
 // Requests (fields not listed are rejected, so typos fail loudly):
-//   ping                                      -> {"node", "pid"}
+//   ping                                      -> {"node", "pid", "doorbell": {"kind", "wakes"}}
 //   alloc  name, size, where ("local"|"any"|"node"), node (only with "node")
 //                                             -> {"section": Section}
 //   open   name                               -> {"section": Section}
@@ -55,6 +55,9 @@ inline constexpr std::size_t kMaxReplyLine = 16 * 1024 * 1024;
 // Deeper nesting is never valid and would only cost stack.
 inline constexpr int kMaxJsonDepth = 8;
 inline constexpr std::size_t kMaxEventLine = 1024;
+// A refused request's message: one printable line (gmmd logs it), at most
+// this long; client text in it is quoted, escaped and shortened.
+inline constexpr std::size_t kMaxErrorMessage = 256;
 
 enum class Op { kPing, kAlloc, kOpen, kClose, kFree, kList, kStat, kWrite, kRead, kWatch };
 std::string_view op_name(Op op);  // the wire name: "ping", "alloc", ..., "ls"

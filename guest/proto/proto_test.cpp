@@ -1,6 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include "proto/proto.hpp"
 
@@ -293,4 +295,26 @@ TEST_CASE("malformed event lines are refused", "[proto]") {
   refused(R"({"event":"node-failed","node":1,"incarnation":1,"sequence":"7"})", "\"sequence\"");
   refused(std::string(gmm::proto::kMaxEventLine + 1, ' '), "longer than");
   refused(std::string(100, '[') + std::string(100, ']'), "nested too deeply");
+}
+
+// Found by the request fuzzer (guest/proto/fuzz): client text went into
+// refusal messages raw, so a request could put line breaks and terminal
+// escapes into gmmd's log, and up to 64 KiB of it.
+TEST_CASE("refusals quote client text on one printable line of bounded length", "[proto]") {
+  const std::string long_name(5000, 'x');
+  const std::vector<std::string> lines{R"({"op":"\n\u001b[31m"})", R"({"op":")" + long_name + R"("})",
+                                       R"({"op":"open","name":"a","\r\nfake log line":1})",
+                                       R"({"op":"watch","events":["\u007f\u00e9"]})",
+                                       R"({"op":"watch","events":[{"a":")" + long_name + R"("}]})"};
+  for (const std::string& line : lines) {
+    INFO("request: " << line.substr(0, 80));
+    auto decoded = decode_request(line);
+    REQUIRE_FALSE(decoded.ok());
+    const std::string& message = decoded.error().message;
+    CHECK(message.size() <= gmm::proto::kMaxErrorMessage);
+    CHECK(std::all_of(message.begin(), message.end(), [](char c) { return c >= 0x20 && c < 0x7f; }));
+  }
+  require_rejected(R"({"op":"\n\u001b[31m"})", R"(unknown op "\n\u001b[31m")");
+  require_rejected(R"({"op":")" + long_name + R"("})", "unknown op \"xxxx");
+  require_rejected(R"({"op":"watch","events":["\u007f\u00e9"]})", R"(unknown event "\u007f\u00e9")");
 }

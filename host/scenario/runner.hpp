@@ -27,6 +27,7 @@ struct ScenarioResult {
   std::vector<StepResult> steps;  // "form the cluster", the steps, the checks
   double seconds = 0;
   nlohmann::json last_failure;    // from `gmm-host status --json`, null if none
+  nlohmann::json failures = nlohmann::json::array();  // each failure a wait_recovered step saw recovered
   bool passed() const;
 };
 

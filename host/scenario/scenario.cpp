@@ -2,10 +2,14 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "commands.hpp"
 
 namespace gmm::host {
 
@@ -30,13 +34,7 @@ ScenarioStep parse_step(const YAML::Node& node, const std::string& where) {
   auto node_of = [&](const char* key) { return scalar<std::uint32_t>(node[key], where, key); };
   int kinds = 0;
   auto is = [&](const char* key) { return node[key] ? (++kinds, true) : false; };
-  if (is("run")) {
-    step.kind = ScenarioStep::Kind::kRun;
-    if (!node["on"]) throw std::runtime_error(where + ": 'run' needs 'on: NODE'");
-    step.node = node_of("on");
-    auto argv = split_command(scalar<std::string>(node["run"], where, "run"));
-    if (!argv || argv->empty()) throw std::runtime_error(where + ": 'run' is empty or badly quoted");
-    step.argv = std::move(argv.value());
+  auto expectations = [&] {
     if (node["expect_output"]) step.expect_output = scalar<std::string>(node["expect_output"], where, "expect_output");
     if (node["expect_exit"]) {
       const auto expect = scalar<std::string>(node["expect_exit"], where, "expect_exit");
@@ -44,7 +42,24 @@ ScenarioStep parse_step(const YAML::Node& node, const std::string& where) {
         throw std::runtime_error(where + ": 'expect_exit' is 0 or nonzero");
       step.expect_failure = expect == "nonzero";
     }
+  };
+  if (is("run")) {
+    step.kind = ScenarioStep::Kind::kRun;
+    if (!node["on"]) throw std::runtime_error(where + ": 'run' needs 'on: NODE'");
+    step.node = node_of("on");
+    auto argv = split_command(scalar<std::string>(node["run"], where, "run"));
+    if (!argv || argv->empty()) throw std::runtime_error(where + ": 'run' is empty or badly quoted");
+    step.argv = std::move(argv.value());
+    expectations();
     step.name = fmt::format("node {}: {}", step.node, scalar<std::string>(node["run"], where, "run"));
+  }
+  if (is("console")) {
+    step.kind = ScenarioStep::Kind::kConsole;
+    step.node = node_of("console");
+    if (!node["input"]) throw std::runtime_error(where + ": 'console' needs 'input: SCRIPT'");
+    step.input = scalar<std::string>(node["input"], where, "input");
+    expectations();
+    step.name = fmt::format("node {} console: {}", step.node, step.input.substr(0, step.input.find('\n')));
   }
   if (is("crash")) {
     step.kind = ScenarioStep::Kind::kCrash;
@@ -69,6 +84,36 @@ ScenarioStep parse_step(const YAML::Node& node, const std::string& where) {
     step.node = node_of(s.key);
     step.name = fmt::format(fmt::runtime(s.label), step.node);
   }
+  if (node["crash_at"]) {
+    if (step.kind != ScenarioStep::Kind::kRestart) throw std::runtime_error(where + ": 'crash_at' goes with 'restart'");
+    step.crash_at = scalar<std::string>(node["crash_at"], where, "crash_at");
+    if (Status valid = check_crash_spec(step.crash_at); !valid) throw std::runtime_error(where + ": " + valid.error().message);
+    step.name += " (gmmd armed to die at " + step.crash_at + ")";
+  }
+  if (is("directory")) {
+    step.kind = ScenarioStep::Kind::kDirectory;
+    const YAML::Node d = node["directory"];
+    if (!d.IsMap()) throw std::runtime_error(where + ": 'directory' is a mapping of primary, replica, not_on");
+    for (const auto& entry : d) {
+      const auto key = entry.first.as<std::string>();
+      auto value = scalar<std::uint32_t>(entry.second, where, key.c_str());
+      if (key == "primary") step.primary = value;
+      else if (key == "replica") step.replica = value;
+      else if (key == "not_on") step.not_on = value;
+      else throw std::runtime_error(where + ": 'directory' knows primary, replica and not_on, not '" + key + "'");
+    }
+    step.name = "the directory is";
+    if (step.primary) step.name += fmt::format(" primary on node {}", *step.primary);
+    if (step.replica) step.name += fmt::format(" replica on node {}", *step.replica);
+    if (step.not_on) step.name += fmt::format(" not on node {}", *step.not_on);
+  }
+  if (is("members")) {
+    step.kind = ScenarioStep::Kind::kMembers;
+    if (!node["members"].IsSequence()) throw std::runtime_error(where + ": 'members' is a list of node ids");
+    for (const auto& member : node["members"]) step.members.push_back(scalar<std::uint32_t>(member, where, "members"));
+    std::sort(step.members.begin(), step.members.end());
+    step.name = fmt::format("the members are {}", fmt::join(step.members, ","));
+  }
   if (node["within_ms"]) step.within_ms = scalar<std::uint64_t>(node["within_ms"], where, "within_ms");
   if (is("fsck")) {
     step.kind = ScenarioStep::Kind::kFsck;
@@ -82,8 +127,8 @@ ScenarioStep parse_step(const YAML::Node& node, const std::string& where) {
     step.name = fmt::format("sleep {} ms", step.sleep_ms);
   }
   if (kinds != 1)
-    throw std::runtime_error(where + ": a step has exactly one of run, crash, resume, restart, leave, lose_memory, "
-                                     "wait_recovered, fsck, sleep_ms");
+    throw std::runtime_error(where + ": a step has exactly one of run, console, crash, resume, restart, leave, "
+                                     "lose_memory, wait_recovered, directory, members, fsck, sleep_ms");
   if (node["name"]) step.name = scalar<std::string>(node["name"], where, "name");
   return step;
 }
@@ -139,14 +184,32 @@ Result<Scenario> parse_scenario(const std::string& text, const std::string& orig
       if (c["pool_size"]) s.pool_size = c["pool_size"].as<std::string>();
       if (c["heartbeat_ms"]) s.heartbeat_ms = c["heartbeat_ms"].as<std::uint32_t>();
       if (c["miss_threshold"]) s.miss_threshold = c["miss_threshold"].as<std::uint32_t>();
+      if (const YAML::Node armed = c["crash_at"]) {
+        if (!armed.IsMap()) return bad(origin, "cluster.crash_at maps node ids to crash points (NODE: POINT[:N])");
+        for (const auto& entry : armed) {
+          const auto id = entry.first.as<std::uint32_t>();
+          const auto spec = entry.second.as<std::string>();
+          if (Status valid = check_crash_spec(spec); !valid) return bad(origin, "cluster.crash_at: " + valid.error().message);
+          s.crash_at.emplace_back(id, spec);
+        }
+      }
     }
     if (s.mode != "proc" && s.mode != "vm") return bad(origin, "cluster.mode is proc or vm");
     s.steps = parse_steps(root["steps"], origin, "steps");
     s.checks = parse_steps(root["checks"], origin, "checks");
     if (s.steps.empty()) return bad(origin, "a scenario needs at least one step");
-    for (const auto* list : {&s.steps, &s.checks})
-      for (const auto& step : *list)
-        if (step.node >= s.nodes) return bad(origin, fmt::format("step '{}' names node {} of {}", step.name, step.node, s.nodes));
+    for (const auto* list : {&s.steps, &s.checks}) {
+      for (const auto& step : *list) {
+        std::vector<std::uint32_t> named{step.node};
+        named.insert(named.end(), step.members.begin(), step.members.end());
+        for (const auto& n : {step.primary, step.replica, step.not_on})
+          if (n) named.push_back(*n);
+        for (std::uint32_t n : named)
+          if (n >= s.nodes) return bad(origin, fmt::format("step '{}' names node {} of {}", step.name, n, s.nodes));
+      }
+    }
+    for (const auto& [id, spec] : s.crash_at)
+      if (id >= s.nodes) return bad(origin, fmt::format("cluster.crash_at names node {} of {}", id, s.nodes));
     return s;
   } catch (const YAML::Exception& e) {
     return bad(origin, std::string("not valid YAML: ") + e.what());

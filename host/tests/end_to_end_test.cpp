@@ -281,6 +281,20 @@ TEST_CASE("exec sets the node's environment and passes the exit status", "[e2e]"
   CHECK(cluster.host({"exec", "5", "--", "true"}).status != 0);
 }
 
+TEST_CASE("console explains why it cannot attach", "[e2e]") {
+  TestCluster cluster(2, "32M");
+  ProcessResult proc = cluster.host({"console", "0", "--batch"});
+  INFO(describe(proc));
+  CHECK(proc.status == 1);
+  CHECK(proc.err.find("process mode") != std::string::npos);
+  ProcessResult no_terminal = cluster.host({"console", "0"});
+  CHECK(no_terminal.status == 2);
+  CHECK(no_terminal.err.find("not a terminal; to pipe commands use --batch") != std::string::npos);
+  ProcessResult none = run_process({kHost, "--dir", "/nonexistent/gmm-cluster", "console", "0", "--batch"});
+  CHECK(none.status == 1);
+  CHECK(none.err.find("no cluster recorded") != std::string::npos);
+}
+
 TEST_CASE("a killed node is noticed and recovered from, and down still cleans up", "[e2e]") {
   TestCluster cluster(3, "32M");
   json record = cluster.record();

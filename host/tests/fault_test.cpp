@@ -4,12 +4,15 @@
 // times must be reported, never be fast), with generous waits.
 #include <catch2/catch.hpp>
 
+#include <fstream>
+#include <iterator>
 #include <set>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "gmm/crash.hpp"
+#include "proto/client.hpp"
 #include "run_process.hpp"
 #include "test_cluster.hpp"
 
@@ -49,7 +52,42 @@ void require_member(const json& status, int node, unsigned incarnation) {
   CHECK(entry["answering"] == true);
 }
 
+// What node's gmmd says of its doorbell in its ping reply: kind and wakes.
+json doorbell_of(const TestCluster& cluster, int node) {
+  auto client = gmm::proto::Client::connect(cluster.dir() + "/node" + std::to_string(node) + ".sock");
+  INFO((client ? "" : client.error().message));
+  REQUIRE(client);
+  gmm::proto::Request ping;
+  ping.op = gmm::proto::Op::kPing;
+  auto reply = client->call(ping, std::chrono::seconds(30));
+  INFO((reply ? reply->dump() : reply.error().message));
+  REQUIRE(reply);
+  REQUIRE((*reply)["doorbell"].is_object());
+  return (*reply)["doorbell"];
+}
+
 }  // namespace
+
+TEST_CASE("survivors are woken through the ivshmem doorbell when a failure is declared and recovered", "[faults]") {
+  TestCluster cluster(4, "64M");
+  std::vector<std::uint64_t> wakes_before;
+  for (int node = 0; node < 3; ++node) {
+    json doorbell = doorbell_of(cluster, node);
+    CHECK(doorbell["kind"] == "ivshmem");
+    wakes_before.push_back(doorbell["wakes"].get<std::uint64_t>());
+  }
+  cluster.host_ok({"crash", "3", "--how", "kill", "--wait", "--timeout", "120"});
+  // Node 2 declares node 3 failed and rings 0 and 1; node 0, the
+  // coordinator, recovers the tables and rings 1 and 2: each survivor's
+  // wait on its doorbell ended because it was rung, at least once.
+  for (int node = 0; node < 3; ++node) {
+    INFO("node " << node);
+    CHECK(doorbell_of(cluster, node)["wakes"].get<std::uint64_t>() > wakes_before[node]);
+  }
+  std::ifstream log(cluster.dir() + "/ivshmem-server.log");
+  std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  CHECK_THAT(text, Catch::Contains("peer 3 connected"));
+}
 
 TEST_CASE("a killed node is detected, recovered and reported, and the survivors keep its memory", "[faults]") {
   TestCluster cluster(4, "64M");

@@ -56,7 +56,7 @@ Result<std::unique_ptr<IvshmemServer>> IvshmemServer::create(Options options) {
   struct stat st {};
   if (::fstat(server->shm_.get(), &st) != 0) return make_error(Errc::kIo, errno_text("fstat " + o.shm_path));
   server->shm_size_ = static_cast<std::uint64_t>(st.st_size);
-  if (!power_of_two(server->shm_size_))
+  if (!o.any_size && !power_of_two(server->shm_size_))
     return make_error(Errc::kInvalidArgument, "ivshmem server: pool " + o.shm_path + " has " + std::to_string(server->shm_size_) +
                                                   " bytes; QEMU needs a power of two (it becomes a PCI BAR)");
   auto wake = ivshmem::make_eventfd();

@@ -27,7 +27,8 @@
 // dies the running guests keep ringing each other (they hold the eventfds),
 // but no VM can (re)connect and disconnects go unannounced.
 //
-// The pool file must be a power of two in size: QEMU maps it as PCI BAR2.
+// The pool file must be a power of two in size (QEMU maps it as PCI BAR2),
+// unless no VM uses the server (Options::any_size, process mode).
 #pragma once
 
 #include <chrono>
@@ -65,6 +66,9 @@ class IvshmemServer {
     // "malloc_consolidate(): unaligned fastbin chunk detected" and QEMU dying
     // when a VM of `gmm-host up --mode vm` was restarted).
     bool retain_peers = false;
+    // Serve a pool of any size. Process mode: no VM maps it (QEMU needs a
+    // power of two, as it becomes a PCI BAR).
+    bool any_size = false;
     std::function<void(std::string_view)> log;  // one line per connect/disconnect/refusal
   };
 

@@ -3,6 +3,7 @@
 //
 //   gmm-ivshmem-server --shm POOL --vectors 2 --peer 0=DIR/node0.ivshmem
 //                      [--peer 1=DIR/node1.ivshmem ...] [--auto PATH] [--host-peer 64]
+//                      [--retain-peers] [--any-size]
 //
 // Prints "ready" on stdout once every socket listens; logs connects,
 // disconnects and doorbells to the host peer on stderr; exits 0 on
@@ -49,6 +50,8 @@ int main(int argc, char** argv) {
   app.add_flag("--retain-peers", options.retain_peers,
                "a --peer that disconnects keeps its eventfds and nobody is told; its next client gets them "
                "(works around QEMU 7.2's use-after-free when a peer id reconnects)");
+  app.add_flag("--any-size", options.any_size,
+               "serve a pool whose size is not a power of two (process mode: no VM maps it)");
   CLI11_PARSE(app, argc, argv);
 
   for (const auto& p : peers) {
@@ -93,7 +96,7 @@ int main(int argc, char** argv) {
     if (::poll(fds.data(), fds.size(), -1) < 0) continue;
     if (fds[0].revents & POLLIN) running = false;
     for (std::size_t v = 1; v < fds.size(); ++v)
-      if (auto count = gmm::host::vm::ivshmem::drain_eventfd(fds[v].fd))
+      if (auto count = gmm::ivshmem::drain_eventfd(fds[v].fd))
         log_line("host peer " + std::to_string(host_peer) + ": vector " + std::to_string(v - 1) + " rung (" +
                  std::to_string(count) + "x)");
   }

@@ -10,6 +10,9 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <iterator>
+#include <string>
 #include <thread>
 
 #include "unix_socket.hpp"
@@ -76,6 +79,28 @@ int stop_process(pid_t pid, std::chrono::milliseconds grace) {
   if (auto status = wait_process(pid, grace)) return *status;
   ::kill(pid, SIGKILL);
   return wait_process(pid, std::chrono::seconds(10)).value_or(-1);
+}
+
+bool process_alive(std::int64_t pid, const std::string& name_part) {
+  if (pid <= 0) return false;
+  ::waitpid(static_cast<pid_t>(pid), nullptr, WNOHANG);
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return false;
+  auto close = line.rfind(')');
+  if (close == std::string::npos || close + 2 >= line.size() || line[close + 2] == 'Z') return false;
+  std::ifstream cmdline("/proc/" + std::to_string(pid) + "/cmdline");
+  std::string args((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
+  return args.find(name_part) != std::string::npos;
+}
+
+bool wait_gone(std::int64_t pid, const std::string& name_part, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (process_alive(pid, name_part)) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
 }
 
 }  // namespace gmm::host::vm

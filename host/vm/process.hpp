@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,5 +30,12 @@ Result<pid_t> spawn_process(const std::vector<std::string>& argv, const SpawnOpt
 std::optional<int> wait_process(pid_t pid, std::chrono::milliseconds timeout);
 // SIGTERM, `grace` to exit, then SIGKILL; returns the exit status.
 int stop_process(pid_t pid, std::chrono::milliseconds grace);
+
+// Alive = the pid exists, is not a zombie and its command line contains
+// `name_part` (e.g. "qemu-system", "gmm-ivshmem-server"): a recycled pid is
+// gone. Reaps it first if it is our child and exited.
+bool process_alive(std::int64_t pid, const std::string& name_part);
+// Polls process_alive every 20 ms; false if still alive after `timeout`.
+bool wait_gone(std::int64_t pid, const std::string& name_part, std::chrono::milliseconds timeout);
 
 }  // namespace gmm::host::vm

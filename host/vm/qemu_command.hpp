@@ -11,6 +11,9 @@
 //   -serial file:DIR/nodeK.console.log
 //   -qmp unix:DIR/nodeK.qmp         QMP: stop/cont/quit, events
 //   virtconsole on DIR/nodeK.ctl    the control channel (/dev/hvc0 in the guest)
+//   virtconsole on DIR/nodeK.shell  a second console port with a shell on it
+//                                   (`gmm-host console`); /dev/hvc1 here, hvc0
+//                                   when the control channel is a virtserialport
 //   -device pvpanic-pci -action panic=pause
 //                                   a guest panic stops the VM and shows as
 //                                   GUEST_PANICKED; the host decides what next
@@ -58,6 +61,7 @@ struct NodeFiles {
   std::string qmp;          // QMP socket (QEMU listens)
   std::string ctl;          // virtio-serial control channel socket (QEMU listens)
   std::string ivshmem;      // the ivshmem server's listener for this node (server listens)
+  std::string shell;        // the guest's console shell (QEMU listens; gmm-host console)
 };
 NodeFiles node_files(const std::string& dir, std::uint32_t node);
 

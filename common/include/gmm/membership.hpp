@@ -61,10 +61,11 @@ class EventService {
   std::map<int, Subscription> subscriptions_;  // guarded by mutex_
 };
 
-// The per-node agent: call tick() once per heartbeat period from one thread
-// (or sooner: wait on the messenger's doorbell for up to period()).
-// With a messenger, membership changes are broadcast so that other nodes
-// act at once, and application messages are handed to `on_message`.
+// The per-node agent: call tick() once per heartbeat period from one thread.
+// With a messenger, membership changes are broadcast (view-changed) so that
+// other nodes act at once, and application messages are handed to
+// `on_message`: between ticks, wait on the messenger's doorbell and call
+// on_doorbell() when it rings (gmmd's AgentThread does both).
 class ClusterAgent {
  public:
   enum class TickResult { kOk, kExpelled, kLeft };
@@ -73,6 +74,11 @@ class ClusterAgent {
   ClusterAgent(Node& node, EventService& events, Messenger* messenger = nullptr, MessageHandler on_message = {});
 
   TickResult tick();
+  // Between ticks, after the doorbell rang: takes the messages and acts on
+  // the membership records now (the coordinator recovers a node just
+  // declared failed; survivors finish a recovery) without beating or
+  // watching, which stay periodic. kExpelled: rejoin at the next tick.
+  TickResult on_doorbell();
   std::chrono::microseconds period() const;
   // Forget what was observed (after the node rejoined as a new incarnation).
   void reset();

@@ -79,3 +79,55 @@ TEST_CASE("scenario: reports list every step with its outcome", "[scenario]") {
   CHECK(xml.find("<failure message=\"exited with status 1\">a &amp; b</failure>") != std::string::npos);
   CHECK(xml.find("<skipped/>") != std::string::npos);
 }
+
+TEST_CASE("scenario: crash points, directory and member checks, console steps", "[scenario]") {
+  auto s = parse_scenario(R"(
+name: vm-steps
+cluster: {mode: vm, nodes: 4, crash_at: {3: "alloc.extent_carved"}}
+steps:
+  - {restart: 2, crash_at: "alloc.committing:2"}
+  - {directory: {primary: 0, replica: 1}}
+  - {directory: {not_on: 2}}
+  - {members: [3, 0, 1]}
+  - {console: 1, input: "uname -r\necho done", expect_output: done}
+  - {console: 2, input: "false", expect_exit: nonzero}
+)", "vm.yaml");
+  REQUIRE(s.ok());
+  REQUIRE(s->crash_at.size() == 1);
+  CHECK(s->crash_at[0] == std::pair<std::uint32_t, std::string>{3, "alloc.extent_carved"});
+  REQUIRE(s->steps.size() == 6);
+  CHECK(s->steps[0].kind == ScenarioStep::Kind::kRestart);
+  CHECK(s->steps[0].crash_at == "alloc.committing:2");
+  CHECK(s->steps[1].kind == ScenarioStep::Kind::kDirectory);
+  CHECK(s->steps[1].primary == 0u);
+  CHECK(s->steps[1].replica == 1u);
+  CHECK_FALSE(s->steps[1].not_on);
+  CHECK(s->steps[2].not_on == 2u);
+  CHECK(s->steps[3].members == std::vector<std::uint32_t>{0, 1, 3});
+  CHECK(s->steps[3].name == "the members are 0,1,3");
+  CHECK(s->steps[4].kind == ScenarioStep::Kind::kConsole);
+  CHECK(s->steps[4].input == "uname -r\necho done");
+  CHECK(s->steps[4].name == "node 1 console: uname -r");
+  CHECK(s->steps[4].expect_output == "done");
+  CHECK(s->steps[5].expect_failure);
+}
+
+TEST_CASE("scenario: bad crash points, directory and member checks are refused", "[scenario]") {
+  auto error_of = [](const char* text) {
+    auto s = parse_scenario(text, "bad.yaml");
+    REQUIRE_FALSE(s.ok());
+    return s.error().message;
+  };
+  CHECK(error_of("cluster: {crash_at: {1: alloc.melted}}\nsteps:\n  - {fsck: clean}").find("unknown crash point 'alloc.melted'") !=
+        std::string::npos);
+  CHECK(error_of("cluster: {crash_at: {9: alloc.begun}}\nsteps:\n  - {fsck: clean}").find("node 9 of 4") != std::string::npos);
+  CHECK(error_of("cluster: {crash_at: [alloc.begun]}\nsteps:\n  - {fsck: clean}").find("maps node ids") != std::string::npos);
+  CHECK(error_of("steps:\n  - {restart: 1, crash_at: 'alloc.begun:0'}").find("positive integer") != std::string::npos);
+  CHECK(error_of("steps:\n  - {crash: 1, crash_at: alloc.begun}").find("goes with 'restart'") != std::string::npos);
+  CHECK(error_of("steps:\n  - {directory: {primary: 5}}").find("node 5 of 4") != std::string::npos);
+  CHECK(error_of("steps:\n  - {directory: {master: 0}}").find("not 'master'") != std::string::npos);
+  CHECK(error_of("steps:\n  - {directory: 0}").find("mapping") != std::string::npos);
+  CHECK(error_of("steps:\n  - {members: 0}").find("list of node ids") != std::string::npos);
+  CHECK(error_of("steps:\n  - {members: [0, 7]}").find("node 7 of 4") != std::string::npos);
+  CHECK(error_of("steps:\n  - {console: 1}").find("needs 'input") != std::string::npos);
+}

@@ -21,7 +21,7 @@ namespace {
 // `sh -i` on it after `delay` (a guest still booting).
 struct FakeGuest {
   FakeGuest(const std::string& path, std::chrono::milliseconds delay) {
-    auto listener = listen_unix(path);
+    auto listener = gmm::listen_unix(path);
     REQUIRE(listener);
     pid = ::fork();
     REQUIRE(pid >= 0);

@@ -20,6 +20,7 @@
 #include "vm_test_support.hpp"
 
 using namespace gmm::host::vm;
+namespace ivshmem = gmm::ivshmem;
 using namespace std::chrono_literals;
 using gmm::host::vm::test::TempDir;
 using gmm::UniqueFd;
@@ -74,8 +75,8 @@ struct RunningServer {
   std::string log;
 };
 
-IvshmemClient connect(const std::string& path) {
-  auto client = IvshmemClient::connect(path, 2, 5s);
+ivshmem::Client connect(const std::string& path) {
+  auto client = ivshmem::Client::connect(path, 2, 5s);
   INFO(path);
   REQUIRE(client);
   return std::move(*client);
@@ -122,12 +123,12 @@ TEST_CASE("ivshmem wire format: 8-byte little-endian numbers, fds by SCM_RIGHTS"
 TEST_CASE("ivshmem server: retain_peers keeps a fixed peer's eventfds across a reconnect", "[ivshmem]") {
   TempDir dir;
   RunningServer s(dir.path, 1 << 20, /*retain_peers=*/true);
-  IvshmemClient a = connect(dir.path + "/p1.sock");
-  IvshmemClient b = connect(dir.path + "/p0.sock");
+  ivshmem::Client a = connect(dir.path + "/p1.sock");
+  ivshmem::Client b = connect(dir.path + "/p0.sock");
   REQUIRE(a.update(2s));
   CHECK(a.peers() == std::vector<std::uint16_t>{0, kHost});
 
-  { IvshmemClient gone = std::move(b); }
+  { ivshmem::Client gone = std::move(b); }
   CHECK(s.peers_become({0, 1, kHost}));  // 0 is retained
   // Give the server time to see the disconnect: it must not tell `a`.
   for (int i = 0; i < 100 && s.log_text().find("peer 0 disconnected (eventfds retained)") == std::string::npos; ++i)
@@ -135,7 +136,7 @@ TEST_CASE("ivshmem server: retain_peers keeps a fixed peer's eventfds across a r
   CHECK(s.log_text().find("peer 0 disconnected (eventfds retained)") != std::string::npos);
   CHECK(a.update(100ms).value() == 0);
 
-  IvshmemClient again = connect(dir.path + "/p0.sock");
+  ivshmem::Client again = connect(dir.path + "/p0.sock");
   CHECK(again.id() == 0);
   CHECK(again.peers() == std::vector<std::uint16_t>{1, kHost});
   CHECK(a.update(100ms).value() == 0);  // nothing new for `a` either
@@ -145,7 +146,7 @@ TEST_CASE("ivshmem server: retain_peers keeps a fixed peer's eventfds across a r
   CHECK(a.wait(2s).value() == 0b01);
   CHECK(s.log_text().find("peer 0 reconnected") != std::string::npos);
 
-  auto second = IvshmemClient::connect(dir.path + "/p0.sock", 2, 5s);  // still one client per id
+  auto second = ivshmem::Client::connect(dir.path + "/p0.sock", 2, 5s);  // still one client per id
   CHECK_FALSE(second);
 }
 
@@ -153,10 +154,10 @@ TEST_CASE("ivshmem server: ids by socket, the shm fd, peers announced both ways"
   TempDir dir;
   RunningServer s(dir.path);
 
-  IvshmemClient a = connect(dir.path + "/p1.sock");
+  ivshmem::Client a = connect(dir.path + "/p1.sock");
   CHECK(a.id() == 1);
   CHECK(a.peers() == std::vector<std::uint16_t>{kHost});
-  IvshmemClient b = connect(dir.path + "/p0.sock");  // connection order does not matter
+  ivshmem::Client b = connect(dir.path + "/p0.sock");  // connection order does not matter
   CHECK(b.id() == 0);
   CHECK(b.peers() == std::vector<std::uint16_t>{1, kHost});
   REQUIRE(a.update(2s));
@@ -188,11 +189,11 @@ TEST_CASE("ivshmem server: ids by socket, the shm fd, peers announced both ways"
   }
 
   SECTION("a disconnect is announced as a bare id; the id can come back") {
-    { IvshmemClient gone = std::move(b); }
+    { ivshmem::Client gone = std::move(b); }
     REQUIRE(a.update(2s).value() == 1);
     CHECK(a.peers() == std::vector<std::uint16_t>{kHost});
     CHECK(s.peers_become({1, kHost}));
-    IvshmemClient again = connect(dir.path + "/p0.sock");
+    ivshmem::Client again = connect(dir.path + "/p0.sock");
     CHECK(again.id() == 0);
     REQUIRE(a.update(2s).value() == 2);  // one message per vector
     REQUIRE(again.ring(1, 0));
@@ -201,7 +202,7 @@ TEST_CASE("ivshmem server: ids by socket, the shm fd, peers announced both ways"
   }
 
   SECTION("a second connection for a connected id is refused") {
-    auto second = IvshmemClient::connect(dir.path + "/p1.sock", 2, 5s);
+    auto second = ivshmem::Client::connect(dir.path + "/p1.sock", 2, 5s);
     REQUIRE_FALSE(second);
     CHECK(second.error().message.find("closed the connection") != std::string::npos);
     CHECK(s.log_text().find("refused a second connection for peer 1") != std::string::npos);
@@ -209,9 +210,9 @@ TEST_CASE("ivshmem server: ids by socket, the shm fd, peers announced both ways"
   }
 
   SECTION("the auto socket gives the lowest id not connected nor reserved") {
-    IvshmemClient c = connect(dir.path + "/any.sock");
+    ivshmem::Client c = connect(dir.path + "/any.sock");
     CHECK(c.id() == 2);  // 0 and 1 belong to the fixed sockets, 64 to the host
-    IvshmemClient d = connect(dir.path + "/any.sock");
+    ivshmem::Client d = connect(dir.path + "/any.sock");
     CHECK(d.id() == 3);
     CHECK(d.peers() == std::vector<std::uint16_t>{0, 1, 2, kHost});
   }
@@ -246,7 +247,7 @@ TEST_CASE("ivshmem server: a real QEMU ivshmem-doorbell device connects, gets it
   if (!test::qemu_available()) FAIL("qemu-system-x86_64 is not installed (make test installs it: ansible/packages-build.txt)");
   TempDir dir;
   RunningServer s(dir.path, 4 << 20);
-  IvshmemClient watcher = connect(dir.path + "/p0.sock");
+  ivshmem::Client watcher = connect(dir.path + "/p0.sock");
 
   const std::string qmp_path = dir.path + "/qmp";
   auto pid = spawn_process({"qemu-system-x86_64", "-accel", "tcg", "-M", "pc", "-nodefaults", "-display", "none", "-S",

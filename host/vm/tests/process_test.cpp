@@ -15,6 +15,7 @@
 #include "vm_test_support.hpp"
 
 using namespace gmm::host::vm;
+namespace ivshmem = gmm::ivshmem;
 using namespace std::chrono_literals;
 
 namespace {
@@ -59,9 +60,9 @@ TEST_CASE("gmm-ivshmem-server: fixed ids, host peer doorbells logged, clean exit
   auto server = spawn_process({GMM_IVSHMEM_SERVER_BIN, "--shm", pool, "--peer", "3=" + sock, "--host-peer", "64"},
                               {.output = log, .die_with_parent = true});
   REQUIRE(server);
-  std::optional<IvshmemClient> client;
+  std::optional<ivshmem::Client> client;
   for (int i = 0; i < 250 && !client; ++i) {
-    auto c = IvshmemClient::connect(sock, 2, 2s);
+    auto c = ivshmem::Client::connect(sock, 2, 2s);
     if (c) client.emplace(std::move(*c));
     else std::this_thread::sleep_for(20ms);
   }

@@ -54,8 +54,10 @@ TEST_CASE("qemu_argv: node 2 under TCG", "[qemu_command]") {
   CHECK(value_of(a, "-serial") == "file:/tmp/c/node2.console.log");
   CHECK(value_of(a, "-qmp") == "unix:/tmp/c/node2.qmp,server=on,wait=off");
   CHECK(values_of(a, "-chardev") == std::vector<std::string>{"socket,id=ctl,path=/tmp/c/node2.ctl,server=on,wait=off",
+                                                            "socket,id=shell,path=/tmp/c/node2.shell,server=on,wait=off",
                                                             "socket,id=ivsh,path=/tmp/c/node2.ivshmem"});
-  CHECK(values_of(a, "-device") == std::vector<std::string>{"virtio-serial-pci", "virtconsole,chardev=ctl", "pvpanic-pci",
+  CHECK(values_of(a, "-device") == std::vector<std::string>{"virtio-serial-pci", "virtconsole,chardev=ctl",
+                                                           "virtconsole,chardev=shell", "pvpanic-pci",
                                                            "ivshmem-doorbell,chardev=ivsh,vectors=2"});
   CHECK(value_of(a, "-action") == "panic=pause");
   CHECK(value_of(a, "-virtfs") == "local,path=/b,mount_tag=gmmshare,security_model=none,readonly=on");
@@ -84,7 +86,7 @@ TEST_CASE("qemu_argv: settings change what they should", "[qemu_command]") {
   CHECK(value_of(*argv, "-cpu") == "host");
   CHECK(value_of(*argv, "-smp") == "4");
   CHECK(value_of(*argv, "-m") == "512");
-  CHECK(value_of(*argv, "-device", 3) == "ivshmem-doorbell,chardev=ivsh,vectors=4");
+  CHECK(value_of(*argv, "-device", 4) == "ivshmem-doorbell,chardev=ivsh,vectors=4");
   CHECK_FALSE(has(*argv, "-virtfs"));
   CHECK(value_of(*argv, "-append") ==
         "console=ttyS0 panic=-1 gmm.node=1 gmm.init=/gmm/bin/gmmd gmm.args=--node,1,--pool,uio gmm.nodes=4 initcall_debug");
@@ -129,5 +131,6 @@ TEST_CASE("node_files and shell_line", "[qemu_command]") {
   CHECK(f.qmp == "/d/node3.qmp");
   CHECK(f.ctl == "/d/node3.ctl");
   CHECK(f.ivshmem == "/d/node3.ivshmem");
+  CHECK(f.shell == "/d/node3.shell");
   CHECK(shell_line({"qemu", "-append", "console=ttyS0 quiet", "it's"}) == "qemu -append 'console=ttyS0 quiet' 'it'\\''s'");
 }

@@ -33,26 +33,26 @@ json read_request(int fd) {
 TEST_CASE("QMP client: handshake, answers matched by id, events queued, errors", "[qmp]") {
   test::TempDir dir;
   const std::string path = dir.path + "/qmp";
-  auto listener = listen_unix(path);
+  auto listener = gmm::listen_unix(path);
   REQUIRE(listener);
   std::vector<json> requests;
   std::thread fake([&] {
-    while (!wait_readable(listener->get(), 100ms).value()) {
+    while (!gmm::wait_readable(listener->get(), 100ms).value()) {
     }
     UniqueFd conn(::accept4(listener->get(), nullptr, nullptr, SOCK_CLOEXEC));
-    (void)write_all(conn.get(), R"({"QMP": {"version": {"qemu": {"major": 7}}, "capabilities": ["oob"]}})" "\r\n");
+    (void)gmm::write_all(conn.get(), R"({"QMP": {"version": {"qemu": {"major": 7}}, "capabilities": ["oob"]}})" "\r\n");
     json r = read_request(conn.get());
     requests.push_back(r);
-    (void)write_all(conn.get(), json({{"return", json::object()}, {"id", r["id"]}}).dump() + "\r\n");
+    (void)gmm::write_all(conn.get(), json({{"return", json::object()}, {"id", r["id"]}}).dump() + "\r\n");
     r = read_request(conn.get());  // query-status: an event comes first
     requests.push_back(r);
-    (void)write_all(conn.get(), R"({"timestamp": {"seconds": 1700000000, "microseconds": 250000}, "event": "STOP"})" "\n");
-    (void)write_all(conn.get(), json({{"return", {{"status", "paused"}, {"running", false}}}, {"id", r["id"]}}).dump() + "\n");
+    (void)gmm::write_all(conn.get(), R"({"timestamp": {"seconds": 1700000000, "microseconds": 250000}, "event": "STOP"})" "\n");
+    (void)gmm::write_all(conn.get(), json({{"return", {{"status", "paused"}, {"running", false}}}, {"id", r["id"]}}).dump() + "\n");
     r = read_request(conn.get());
     requests.push_back(r);
-    (void)write_all(conn.get(), json({{"error", {{"class", "CommandNotFound"}, {"desc", "The command nope has not been found"}}},
+    (void)gmm::write_all(conn.get(), json({{"error", {{"class", "CommandNotFound"}, {"desc", "The command nope has not been found"}}},
                                       {"id", r["id"]}}).dump() + "\n");
-    (void)write_all(conn.get(), R"({"timestamp": {"seconds": 1700000001, "microseconds": 5}, "event": "GUEST_PANICKED", "data": {"action": "pause", "info": {"type": "hyper-v"}}})" "\n");
+    (void)gmm::write_all(conn.get(), R"({"timestamp": {"seconds": 1700000001, "microseconds": 5}, "event": "GUEST_PANICKED", "data": {"action": "pause", "info": {"type": "hyper-v"}}})" "\n");
     std::this_thread::sleep_for(200ms);
   });
 

@@ -10,7 +10,9 @@
 #include <cstring>
 #include <thread>
 
-namespace gmm::host::vm {
+namespace gmm {
+
+using std::chrono::milliseconds;
 
 namespace {
 
@@ -116,4 +118,4 @@ Status write_all(int fd, std::string_view data) {
   return ok_status();
 }
 
-}  // namespace gmm::host::vm
+}  // namespace gmm

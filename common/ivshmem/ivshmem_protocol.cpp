@@ -8,7 +8,7 @@
 
 #include "unix_socket.hpp"
 
-namespace gmm::host::vm::ivshmem {
+namespace gmm::ivshmem {
 
 namespace {
 
@@ -114,4 +114,4 @@ Result<UniqueFd> make_eventfd() {
   return fd;
 }
 
-}  // namespace gmm::host::vm::ivshmem
+}  // namespace gmm::ivshmem

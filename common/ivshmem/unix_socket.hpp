@@ -1,6 +1,7 @@
-// Unix stream sockets for the VM testbed's host side: the ivshmem server's
-// listeners, QMP, and the guests' virtio-serial control channels are all
-// unix sockets. Errors are gmm::Errc::kIo with the path and strerror.
+// Unix stream sockets: the ivshmem server's listeners and its clients (gmmd's
+// doorbell in process mode), QMP, and the guests' virtio-serial control
+// channels are all unix sockets. Errors are gmm::Errc::kIo with the path and
+// strerror.
 #pragma once
 
 #include <chrono>
@@ -10,15 +11,13 @@
 #include "gmm/result.hpp"
 #include "gmm/unique_fd.hpp"
 
-namespace gmm::host::vm {
-
-using std::chrono::milliseconds;
+namespace gmm {
 
 // A point in time to give up at; `remaining()` feeds poll().
 class Deadline {
  public:
-  explicit Deadline(milliseconds timeout) : end_(std::chrono::steady_clock::now() + timeout) {}
-  milliseconds remaining() const;
+  explicit Deadline(std::chrono::milliseconds timeout) : end_(std::chrono::steady_clock::now() + timeout) {}
+  std::chrono::milliseconds remaining() const;
   bool passed() const { return remaining().count() <= 0; }
 
  private:
@@ -36,13 +35,13 @@ Result<UniqueFd> listen_unix(const std::string& path, int backlog = 16);
 Result<UniqueFd> connect_unix(const std::string& path);
 // Retries every 20 ms while the socket is missing or refuses (QEMU creates
 // its sockets a moment after it starts), until `timeout`.
-Result<UniqueFd> connect_unix_retry(const std::string& path, milliseconds timeout);
+Result<UniqueFd> connect_unix_retry(const std::string& path, std::chrono::milliseconds timeout);
 
 // true when `fd` is readable (data, EOF or error pending), false on timeout.
-Result<bool> wait_readable(int fd, milliseconds timeout);
+Result<bool> wait_readable(int fd, std::chrono::milliseconds timeout);
 Status write_all(int fd, std::string_view data);
 
 // "what: strerror(errno)" for the current errno.
 std::string errno_text(std::string_view what);
 
-}  // namespace gmm::host::vm
+}  // namespace gmm

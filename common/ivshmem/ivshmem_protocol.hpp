@@ -21,7 +21,7 @@
 #include "gmm/result.hpp"
 #include "gmm/unique_fd.hpp"
 
-namespace gmm::host::vm::ivshmem {
+namespace gmm::ivshmem {
 
 inline constexpr std::int64_t kProtocolVersion = 0;
 inline constexpr std::int64_t kShmMessage = -1;
@@ -44,4 +44,4 @@ Status ring_eventfd(int eventfd);
 std::uint64_t drain_eventfd(int eventfd);
 Result<UniqueFd> make_eventfd();  // non-blocking, close-on-exec, like QEMU's event_notifier
 
-}  // namespace gmm::host::vm::ivshmem
+}  // namespace gmm::ivshmem

@@ -7,15 +7,15 @@
 #include "ivshmem_protocol.hpp"
 #include "unix_socket.hpp"
 
-namespace gmm::host::vm {
+namespace gmm::ivshmem {
 
 namespace {
 
 Error protocol_error(const std::string& what) { return make_error(Errc::kIo, "ivshmem protocol: " + what); }
 
 // The next message; the server closing the connection is an error here.
-Result<ivshmem::Message> next(int socket, Deadline& deadline) {
-  auto message = ivshmem::receive_message(socket, deadline.remaining());
+Result<Message> next(int socket, Deadline& deadline) {
+  auto message = receive_message(socket, deadline.remaining());
   if (!message) return message.error();
   if (!*message) return protocol_error("the server closed the connection (is this socket's peer id taken?)");
   return std::move(**message);
@@ -23,10 +23,10 @@ Result<ivshmem::Message> next(int socket, Deadline& deadline) {
 
 }  // namespace
 
-Result<IvshmemClient> IvshmemClient::connect(const std::string& path, std::uint32_t vectors,
+Result<Client> Client::connect(const std::string& path, std::uint32_t vectors,
                                              std::chrono::milliseconds timeout) {
-  if (vectors == 0 || vectors > ivshmem::kMaxVectors) return make_error(Errc::kInvalidArgument, "bad vector count");
-  IvshmemClient client;
+  if (vectors == 0 || vectors > kMaxVectors) return make_error(Errc::kInvalidArgument, "bad vector count");
+  Client client;
   client.vectors_ = vectors;
   auto socket = connect_unix(path);
   if (!socket) return socket.error();
@@ -36,16 +36,16 @@ Result<IvshmemClient> IvshmemClient::connect(const std::string& path, std::uint3
 
   auto version = next(s, deadline);
   if (!version) return version.error();
-  if (version->value != ivshmem::kProtocolVersion || version->fd)
+  if (version->value != kProtocolVersion || version->fd)
     return protocol_error("version " + std::to_string(version->value) + ", expected 0");
   auto id = next(s, deadline);
   if (!id) return id.error();
-  if (id->value < 0 || id->value > ivshmem::kMaxPeerId || id->fd)
+  if (id->value < 0 || id->value > kMaxPeerId || id->fd)
     return protocol_error("bad own id " + std::to_string(id->value));
   client.id_ = static_cast<std::uint16_t>(id->value);
   auto shm = next(s, deadline);
   if (!shm) return shm.error();
-  if (shm->value != ivshmem::kShmMessage || !shm->fd) return protocol_error("expected -1 with the shared memory fd");
+  if (shm->value != kShmMessage || !shm->fd) return protocol_error("expected -1 with the shared memory fd");
   client.shm_ = std::move(shm->fd);
   // Peers, then our own vectors: the welcome ends with our id's last vector.
   while (client.eventfds_[client.id_].size() < vectors) {
@@ -58,8 +58,8 @@ Result<IvshmemClient> IvshmemClient::connect(const std::string& path, std::uint3
   return client;
 }
 
-Status IvshmemClient::apply(std::int64_t value, UniqueFd fd) {
-  if (value < 0 || value > ivshmem::kMaxPeerId) return protocol_error("bad peer id " + std::to_string(value));
+Status Client::apply(std::int64_t value, UniqueFd fd) {
+  if (value < 0 || value > kMaxPeerId) return protocol_error("bad peer id " + std::to_string(value));
   auto id = static_cast<std::uint16_t>(value);
   if (!fd) {
     if (id == id_) return protocol_error("told that we disconnected");
@@ -71,21 +71,21 @@ Status IvshmemClient::apply(std::int64_t value, UniqueFd fd) {
   return ok_status();
 }
 
-std::vector<std::uint16_t> IvshmemClient::peers() const {
+std::vector<std::uint16_t> Client::peers() const {
   std::vector<std::uint16_t> ids;
   for (const auto& entry : eventfds_)
     if (entry.first != id_) ids.push_back(entry.first);
   return ids;
 }
 
-Result<int> IvshmemClient::update(std::chrono::milliseconds timeout) {
+Result<int> Client::update(std::chrono::milliseconds timeout) {
   int applied = 0;
   auto wait = timeout;
   for (;;) {
     auto readable = wait_readable(socket_.get(), wait);
     if (!readable) return readable.error();
     if (!*readable) return applied;
-    auto message = ivshmem::receive_message(socket_.get(), std::chrono::milliseconds(1000));
+    auto message = receive_message(socket_.get(), std::chrono::milliseconds(1000));
     if (!message) return message.error();
     if (!*message) return protocol_error("the server closed the connection");
     auto ok = apply((*message)->value, std::move((*message)->fd));
@@ -95,15 +95,37 @@ Result<int> IvshmemClient::update(std::chrono::milliseconds timeout) {
   }
 }
 
-Status IvshmemClient::ring(std::uint16_t peer, std::uint32_t vector) const {
+Result<int> Client::apply_pending() {
+  int applied = 0;
+  for (;;) {
+    auto readable = wait_readable(socket_.get(), std::chrono::milliseconds(0));
+    if (!readable) return readable.error();
+    if (!*readable) return applied;
+    // A message is one 8-byte sendmsg: once readable, all of it is there.
+    auto message = receive_message(socket_.get(), std::chrono::milliseconds(1000));
+    if (!message) return message.error();
+    if (!*message) return protocol_error("the server closed the connection");
+    auto ok = apply((*message)->value, std::move((*message)->fd));
+    if (!ok) return ok.error();
+    ++applied;
+  }
+}
+
+std::vector<int> Client::own_eventfds() const {
+  std::vector<int> fds;
+  for (const auto& fd : eventfds_.at(id_)) fds.push_back(fd.get());
+  return fds;
+}
+
+Status Client::ring(std::uint16_t peer, std::uint32_t vector) const {
   auto it = eventfds_.find(peer);
   if (it == eventfds_.end()) return make_error(Errc::kNotFound, "ivshmem: no peer " + std::to_string(peer));
   if (vector >= it->second.size())
     return make_error(Errc::kNotFound, "ivshmem: peer " + std::to_string(peer) + " has no vector " + std::to_string(vector));
-  return ivshmem::ring_eventfd(it->second[vector].get());
+  return ring_eventfd(it->second[vector].get());
 }
 
-Result<std::uint64_t> IvshmemClient::wait(std::chrono::milliseconds timeout) {
+Result<std::uint64_t> Client::wait(std::chrono::milliseconds timeout) {
   const auto& own = eventfds_.at(id_);
   std::vector<pollfd> fds;
   for (const auto& fd : own) fds.push_back({fd.get(), POLLIN, 0});
@@ -114,9 +136,9 @@ Result<std::uint64_t> IvshmemClient::wait(std::chrono::milliseconds timeout) {
     if (n < 0) return make_error(Errc::kIo, errno_text("ivshmem client: poll"));
     std::uint64_t mask = 0;
     for (std::size_t v = 0; v < fds.size(); ++v)
-      if (ivshmem::drain_eventfd(fds[v].fd) != 0) mask |= std::uint64_t{1} << v;
+      if (drain_eventfd(fds[v].fd) != 0) mask |= std::uint64_t{1} << v;
     if (mask != 0 || n == 0) return mask;
   }
 }
 
-}  // namespace gmm::host::vm
+}  // namespace gmm::ivshmem

@@ -1,0 +1,356 @@
+// gmm-window-check: proves in a real guest that gmm_ivshmem's window device
+// confines a process to the windows gmmd gives it (guest/gmmd/uio_window.*,
+// ivshmem-driver/gmm_ivshmem_uapi.h). Static, baked into the image
+// (/usr/bin); window-check.sh boots a guest that runs it as /init's program:
+//
+//   gmm-window-check MAGIC
+//
+// As root it opens windows through UioWindowSource, then hands their
+// descriptors over a socket (SCM_RIGHTS, as gmmd does) to a child that has
+// dropped to uid/gid 1000. The child maps and uses its windows and is
+// refused everything else; it writes MAGIC at the writable window's first
+// byte, which root then finds through the whole-BAR UIO mapping (and the
+// host in the pool file, at kWritableOffset). One line per check, starting
+// "window-check: ok" or "window-check: FAIL"; the last line is
+// "window-check: PASS" or "window-check: FAIL ..."; exit status 0 on PASS.
+#include <fcntl.h>
+#include <grp.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "gmm_ivshmem_uapi.h"
+#include "gmmd/uio_pool.hpp"
+#include "gmmd/uio_window.hpp"
+
+namespace {
+
+using gmm::UniqueFd;
+
+// The windows of this check, in pool bytes (the pool is at least 4 MiB).
+constexpr std::uint64_t kWritableOffset = 1 << 20;  // 2 pages, writable, via UioWindowSource
+constexpr std::uint64_t kReadOnlyOffset = 2 << 20;  // 1 page, read-only, via UioWindowSource
+constexpr std::uint64_t kRawReadOnlyOffset = 3 << 20;  // 1 page, read-only, set on an O_RDWR descriptor
+constexpr std::uint64_t kReadOnlyPattern = 0x5eed5eed5eed5eedULL;
+constexpr std::uint8_t kLastBytePattern = 0xa5;
+constexpr uid_t kUnprivileged = 1000;
+
+const long kPage = ::sysconf(_SC_PAGESIZE);
+int failures = 0;
+
+void check(bool ok, const std::string& what) {
+  std::printf("window-check: %s %s\n", ok ? "ok" : "FAIL", what.c_str());
+  std::fflush(stdout);
+  if (!ok) ++failures;
+}
+
+std::string hex(std::uint64_t value) {
+  char text[24];
+  std::snprintf(text, sizeof text, "0x%016" PRIx64, value);
+  return text;
+}
+
+std::string errno_name(int err) { return err == 0 ? "success" : std::strerror(err); }
+
+// A call that must fail with `want`.
+void check_errno(bool failed, int err, int want, const std::string& what) {
+  check(failed && err == want, what + " -> " + (failed ? errno_name(err) : "succeeded") + " (want " +
+                                   errno_name(want) + ")");
+}
+
+void* map(int fd, std::uint64_t length, int prot, int flags, std::uint64_t offset) {
+  return ::mmap(nullptr, length, prot, flags, fd, static_cast<off_t>(offset));
+}
+
+// mmap that must fail with `want`.
+void check_map_refused(int fd, std::uint64_t length, int prot, int flags, std::uint64_t offset, int want,
+                       const std::string& what) {
+  void* p = map(fd, length, prot, flags, offset);
+  const int err = errno;
+  check_errno(p == MAP_FAILED, err, want, what);
+  if (p != MAP_FAILED) ::munmap(p, length);
+}
+
+void send_fds(int socket, const std::vector<int>& fds) {
+  char byte = 'w';
+  iovec iov{&byte, 1};
+  std::vector<char> control(CMSG_SPACE(sizeof(int) * fds.size()));
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control.data();
+  msg.msg_controllen = control.size();
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+  std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
+  check(::sendmsg(socket, &msg, 0) == 1, "root passes " + std::to_string(fds.size()) + " window descriptors (SCM_RIGHTS)");
+}
+
+std::vector<UniqueFd> receive_fds(int socket, std::size_t count) {
+  char byte = 0;
+  iovec iov{&byte, 1};
+  std::vector<char> control(CMSG_SPACE(sizeof(int) * count));
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control.data();
+  msg.msg_controllen = control.size();
+  std::vector<UniqueFd> fds;
+  if (::recvmsg(socket, &msg, MSG_CMSG_CLOEXEC) != 1) return fds;
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  if (c == nullptr || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int) * count)) return fds;
+  std::vector<int> raw(count);
+  std::memcpy(raw.data(), CMSG_DATA(c), sizeof(int) * count);
+  for (int fd : raw) fds.emplace_back(fd);
+  return fds;
+}
+
+// The unprivileged client: everything it may do works, the rest is refused.
+void client(int socket, const std::string& uio_dev, const std::string& sysfs_bar, std::uint64_t magic) {
+  bool dropped = ::setgroups(0, nullptr) == 0 && ::setgid(kUnprivileged) == 0 && ::setuid(kUnprivileged) == 0;
+  check(dropped && ::getuid() == kUnprivileged && ::geteuid() == kUnprivileged && ::setuid(0) != 0,
+        "client runs as uid/gid " + std::to_string(kUnprivileged) + " and cannot become root again");
+  if (!dropped) return;
+
+  std::vector<UniqueFd> fds = receive_fds(socket, 3);
+  check(fds.size() == 3, "client receives 3 window descriptors");
+  if (fds.size() != 3) return;
+  const int writable = fds[0].get(), read_only = fds[1].get(), raw_read_only = fds[2].get();
+  const std::uint64_t page = static_cast<std::uint64_t>(kPage);
+
+  gmm_window_args args{};
+  check(::ioctl(writable, GMM_WINDOW_GET, &args) == 0 && args.offset == kWritableOffset && args.length == 2 * page &&
+            args.flags == GMM_WINDOW_WRITABLE,
+        "GMM_WINDOW_GET tells the client its window (offset, length, writable)");
+
+  // The writable window: all of it, and a part of it.
+  void* whole = map(writable, 2 * page, PROT_READ | PROT_WRITE, MAP_SHARED, 0);
+  check(whole != MAP_FAILED, "client maps its writable window read-write (2 pages at file offset 0)");
+  if (whole != MAP_FAILED) {
+    auto* bytes = static_cast<volatile std::uint8_t*>(whole);
+    std::memcpy(whole, &magic, sizeof magic);
+    bytes[2 * page - 1] = kLastBytePattern;
+    std::uint64_t back = 0;
+    std::memcpy(&back, whole, sizeof back);
+    check(back == magic, "client writes and reads back the magic at the window's first byte");
+    void* second = map(writable, page, PROT_READ, MAP_SHARED, page);
+    check(second != MAP_FAILED && static_cast<volatile std::uint8_t*>(second)[page - 1] == kLastBytePattern,
+          "client maps only the window's second page (file offset 1 page) and sees its last byte");
+    if (second != MAP_FAILED) ::munmap(second, page);
+    void* grown = ::mremap(whole, 2 * page, 3 * page, MREMAP_MAYMOVE);
+    const int err = errno;
+    check_errno(grown == MAP_FAILED, err, EFAULT, "mremap growing the window's mapping to 3 pages");
+    ::munmap(whole, 2 * page);
+  }
+  check_map_refused(writable, 3 * page, PROT_READ, MAP_SHARED, 0, EINVAL, "mmap 3 pages of a 2-page window");
+  check_map_refused(writable, page, PROT_READ, MAP_SHARED, 2 * page, EINVAL, "mmap the page after the window");
+  check_map_refused(writable, page, PROT_READ, MAP_SHARED, std::uint64_t{1} << 40, EINVAL,
+                    "mmap far beyond the window (file offset 1 TiB)");
+  check_map_refused(writable, page, PROT_READ, MAP_PRIVATE, 0, EINVAL, "mmap MAP_PRIVATE");
+
+  // The read-only windows.
+  void* ro = map(read_only, page, PROT_READ, MAP_SHARED, 0);
+  const int ro_err = errno;
+  std::uint64_t seen = 0;
+  if (ro != MAP_FAILED) std::memcpy(&seen, ro, sizeof seen);
+  const std::string found = ro == MAP_FAILED ? std::string("mmap: ") + std::strerror(ro_err) : "found " + hex(seen);
+  check(ro != MAP_FAILED && seen == kReadOnlyPattern,
+        "client maps its read-only window and reads what root wrote (" + found + ")");
+  if (ro != MAP_FAILED) ::munmap(ro, page);
+  check_map_refused(read_only, page, PROT_READ | PROT_WRITE, MAP_SHARED, 0, EACCES,
+                    "write-map a read-only window (descriptor opened read-only)");
+  check_map_refused(raw_read_only, page, PROT_READ | PROT_WRITE, MAP_SHARED, 0, EACCES,
+                    "write-map a read-only window (descriptor opened read-write: the driver refuses)");
+  void* raw = map(raw_read_only, page, PROT_READ, MAP_SHARED, 0);
+  check(raw != MAP_FAILED, "client read-maps the read-only window on the read-write descriptor");
+  if (raw != MAP_FAILED) {
+    const int rc = ::mprotect(raw, page, PROT_READ | PROT_WRITE);
+    const int err = errno;
+    check_errno(rc != 0, err, EACCES, "mprotect(PROT_WRITE) of that read-only mapping");
+    ::munmap(raw, page);
+  }
+
+  // No re-aiming, no new windows, no whole BAR.
+  gmm_window_args wider{0, 64 * page, GMM_WINDOW_WRITABLE, 0};
+  int rc = ::ioctl(writable, GMM_WINDOW_SET, &wider);
+  int err = errno;
+  check_errno(rc != 0, err, EPERM, "client re-sets its window to the pool's start");
+  rc = ::ioctl(read_only, GMM_WINDOW_SET, &wider);
+  err = errno;
+  check_errno(rc != 0, err, EPERM, "client re-sets its read-only window");
+  UniqueFd fresh(::open(gmm::gmmd::kWindowDevice, O_RDWR | O_CLOEXEC));
+  check(fresh.valid(), std::string("client opens ") + gmm::gmmd::kWindowDevice + " (mode 0666)");
+  if (fresh) {
+    check_map_refused(fresh.get(), page, PROT_READ, MAP_SHARED, 0, ENXIO, "mmap of a fresh, unset window");
+    rc = ::ioctl(fresh.get(), GMM_WINDOW_SET, &wider);
+    err = errno;
+    check_errno(rc != 0, err, EPERM, "client sets a window on its own descriptor");
+    rc = ::ioctl(fresh.get(), GMM_WINDOW_GET, &args);
+    err = errno;
+    check_errno(rc != 0, err, ENXIO, "GMM_WINDOW_GET of an unset window");
+  }
+  for (int flags : {O_RDWR, O_RDONLY}) {
+    UniqueFd uio(::open(uio_dev.c_str(), flags | O_CLOEXEC));
+    err = errno;
+    check_errno(!uio.valid(), err, EACCES,
+                "client opens " + uio_dev + (flags == O_RDWR ? " read-write" : " read-only") + " (the whole BAR)");
+  }
+  // The other ways to the BAR: PCI sysfs and physical memory.
+  for (const std::string& path : {sysfs_bar, std::string("/dev/mem")}) {
+    UniqueFd other(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    err = errno;
+    check_errno(!other.valid(), err, EACCES, "client opens " + path);
+  }
+}
+
+// The window's entry in the PAT list ("write-back", like UIO map 1), while
+// `fd` is mapped; "" without debugfs.
+std::string pat_of(std::uint64_t phys, std::uint64_t length) {
+  std::ifstream list("/sys/kernel/debug/x86/pat_memtype_list");
+  char range[64];
+  std::snprintf(range, sizeof range, "[mem 0x%016" PRIx64 "-0x%016" PRIx64 "]", phys, phys + length);
+  std::string line;
+  while (std::getline(list, line)) {
+    auto at = line.find(range);
+    if (at != std::string::npos) return line.substr(at + std::strlen(range) + 1);
+  }
+  return "";
+}
+
+int fail_early(const std::string& message) {
+  check(false, message);
+  std::printf("window-check: FAIL (cannot run)\n");
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  char* end = nullptr;
+  const std::uint64_t magic = argc == 2 ? std::strtoull(argv[1], &end, 0) : 0;
+  if (argc != 2 || end == argv[1] || *end != '\0') {
+    std::fprintf(stderr, "usage: gmm-window-check MAGIC   (as root in a guest with gmm_ivshmem)\n");
+    return 2;
+  }
+  if (::geteuid() != 0) return fail_early("must start as root (it sets windows, then drops to uid 1000)");
+  const std::uint64_t page = static_cast<std::uint64_t>(kPage);
+
+  auto pool = gmm::gmmd::UioPool::open_default();
+  if (!pool) return fail_early(pool.error().message);
+  gmm::gmmd::UioPool& whole_bar = **pool;
+  const std::string uio_dev = whole_bar.device().dev_path;
+  const std::uint64_t bar_phys = whole_bar.device().maps[1].addr + whole_bar.device().maps[1].offset;
+  if (whole_bar.size() < 4 * kWritableOffset) return fail_early("pool smaller than 4 MiB");
+
+  struct stat st;
+  check(::stat(uio_dev.c_str(), &st) == 0 && (st.st_mode & 07777) == 0600 && st.st_uid == 0,
+        uio_dev + " is root-only (0600, owner root)");
+  check(::stat(gmm::gmmd::kWindowDevice, &st) == 0 && S_ISCHR(st.st_mode) && (st.st_mode & 07777) == 0666,
+        std::string(gmm::gmmd::kWindowDevice) + " is a character device, mode 0666");
+
+  auto source = gmm::gmmd::open_uio_window_source();
+  if (!source) return fail_early(source.error().message);
+  gmm::gmmd::WindowSource& windows = **source;
+
+  auto writable = windows.open_window(kWritableOffset, 2 * page, true);
+  check(writable.ok() && writable->mmap_offset == 0 && writable->length == 2 * page && writable->writable,
+        "UioWindowSource opens a writable 2-page window at pool offset 1 MiB" +
+            (writable ? "" : ": " + writable.error().message));
+  auto read_only = windows.open_window(kReadOnlyOffset, page, false);
+  check(read_only.ok() && !read_only->writable,
+        "UioWindowSource opens a read-only 1-page window at pool offset 2 MiB" +
+            (read_only ? "" : ": " + read_only.error().message));
+  if (!writable || !read_only) return fail_early("no windows");
+
+  // Refusals that reach root too.
+  for (auto [offset, length, what] : {std::tuple{kWritableOffset + 1, page, "an unaligned offset"},
+                                      std::tuple{kWritableOffset, page / 2, "an unaligned length"},
+                                      std::tuple{kWritableOffset, std::uint64_t{0}, "an empty window"},
+                                      std::tuple{whole_bar.size(), page, "a window after the pool"},
+                                      std::tuple{whole_bar.size() - page, 2 * page, "a window across the pool's end"}}) {
+    auto refused = windows.open_window(offset, length, true);
+    check(!refused && refused.error().code == gmm::Errc::kInvalidArgument,
+          std::string("UioWindowSource refuses ") + what + " (kInvalidArgument)" +
+              (refused ? "" : ": " + refused.error().message));
+  }
+  gmm_window_args again{0, page, GMM_WINDOW_WRITABLE, 0};
+  int rc = ::ioctl(writable->fd.get(), GMM_WINDOW_SET, &again);
+  int err = errno;
+  check_errno(rc != 0, err, EBUSY, "root re-sets a window that is set");
+  {
+    UniqueFd ro_fd(::open(gmm::gmmd::kWindowDevice, O_RDONLY | O_CLOEXEC));
+    rc = ::ioctl(ro_fd.get(), GMM_WINDOW_SET, &again);
+    err = errno;
+    check_errno(rc != 0, err, EBADF, "root sets a writable window on a read-only descriptor");
+  }
+  UniqueFd raw_read_only(::open(gmm::gmmd::kWindowDevice, O_RDWR | O_CLOEXEC));
+  gmm_window_args raw_args{kRawReadOnlyOffset, page, 0, 0};
+  check(raw_read_only && ::ioctl(raw_read_only.get(), GMM_WINDOW_SET, &raw_args) == 0,
+        "root sets a read-only window on a read-write descriptor (pool offset 3 MiB)");
+
+  // Root's view of the pool before the client runs.
+  std::byte* bar = whole_bar.base();
+  std::memcpy(bar + kReadOnlyOffset, &kReadOnlyPattern, sizeof kReadOnlyPattern);
+  std::memset(bar + kWritableOffset, 0, 2 * page);
+  bar[kWritableOffset - 1] = std::byte{0x11};
+  bar[kWritableOffset + 2 * page] = std::byte{0x22};
+
+  // The window is cached like UIO map 1.
+  void* root_view = map(writable->fd.get(), 2 * page, PROT_READ, MAP_SHARED, 0);
+  if (root_view != MAP_FAILED) {
+    const std::string pat = pat_of(bar_phys + kWritableOffset, 2 * page);
+    if (pat.empty()) {
+      std::printf("window-check: (no PAT list in debugfs: cache mode not checked)\n");
+    } else {
+      check(pat == "write-back", "the window's mapping is " + pat + " (want write-back)");
+    }
+    ::munmap(root_view, 2 * page);
+  }
+
+  int sockets[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets) != 0) return fail_early("socketpair");
+  std::fflush(stdout);
+  const pid_t child = ::fork();
+  if (child == 0) {
+    ::close(sockets[0]);
+    failures = 0;
+    client(sockets[1], uio_dev, whole_bar.device().sysfs_dir + "/device/resource2", magic);
+    std::fflush(stdout);
+    ::_exit(failures == 0 ? 0 : 1);
+  }
+  ::close(sockets[1]);
+  send_fds(sockets[0], {writable->fd.get(), read_only->fd.get(), raw_read_only.get()});
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  ::close(sockets[0]);
+  check(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the unprivileged client's checks all passed");
+
+  std::uint64_t seen = 0;
+  std::memcpy(&seen, bar + kWritableOffset, sizeof seen);
+  check(seen == magic, "root sees the client's magic " + hex(magic) + " at pool offset 1 MiB (found " + hex(seen) + ")");
+  check(bar[kWritableOffset + 2 * page - 1] == std::byte{kLastBytePattern}, "root sees the client's last window byte");
+  check(bar[kWritableOffset - 1] == std::byte{0x11} && bar[kWritableOffset + 2 * page] == std::byte{0x22},
+        "the bytes around the window are untouched");
+
+  if (failures == 0) {
+    std::printf("window-check: PASS\n");
+  } else {
+    std::printf("window-check: FAIL (%d checks failed)\n", failures);
+  }
+  return failures == 0 ? 0 : 1;
+}
