@@ -15,7 +15,12 @@
 #   detection_ms (host injection -> declared), silence_ms (last heartbeat ->
 #   declared), tables_ms (declared -> coordinator recovered the tables),
 #   recovery_ms (declared -> the last survivor finished: the paper's
-#   "signal the failure, recover on all remaining nodes and resynchronize").
+#   "signal the failure, recover on all remaining nodes and resynchronize"),
+#   host_detection_ms, host_recovery_ms (the same two on the host's clock,
+#   gmm-host polling the pool every 2 ms: `crash --wait`'s "host clock:"
+#   line; empty with a gmm-host that does not print it). The record's times
+#   come from the nodes' clocks: in VM mode four guest clocks that differ by
+#   tens of ms, so there the host-clock columns are the ones to read.
 # Run it under the VM lock in VM mode (fig8.sh and detect.sh do).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -26,7 +31,7 @@ mode=${2:?mode} how=${3:?how} k=${4:?k} rounds=${5:?rounds} csv=${6:?csv}
 shift 6
 repro_init "$build"
 victim=1
-csv_header "$csv" "mode,how,k,round,victim,heartbeat_ms,miss_threshold,detection_ms,silence_ms,tables_ms,recovery_ms"
+csv_header "$csv" "mode,how,k,round,victim,heartbeat_ms,miss_threshold,detection_ms,silence_ms,tables_ms,recovery_ms,host_detection_ms,host_recovery_ms"
 dir=$(mktemp -d "/tmp/gmm-repro-$(id -un)-XXXXXX")
 trap '"$host" --dir "$dir" down >/dev/null 2>&1; rm -rf "$dir"' EXIT
 gmm_host() { "$host" --dir "$dir" "$@"; }
@@ -53,7 +58,8 @@ for attempt in 1 2 3; do
   gmm_host down >/dev/null 2>&1
 done
 for ((round = 1; round <= rounds; round++)); do
-  gmm_host crash "$victim" --how "$how" --wait --timeout 120 >/dev/null || die "crash $how round $round"
+  crashed=$(gmm_host crash "$victim" --how "$how" --wait --timeout 120) || die "crash $how round $round"
+  host_times=$(sed -n 's/^host clock: declared \(-\{0,1\}[0-9.]*\) ms after the crash, recovered \(-\{0,1\}[0-9.]*\) ms later.*/\1,\2/p' <<<"$crashed")
   # status exits 1 while the victim is down: its JSON is what we want.
   row=$({ gmm_host status --json || true; } | jq -r --arg mode "$mode" --arg how "$how" --argjson k "$k" --argjson round "$round" '
     .last_failure as $f
@@ -61,6 +67,7 @@ for ((round = 1; round <= rounds; round++)); do
     | [$mode, $how, $k, $round, $f.node, .membership.heartbeat_ms, .membership.miss_threshold,
        $f.detection_ms, $f.silence_ms, $f.tables_recovered_ms, $f.recovery_ms] | @csv' | tr -d '"') ||
     die "status --json after round $round"
+  row+=",${host_times:-,}"
   echo "$row" >>"$csv"
   say "  round $round: $row"
   if [[ "$how" == pause ]]; then
