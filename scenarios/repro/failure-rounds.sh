@@ -61,9 +61,11 @@ for ((round = 1; round <= rounds; round++)); do
   crashed=$(gmm_host crash "$victim" --how "$how" --wait --timeout 120) || die "crash $how round $round"
   host_times=$(sed -n 's/^host clock: declared \(-\{0,1\}[0-9.]*\) ms after the crash, recovered \(-\{0,1\}[0-9.]*\) ms later.*/\1,\2/p' <<<"$crashed")
   # status exits 1 while the victim is down: its JSON is what we want.
-  row=$({ gmm_host status --json || true; } | jq -r --arg mode "$mode" --arg how "$how" --argjson k "$k" --argjson round "$round" '
+  row=$({ gmm_host status --json || true; } | jq -r --arg mode "$mode" --arg how "$how" --argjson k "$k" --argjson round "$round" --argjson victim "$victim" '
     .last_failure as $f
     | if $f == null or ($f.complete | not) then error("no complete failure record") else . end
+    | if $f.node != $victim or $f.detection_ms == null
+      then error("the last failure is not the injected one (another node was expelled meanwhile?)") else . end
     | [$mode, $how, $k, $round, $f.node, .membership.heartbeat_ms, .membership.miss_threshold,
        $f.detection_ms, $f.silence_ms, $f.tables_recovered_ms, $f.recovery_ms] | @csv' | tr -d '"') ||
     die "status --json after round $round"
