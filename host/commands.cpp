@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 
 #include "command_support.hpp"
@@ -83,6 +84,10 @@ int command_exec(const std::string& dir, std::uint32_t node, const std::vector<s
     // The gmmctl built with this gmm-host, else the one the cluster recorded.
     std::string sibling = sibling_binaries().gmmctl;
     args[0] = ::access(sibling.c_str(), X_OK) == 0 ? sibling : cluster->binaries.gmmctl;
+  } else if (args[0].find('/') == std::string::npos) {
+    // Other programs built with gmm-host (examples) before $PATH.
+    std::string sibling = std::filesystem::path(sibling_binaries().gmmctl).parent_path() / args[0];
+    if (::access(sibling.c_str(), X_OK) == 0) args[0] = sibling;
   }
   std::vector<char*> c_args;
   for (std::string& arg : args) c_args.push_back(arg.data());

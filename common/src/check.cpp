@@ -36,6 +36,7 @@ struct Snapshot {
   DirHeader dir_primary_header, dir_replica_header;
   std::vector<DirEntry> dir_primary, dir_replica;
   std::vector<PartitionCopy> partitions;
+  std::vector<SyncObject> sync_objects;
   std::vector<std::string> dead_locks;
 };
 
@@ -54,6 +55,7 @@ class CheckerLocks {
     take(pool.locks().directory, "directory", dead);
     for (std::uint32_t n = 0; n < pool.node_count(); ++n)
       if (!pool.partition_lost(n)) take(pool.locks().partition[n], fmt::format("partition {}", n), dead);
+    take(pool.locks().sync, "sync", dead);
   }
   ~CheckerLocks() {
     for (auto it = held_.rbegin(); it != held_.rend(); ++it) lock_release(**it, me_);
@@ -109,6 +111,9 @@ Snapshot take_snapshot(const Pool& pool) {
     p.free.assign(free.begin(), free.begin() + std::min<std::size_t>(p.header.free_count, free.size()));
     snap.partitions.push_back(std::move(p));
   }
+  // Entries change only under the sync lock (held now); their mutex and
+  // event words change any time and are not checked.
+  snap.sync_objects = copy_of(pool.sync_objects());
   // Only the fields the checks use, read atomically: their owners write them concurrently.
   for (std::uint32_t node = 0; node < kMaxNodes; ++node) {
     const NodeSlot& live = pool.node_slot(node);
@@ -141,6 +146,7 @@ class Checker {
     for (std::uint32_t node = 0; node < sb_.node_count; ++node)
       if (!lost(node)) check_partition(node);
     check_directory_entries();
+    check_sync_objects();
   }
 
  private:
@@ -196,6 +202,33 @@ class Checker {
     if (!reservation_is_live(owner))
       violation("{} is {} by node {} transaction {} (incarnation {}), which is not in flight", what, state_name(state),
                 owner.node, owner.txn, owner.incarnation);
+  }
+
+  // Live mutexes and events: a known kind, a NUL-terminated non-empty name
+  // unique among them, permission bits only.
+  void check_sync_objects() {
+    std::map<std::string, std::uint32_t> names;
+    for (std::uint32_t i = 0; i < snap_.sync_objects.size(); ++i) {
+      const SyncObject& o = snap_.sync_objects[i];
+      const auto state = static_cast<EntryState>(o.state);
+      if (state == EntryState::kFree) continue;
+      if (state != EntryState::kCommitted) {
+        violation("sync object {} is {}, only free or committed are valid", i, state_name(o.state));
+        continue;
+      }
+      const auto kind = static_cast<SyncKind>(o.kind);
+      if (kind != SyncKind::kMutex && kind != SyncKind::kEvent) violation("sync object {} has kind {}", i, o.kind);
+      const std::size_t length = strnlen(o.name, sizeof o.name);
+      if (length == 0 || length == sizeof o.name) {
+        violation("sync object {} has no valid name", i);
+        continue;
+      }
+      std::string name(o.name, length);
+      if (dir::name_hash(name) != o.name_hash) violation("sync object {} ('{}') has a wrong name hash", i, name);
+      if (auto [it, fresh] = names.emplace(name, i); !fresh)
+        violation("sync objects {} and {} are both named '{}'", it->second, i, name);
+      if (o.security.mode > 0777) violation("sync object {} ('{}') has mode {:o}", i, name, o.security.mode);
+    }
   }
 
   void check_directory_copies() {

@@ -88,7 +88,7 @@ std::uint32_t pick_slot(const Pool& pool, std::string_view name) {
 }
 
 std::uint64_t reserve(const Pool& pool, std::uint32_t slot, std::string_view name, const Owner& owner,
-                      std::uint64_t size, std::optional<CrashPoint> between_copies) {
+                      std::uint64_t size, const Security& security, std::optional<CrashPoint> between_copies) {
   std::uint32_t generation = entry(pool, slot).generation + 1;
   if (generation == 0) generation = 1;  // GID 0 is never valid
   const std::uint64_t hash = name.empty() ? 0 : name_hash(name);
@@ -106,6 +106,7 @@ std::uint64_t reserve(const Pool& pool, std::uint32_t slot, std::string_view nam
     e.name_len = static_cast<std::uint32_t>(name.size());
     std::memset(e.name, 0, sizeof(e.name));
     std::memcpy(e.name, name.data(), name.size());
+    e.security = security;
     publish_state(e.state, EntryState::kReserved);
   });
   return (static_cast<std::uint64_t>(generation) << 32) | slot;

@@ -30,7 +30,8 @@ std::uint32_t pick_slot(const Pool& pool, std::string_view name);
 // Reserves `slot` for a new object: bumps its generation, writes the entry
 // (state Reserved) and the probe references, in both copies. Returns the GID.
 std::uint64_t reserve(const Pool& pool, std::uint32_t slot, std::string_view name, const layout::Owner& owner,
-                      std::uint64_t size, std::optional<CrashPoint> between_copies);
+                      std::uint64_t size, const layout::Security& security,
+                      std::optional<CrashPoint> between_copies);
 
 // Sets state (and, for commit, the section's location) in both copies.
 void set_state(const Pool& pool, std::uint32_t slot, layout::EntryState state, const layout::Owner& owner,

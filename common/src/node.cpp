@@ -191,6 +191,8 @@ Status Node::repair_abandoned_locks(std::uint32_t dead_node) {
   for (std::uint32_t n = 0; n < pool_.node_count(); ++n)
     if (!pool_.partition_lost(n) && abandoned(locks.partition[n]))
       if (auto lock = lock_partition(n); !lock) return lock.error();
+  if (abandoned(locks.sync))  // nothing derived in the sync table: taking it is the repair
+    if (auto lock = TableLock::acquire(pool_, locks.sync, lock_owner_, [] {}); !lock) return lock.error();
   return ok_status();
 }
 
@@ -224,7 +226,8 @@ void Node::rebuild_shares() {
   }
 }
 
-Result<SectionInfo> Node::allocate(std::string_view name, std::uint64_t size, Placement where, std::uint64_t holder) {
+Result<SectionInfo> Node::allocate(std::string_view name, std::uint64_t size, Placement where, std::uint64_t holder,
+                                   const layout::Security& security) {
   std::lock_guard guard(mutex_);
   if (name.size() > kNameMax)
     return make_error(Errc::kNameTooLong, fmt::format("name is {} bytes, the limit is {}", name.size(), kNameMax));
@@ -267,7 +270,7 @@ Result<SectionInfo> Node::allocate(std::string_view name, std::uint64_t size, Pl
     if (slot == kNoIndex) return make_error(Errc::kTableFull, "the directory (master table) is full");
     if (!lock->held()) return TableLock::expelled();
     txn.set_target(&TxnRecord::dir_slot, slot);
-    gid = dir::reserve(pool_, slot, name, txn.owner(), size, CrashPoint::kAllocDirPrimary);
+    gid = dir::reserve(pool_, slot, name, txn.owner(), size, security, CrashPoint::kAllocDirPrimary);
     txn.set_gid(gid);
     return ok_status();
   }();
@@ -342,6 +345,7 @@ Result<SectionInfo> Node::allocate(std::string_view name, std::uint64_t size, Pl
   info.size = size;
   info.sharer_nodes = std::uint64_t{1} << id_;
   info.sharers = 1;
+  info.security = security;
   shares_[{gid, holder}] = Share{r.home_node, r.sharer_index, info.pool_offset, size};
   return info;
 }
@@ -521,6 +525,7 @@ Result<SectionInfo> Node::describe_locked(Gid gid, bool with_sharer_nodes) {
     info.home_node = e.home_node;
     info.section_index = e.section_index;
     info.size = e.size;
+    info.security = e.security;
   }
   if (pool_.partition_lost(info.home_node))
     return make_error(Errc::kNotFound, fmt::format("section {} was in lost memory", to_string(gid)));

@@ -39,7 +39,7 @@ class FilePoolMapping final : public PoolMapping {
 // Offsets of everything for a geometry, computed in one place for format and attach.
 struct Plan {
   std::uint64_t global_offset, locks_offset, nodes_offset, txns_offset, recoveries_offset, mailboxes_offset,
-      partitions_offset;
+      sync_offset, partitions_offset;
   std::uint64_t dir_offset, sections_offset, sharers_offset, free_offset, data_offset;
 };
 
@@ -51,7 +51,8 @@ Plan plan_for(const Geometry& g) {
   p.txns_offset = align_up(p.nodes_offset + sizeof(NodeSlot) * kMaxNodes, 64);
   p.recoveries_offset = align_up(p.txns_offset + sizeof(TxnRecord) * kMaxNodes * kTxnSlotsPerNode, 64);
   p.mailboxes_offset = align_up(p.recoveries_offset + sizeof(RecoveryRecord) * kRecoveryRecords, 64);
-  p.partitions_offset = align_up(p.mailboxes_offset + sizeof(Mailbox) * kMaxNodes, kPageSize);
+  p.sync_offset = align_up(p.mailboxes_offset + sizeof(Mailbox) * kMaxNodes, 64);
+  p.partitions_offset = align_up(p.sync_offset + sizeof(SyncObject) * kSyncObjects, kPageSize);
   p.dir_offset = kPageSize;  // PartitionHeader owns page 0 of the partition
   p.sections_offset = align_up(p.dir_offset + sizeof(DirHeader) + sizeof(DirEntry) * g.dir_entries, kPageSize);
   p.sharers_offset = align_up(p.sections_offset + sizeof(SectionEntry) * g.section_entries, kPageSize);
@@ -132,6 +133,7 @@ Status format_pool(PoolMapping& mapping, const Geometry& g) {
   sb->txns_offset = p.txns_offset;
   sb->recoveries_offset = p.recoveries_offset;
   sb->mailboxes_offset = p.mailboxes_offset;
+  sb->sync_offset = p.sync_offset;
   sb->partitions_offset = p.partitions_offset;
   sb->partition_size = (size - p.partitions_offset) / g.node_count / kPageSize * kPageSize;
   sb->dir_entries = g.dir_entries;
@@ -218,7 +220,7 @@ Result<Pool> Pool::attach(const PoolMapping& mapping) {
       sb.page_size == kPageSize && sb.free_extents == sb.section_entries + 1 && sb.node_count >= 1 && sb.node_count <= kMaxNodes &&
       sb.global_offset == p.global_offset && sb.locks_offset == p.locks_offset && sb.nodes_offset == p.nodes_offset &&
       sb.txns_offset == p.txns_offset && sb.recoveries_offset == p.recoveries_offset &&
-      sb.mailboxes_offset == p.mailboxes_offset && sb.partitions_offset == p.partitions_offset &&
+      sb.mailboxes_offset == p.mailboxes_offset && sb.sync_offset == p.sync_offset && sb.partitions_offset == p.partitions_offset &&
       sb.dir_offset == p.dir_offset && sb.sections_offset == p.sections_offset &&
       sb.sharers_offset == p.sharers_offset && sb.free_offset == p.free_offset && sb.data_offset == p.data_offset &&
       sb.partition_size % kPageSize == 0 && sb.partition_size > sb.data_offset &&
@@ -257,6 +259,7 @@ std::span<FreeExtent> Pool::free_table(std::uint32_t node) const {
   return {at_as<FreeExtent>(partition_offset(node) + sb_->free_offset), sb_->free_extents};
 }
 Mailbox& Pool::mailbox(std::uint32_t node) const { return at_as<Mailbox>(sb_->mailboxes_offset)[node]; }
+std::span<SyncObject> Pool::sync_objects() const { return {at_as<SyncObject>(sb_->sync_offset), kSyncObjects}; }
 bool Pool::partition_lost(std::uint32_t node) const {
   return node < kMaxNodes && (load_acquire(cluster().lost_partitions) >> node & 1) != 0;
 }

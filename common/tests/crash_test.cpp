@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "gmm/crash.hpp"
+#include "sync_steps.hpp"
 #include "pool_fixture.hpp"
 
 using namespace gmm;
@@ -22,6 +23,7 @@ void victim_sequence(Node& n) {
   if (a) (void)n.close(a->gid);                                    // close.* (last: frees)
   (void)n.allocate("victim-b", 4096, Placement::local());
   (void)n.free("victim-b");                                        // unlink.*, close.* last
+  gmm::test::run_sync_steps(n);                                    // sync.*, mutex.*
 }
 
 int run_victim(const std::string& path, CrashPoint point) {

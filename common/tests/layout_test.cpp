@@ -15,16 +15,23 @@ using gmm::test::TempPool;
 TEST_CASE("layout: sizes and offsets of the pool ABI are frozen", "[layout]") {
   // A failure here means the shared-memory layout changed: bump kLayoutVersion,
   // update docs/layout.md, then update these numbers.
-  CHECK(kLayoutVersion == 2);
+  CHECK(kLayoutVersion == 3);
   CHECK(sizeof(Superblock) == 256);
   CHECK(sizeof(ClusterHeader) == 128);
   CHECK(sizeof(GlobalLock) == 32);
-  CHECK(sizeof(GlobalLocks) == 32 * (2 + kMaxNodes));
+  CHECK(sizeof(GlobalLocks) == 32 * (3 + kMaxNodes));
+  CHECK(offsetof(GlobalLocks, sync) == 32 * (2 + kMaxNodes));
   CHECK(sizeof(NodeSlot) == 64);
   CHECK(sizeof(TxnRecord) == 96);
   CHECK(sizeof(PartitionHeader) == 64);
   CHECK(sizeof(DirHeader) == 32);
-  CHECK(sizeof(DirEntry) == 128);
+  CHECK(sizeof(DirEntry) == 144);
+  CHECK(offsetof(DirEntry, security) == 128);
+  CHECK(sizeof(Security) == 16);
+  CHECK(sizeof(SyncObject) == 160);
+  CHECK(offsetof(SyncObject, lock) == 24);
+  CHECK(offsetof(SyncObject, name) == 88);
+  CHECK(offsetof(Superblock, sync_offset) == 216);
   CHECK(sizeof(SectionEntry) == 64);
   CHECK(sizeof(SharerEntry) == 48);
   CHECK(sizeof(FreeExtent) == 16);

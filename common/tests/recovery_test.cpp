@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "cluster_harness.hpp"
+#include "sync_steps.hpp"
 #include "directory.hpp"
 
 using namespace gmm;
@@ -156,6 +157,7 @@ void victim_sequence(Node& n, const Pool& pool) {
   if (a) (void)n.close(a->gid);
   (void)n.allocate("victim-b", 4096, Placement::local());
   (void)n.free("victim-b");
+  gmm::test::run_sync_steps(n);
   ::pause();  // the point was not reached: hang, and the test fails below
 }
 

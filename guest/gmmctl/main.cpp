@@ -1,9 +1,9 @@
 // gmmctl: the command-line client of gmmd (one node's daemon).
 //
-//   gmmctl [--socket PATH] alloc NAME SIZE [--on NODE|any]
+//   gmmctl [--socket PATH] alloc NAME SIZE [--on NODE|any] [--mode 0640]
 //   gmmctl open|close|free NAME
 //   gmmctl write NAME OFFSET TEXT      gmmctl read NAME OFFSET LEN
-//   gmmctl ls [--json]                 gmmctl stat [--json]      gmmctl ping
+//   gmmctl ls [--json]                 gmmctl stat [--json]      gmmctl ping     gmmctl whoami
 //   gmmctl watch [--count N] [--timeout SEC] [--event KIND]... [--json]
 //
 // The socket defaults to $GMM_SOCKET. Sizes take K/M/G/T suffixes (1K = 1024).
@@ -43,6 +43,7 @@ struct Options {
   std::string offset_text;
   std::string length_text;
   std::string text;
+  std::string mode_text;               // alloc
   bool json = false;
   std::uint64_t count = 0;             // watch
   double watch_timeout_s = 0;          // watch
@@ -73,6 +74,20 @@ gmm::Placement placement_arg(const std::string& on) {
   return gmm::Placement::on(static_cast<std::uint32_t>(node));
 }
 
+std::uint32_t mode_arg(const std::string& text) {
+  std::size_t used = 0;
+  unsigned long mode = 0;
+  try {
+    mode = std::stoul(text, &used, 8);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != text.size() || mode > gmm::proto::kMaxMode) {
+    throw Failure{2, "invalid --mode \"" + text + "\" (octal permission bits, e.g. 0640)"};
+  }
+  return static_cast<std::uint32_t>(mode);
+}
+
 Request build_request(Op op, const Options& options) {
   Request request;
   request.op = op;
@@ -81,6 +96,7 @@ Request build_request(Op op, const Options& options) {
     case Op::kAlloc:
       request.size = size_arg("size", options.size_text);
       request.where = placement_arg(options.on);
+      if (!options.mode_text.empty()) request.mode = mode_arg(options.mode_text);
       break;
     case Op::kWrite:
       request.offset = size_arg("offset", options.offset_text);
@@ -135,6 +151,14 @@ void print_reply(Op op, const Options& options, const json& reply) {
     }
     case Op::kWatch:
       break;  // see watch()
+    case Op::kWhoami:
+      std::cout << "client " << reply.at("client").get<std::uint64_t>() << " pid " << reply.at("pid").get<long>()
+                << " uid " << reply.at("uid").get<unsigned>() << " gid " << reply.at("gid").get<unsigned>()
+                << " on node " << reply.at("node").get<unsigned>() << "\n";
+      break;
+    default:  // the application requests (libgmm) have no gmmctl command
+      std::cout << reply.dump() << "\n";
+      break;
   }
 }
 
@@ -200,12 +224,14 @@ int main(int argc, char** argv) {
   name_arg(alloc);
   alloc->add_option("size", options.size_text, "bytes, e.g. 4096, 64K, 1M")->required();
   alloc->add_option("--on", options.on, "node to place it on, or \"any\" (default: this node)");
+  alloc->add_option("--mode", options.mode_text, "octal permission bits for owner/group/others (default 0600)");
   name_arg(command(Op::kOpen, "share an existing section on this node"));
   name_arg(command(Op::kClose, "drop this node's share"));
   name_arg(command(Op::kFree, "unlink the name and drop this node's share"));
   command(Op::kList, "list sections")->add_flag("--json", options.json, "print a JSON array");
   command(Op::kStat, "free/used bytes per node")->add_flag("--json", options.json, "print a JSON array");
   command(Op::kPing, "check that gmmd answers");
+  command(Op::kWhoami, "print who gmmd thinks you are (SO_PEERCRED)");
   CLI::App* write = command(Op::kWrite, "write TEXT into a section this node has open");
   name_arg(write);
   write->add_option("offset", options.offset_text, "byte offset")->required();

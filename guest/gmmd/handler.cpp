@@ -6,6 +6,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "gmm/sync.hpp"
+
 namespace gmm::gmmd {
 namespace {
 
@@ -16,36 +18,212 @@ json empty_body() { return json::object(); }
 
 }  // namespace
 
-Handled RequestHandler::handle_line(std::string_view line) {
+Handled RequestHandler::handle_line(std::string_view line, const Caller& caller) {
   auto request = proto::decode_request(line);
   if (!request) {
     spdlog::warn("bad request: {}", request.error().message);
-    return {proto::encode_error(request.error())};
+    return {proto::encode_error(request.error()), false, 0, UniqueFd()};
   }
-  auto body = dispatch(*request);
+  UniqueFd descriptor;
+  auto body = dispatch(*request, caller, descriptor);
   if (!body) {
     spdlog::info("{} {}: {} ({})", proto::op_name(request->op), request->name, body.error().message,
                  errc_name(body.error().code));
-    return {proto::encode_error(body.error())};
+    return {proto::encode_error(body.error()), false, 0, UniqueFd()};
   }
   spdlog::debug("{} {}: ok", proto::op_name(request->op), request->name);
-  return {proto::encode_reply(std::move(*body)), request->op == Op::kWatch, request->events};
+  return {proto::encode_reply(std::move(*body)), request->op == Op::kWatch, request->events, std::move(descriptor)};
 }
 
-Result<json> RequestHandler::dispatch(const proto::Request& request) {
+void RequestHandler::client_gone(const Caller& caller) {
+  if (auto held = mutexes_.find(caller.client); held != mutexes_.end()) {
+    for (std::uint32_t index : held->second) {
+      if (sync::mutex_held_by(node_.pool(), node_.lock_owner(), caller.client, index)) {
+        spdlog::info("client {} (pid {}) died holding a global mutex: abandoned", caller.client, caller.pid);
+        sync::mutex_abandon(node_.pool(), node_.lock_owner(), caller.client, index);
+      }
+    }
+    mutexes_.erase(held);
+  }
+  auto it = handles_.find(caller.client);
+  if (it == handles_.end()) return;
+  for (Gid gid : it->second) {
+    Status closed = node_.close(gid, caller.client);
+    if (!closed && closed.error().code != Errc::kNotFound) {
+      spdlog::warn("client {} (pid {}) is gone; releasing {}: {}", caller.client, caller.pid, to_string(gid),
+                   closed.error().message);
+    }
+  }
+  spdlog::info("client {} (pid {}) is gone: released {} section(s)", caller.client, caller.pid, it->second.size());
+  handles_.erase(it);
+}
+
+std::size_t RequestHandler::handles_of(std::uint64_t client) const {
+  auto it = handles_.find(client);
+  return it == handles_.end() ? 0 : it->second.size();
+}
+
+Result<json> RequestHandler::acquire(const proto::Request& request, const Caller& caller, UniqueFd& descriptor) {
+  if (windows_ == nullptr) {
+    return make_error(Errc::kIo, "gmmd on node " + std::to_string(node_.id()) +
+                                     " cannot hand out section windows on this platform yet");
+  }
+  Gid gid = request.gid;
+  if (gid.value == 0) {
+    auto named = node_.lookup_name(request.name);
+    if (!named) return named.error();
+    gid = *named;
+  }
+  auto readable = checked_section(gid, caller, Right::kRead);
+  if (!readable) return readable.error();
+  if (request.writable) {
+    if (Status writable = check_access(readable->security, caller.credentials(), Right::kWrite,
+                                       "section \"" + readable->name + "\"");
+        !writable) {
+      return writable.error();
+    }
+  }
+  auto opened = node_.open(gid, caller.client);
+  if (!opened) {
+    if (opened.error().code == Errc::kAlreadyOpen) {
+      return make_error(Errc::kAlreadyOpen, "section " + to_string(gid) + " is already acquired by this client");
+    }
+    return opened.error();
+  }
+  auto window = windows_->open_window(opened->pool_offset, opened->size, request.writable);
+  if (!window) {
+    (void)node_.close(gid, caller.client);
+    return window.error();
+  }
+  handles_[caller.client].insert(gid);
+  descriptor = std::move(window->fd);
+  return json{{"section", proto::section_json(*opened)},
+              {"address", proto::kGlobalAddressBase + opened->pool_offset},
+              {"window",
+               {{"mmap_offset", window->mmap_offset}, {"length", window->length}, {"writable", window->writable}}}};
+}
+
+Result<SectionInfo> RequestHandler::checked_section(Gid gid, const Caller& caller, Right right) {
+  auto section = node_.describe(gid);
+  if (!section) return section.error();
+  std::string what = section->name.empty() ? "section " + to_string(gid) : "section \"" + section->name + "\"";
+  if (Status allowed = check_access(section->security, caller.credentials(), right, what); !allowed) {
+    return allowed.error();
+  }
+  return section;
+}
+
+Result<Gid> RequestHandler::checked_name(const std::string& name, const Caller& caller, Right right) {
+  auto gid = node_.lookup_name(name);
+  if (!gid) return gid.error();
+  auto section = checked_section(*gid, caller, right);
+  if (!section) return section.error();
+  return *gid;
+}
+
+Result<json> RequestHandler::sync_request(const proto::Request& request, const Caller& caller) {
+  const Pool& pool = node_.pool();
+  const std::uint64_t me = node_.lock_owner();
+  const Credentials who = caller.credentials();
+  if (request.op == Op::kMutexCreate || request.op == Op::kEventCreate) {
+    const bool mutex = request.op == Op::kMutexCreate;
+    layout::Security security{who.uid, who.gid, request.mode.value_or(proto::kDefaultMode), 0};
+    auto created = sync::create(pool, me, mutex ? layout::SyncKind::kMutex : layout::SyncKind::kEvent, request.name,
+                                security, request.manual_reset, request.signaled);
+    if (!created) return created.error();
+    return empty_body();
+  }
+  if (request.op == Op::kSyncDestroy) {
+    auto index = sync::find(pool, request.name, layout::SyncKind::kMutex);
+    if (!index) index = sync::find(pool, request.name, layout::SyncKind::kEvent);
+    if (!index) return make_error(Errc::kNotFound, "no global mutex or event named '" + request.name + "'");
+    const layout::SyncObject& object = pool.sync_objects()[*index];
+    if (Status owner = check_owner(object.security, who, "'" + request.name + "'"); !owner) return owner.error();
+    Status destroyed = sync::destroy(pool, me, *index);
+    if (!destroyed) return destroyed.error();
+    return empty_body();
+  }
+  const bool on_mutex = request.op == Op::kMutexLock || request.op == Op::kMutexUnlock;
+  auto index = sync::find(pool, request.name, on_mutex ? layout::SyncKind::kMutex : layout::SyncKind::kEvent);
+  if (!index) return index.error();
+  const layout::SyncObject& object = pool.sync_objects()[*index];
+  const Right right = request.op == Op::kEventWait ? Right::kRead : Right::kWrite;
+  const std::string what = std::string(on_mutex ? "mutex" : "event") + " '" + request.name + "'";
+  if (Status allowed = check_access(object.security, who, right, what); !allowed) return allowed.error();
   switch (request.op) {
+    case Op::kMutexLock: {
+      auto locked = sync::mutex_try_lock(pool, me, caller.client, *index);
+      if (!locked) return locked.error();
+      mutexes_[caller.client].insert(*index);
+      return json{{"abandoned", *locked == sync::Locked::kAbandoned}};
+    }
+    case Op::kMutexUnlock: {
+      Status unlocked = sync::mutex_unlock(pool, me, caller.client, *index);
+      if (!unlocked) return unlocked.error();
+      return empty_body();
+    }
+    case Op::kEventSet:
+      sync::event_set(pool, *index);
+      return empty_body();
+    case Op::kEventReset:
+      sync::event_reset(pool, *index);
+      return empty_body();
+    case Op::kEventWait:
+      return json{{"signaled", sync::event_try_wait(pool, *index)}};
+    default:
+      return make_error(Errc::kInvalidArgument, "not a mutex or event request");
+  }
+}
+
+Result<json> RequestHandler::relinquish(Gid gid, const Caller& caller) {
+  auto it = handles_.find(caller.client);
+  if (it == handles_.end() || !it->second.contains(gid)) {
+    return make_error(Errc::kNotFound, "section " + to_string(gid) + " is not acquired by this client");
+  }
+  Status closed = node_.close(gid, caller.client);
+  it->second.erase(gid);
+  if (it->second.empty()) handles_.erase(it);
+  if (!closed && closed.error().code != Errc::kNotFound) return closed.error();
+  return empty_body();
+}
+
+Result<json> RequestHandler::dispatch(const proto::Request& request, const Caller& caller, UniqueFd& descriptor) {
+  switch (request.op) {
+    case Op::kWhoami:
+      return json{{"client", caller.client},
+                  {"pid", static_cast<std::int64_t>(caller.pid)},
+                  {"uid", caller.uid},
+                  {"gid", caller.gid},
+                  {"node", node_.id()},
+                  {"handles", handles_of(caller.client)}};
+    case Op::kAcquire:
+      return acquire(request, caller, descriptor);
+    case Op::kMutexCreate:
+    case Op::kMutexLock:
+    case Op::kMutexUnlock:
+    case Op::kEventCreate:
+    case Op::kEventSet:
+    case Op::kEventReset:
+    case Op::kEventWait:
+    case Op::kSyncDestroy:
+      return sync_request(request, caller);
+    case Op::kRelinquish:
+      return relinquish(request.gid, caller);
     case Op::kPing: {
       json body{{"node", node_.id()}, {"pid", static_cast<std::int64_t>(::getpid())}};
       if (ping_fields_) body.update(ping_fields_());
       return body;
     }
     case Op::kAlloc: {
-      auto section = node_.allocate(request.name, request.size, request.where, kDaemonHolder);
+      layout::Security security{caller.uid, caller.gid, request.mode.value_or(proto::kDefaultMode), 0};
+      auto section = node_.allocate(request.name, request.size, request.where, kDaemonHolder, security);
       if (!section) return section.error();
       return json{{"section", proto::section_json(*section)}};
     }
     case Op::kOpen: {
-      auto section = node_.open(std::string_view(request.name), kDaemonHolder);
+      auto gid = checked_name(request.name, caller, Right::kRead);
+      if (!gid) return gid.error();
+      auto section = node_.open(*gid, kDaemonHolder);
       if (!section) return section.error();
       return json{{"section", proto::section_json(*section)}};
     }
@@ -55,6 +233,14 @@ Result<json> RequestHandler::dispatch(const proto::Request& request) {
       return empty_body();
     }
     case Op::kFree: {
+      auto gid = node_.lookup_name(request.name);
+      if (!gid) return gid.error();
+      auto section = node_.describe(*gid);
+      if (!section) return section.error();
+      if (Status owner = check_owner(section->security, caller.credentials(), "section \"" + request.name + "\"");
+          !owner) {
+        return owner.error();
+      }
       Status freed = node_.free(request.name, kDaemonHolder);
       if (!freed) return freed.error();
       return empty_body();
@@ -70,12 +256,14 @@ Result<json> RequestHandler::dispatch(const proto::Request& request) {
       return json{{"partitions", std::move(partitions)}};
     }
     case Op::kWrite: {
+      if (auto allowed = checked_name(request.name, caller, Right::kWrite); !allowed) return allowed.error();
       auto range = shared_range(request.name, request.offset, request.data.size());
       if (!range) return range.error();
       std::memcpy(range->data(), request.data.data(), request.data.size());
       return json{{"written", request.data.size()}};
     }
     case Op::kRead: {
+      if (auto allowed = checked_name(request.name, caller, Right::kRead); !allowed) return allowed.error();
       auto range = shared_range(request.name, request.offset, request.length);
       if (!range) return range.error();
       std::string_view bytes(reinterpret_cast<const char*>(range->data()), range->size());

@@ -42,11 +42,13 @@
 #include "gmm/membership.hpp"
 #include "gmm/pool.hpp"
 #include "gmmd/agent_thread.hpp"
+#include "gmmd/file_window.hpp"
 #include "gmmd/handler.hpp"
 #include "gmmd/inbox.hpp"
 #include "gmmd/server.hpp"
 #include "gmmd/uio_doorbell.hpp"
 #include "gmmd/uio_pool.hpp"
+#include "gmmd/uio_window.hpp"
 #include "ivshmem_doorbell.hpp"
 
 namespace {
@@ -154,6 +156,21 @@ gmm::Result<ChosenDoorbell> open_doorbell(std::uint32_t node_id, const std::stri
   return ChosenDoorbell{std::make_unique<gmm::PollingDoorbell>(), "polling"};
 }
 
+// The one place gmmd picks how clients get section windows: the pool file
+// in process mode; in a guest, the gmm_ivshmem driver's window device
+// (UioWindowSource). Without that device (an older driver) gmmd still runs
+// and `acquire` says why it cannot hand out windows.
+std::unique_ptr<gmm::gmmd::WindowSource> make_window_source(const std::string& pool_path, const std::string& uio,
+                                                            std::uint64_t pool_size) {
+  if (uio.empty()) return std::make_unique<gmm::gmmd::FileWindowSource>(pool_path, pool_size);
+  auto device = gmm::gmmd::open_uio_window_source();
+  if (!device) {
+    spdlog::warn("no section windows for clients: {}", device.error().message);
+    return nullptr;
+  }
+  return std::move(*device);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -219,7 +236,8 @@ int main(int argc, char** argv) {
   if (inbox.fd() < 0) return fail("cannot create an eventfd");
   // Membership runs in its own thread; gmm::Node serialises its calls.
   gmm::gmmd::AgentThread agent(node, events, *doorbell->doorbell, [&inbox] { inbox.post_stop(); });
-  gmm::gmmd::RequestHandler handler(node, [&agent, kind = doorbell->kind] {
+  std::unique_ptr<gmm::gmmd::WindowSource> windows = make_window_source(pool_path, uio, pool->size());
+  gmm::gmmd::RequestHandler handler(node, windows.get(), [&agent, kind = doorbell->kind] {
     return nlohmann::json{{"doorbell", {{"kind", kind}, {"wakes", agent.doorbell_wakes()}}}};
   });
   gmm::gmmd::Server server(*listener, handler, events, inbox);

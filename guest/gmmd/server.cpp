@@ -47,6 +47,9 @@ Result<Listener> Listener::open(const std::string& path) {
     if (err == EADDRINUSE) return make_error(Errc::kExists, "another gmmd is already serving on " + path);
     return make_error(Errc::kIo, "cannot listen on " + path + ": " + std::strerror(err));
   }
+  // Every local user may connect: each request is checked against the
+  // caller's SO_PEERCRED identity, not against who could open the socket.
+  ::chmod(path.c_str(), 0666);
   struct stat bound;
   ::stat(path.c_str(), &bound);
   return Listener(fd, path, bound.st_ino);
@@ -134,7 +137,16 @@ void Server::accept_clients() {
       ::close(fd);
       continue;
     }
-    connections_.push_back(Connection{fd, next_serial_++, {}, {}, false, 0});
+    ucred peer{};
+    socklen_t peer_size = sizeof peer;
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &peer_size) != 0) {
+      spdlog::warn("SO_PEERCRED: {}; refusing a connection", std::strerror(errno));
+      ::close(fd);
+      continue;
+    }
+    std::uint64_t serial = next_serial_++;
+    Caller caller{serial, peer.pid, peer.uid, peer.gid};
+    connections_.push_back(Connection{fd, serial, {}, {}, false, 0, caller, UniqueFd()});
   }
 }
 
@@ -171,9 +183,11 @@ void Server::close_connection(Connection& connection) {
     events_.unsubscribe(connection.watch);
     spdlog::info("watcher on connection {} is gone", connection.serial);
   }
+  handler_.client_gone(connection.caller);
   ::close(connection.fd);
   connection.fd = -1;
   connection.watch = 0;
+  connection.pending_fd.reset();
 }
 
 bool Server::receive(Connection& connection) {
@@ -201,7 +215,35 @@ bool Server::receive(Connection& connection) {
   return true;
 }
 
+namespace {
+
+// The reply's first byte, with the descriptor as ancillary data.
+bool send_with_descriptor(int socket, char first, int descriptor) {
+  iovec byte{&first, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr message{};
+  message.msg_iov = &byte;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof control;
+  cmsghdr* header = CMSG_FIRSTHDR(&message);
+  header->cmsg_level = SOL_SOCKET;
+  header->cmsg_type = SCM_RIGHTS;
+  header->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(header), &descriptor, sizeof(int));
+  return ::sendmsg(socket, &message, MSG_NOSIGNAL | MSG_DONTWAIT) == 1;
+}
+
+}  // namespace
+
 bool Server::flush(Connection& connection) {
+  if (connection.pending_fd && !connection.out.empty()) {
+    if (!send_with_descriptor(connection.fd, connection.out.front(), connection.pending_fd.get())) {
+      return errno == EINTR || errno == EAGAIN;
+    }
+    connection.pending_fd.reset();
+    connection.out.erase(0, 1);
+  }
   while (!connection.out.empty()) {
     ssize_t sent = ::send(connection.fd, connection.out.data(), connection.out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     if (sent < 0) return errno == EINTR || errno == EAGAIN;
@@ -214,8 +256,9 @@ bool Server::serve_one(Connection& connection) {
   auto newline = connection.in.find('\n');
   if (newline == std::string::npos) return false;
   std::string_view line(connection.in.data(), newline);
-  Handled handled = handler_.handle_line(line);
+  Handled handled = handler_.handle_line(line, connection.caller);
   connection.out = std::move(handled.reply) + "\n";
+  connection.pending_fd = std::move(handled.descriptor);
   connection.in.erase(0, newline + 1);
   if (handled.starts_watch) start_watch(connection, handled.watch_events);
   return true;

@@ -4,6 +4,12 @@
 // client that stops reading only stalls itself (its replies queue in its
 // own buffer and its further requests wait).
 //
+// Every connection is one client (a gmmctl call, a libgmm process): its
+// identity comes from the kernel (SO_PEERCRED) at accept, and when it hangs
+// up -- exit, crash or SIGKILL alike -- the handler releases everything it
+// held. A reply may carry one descriptor (a section window), sent with the
+// reply's first byte by SCM_RIGHTS.
+//
 // A connection that sent `watch` is registered with the node's
 // EventService (application phase); the agent thread posts each event to
 // the ServerInbox and the loop sends it to that connection. A watcher that
@@ -66,6 +72,8 @@ class Server {
     std::string out;   // reply bytes not yet sent
     bool input_closed = false;  // EOF or refused input: close once all is answered
     int watch = 0;     // EventService subscription once watching; its input is ignored
+    Caller caller;     // SO_PEERCRED at accept; caller.client == serial
+    UniqueFd pending_fd;  // goes out with the first byte of `out`
   };
 
   void accept_clients();

@@ -50,6 +50,7 @@ Client::Client(Client&& other) noexcept
     : fd_(std::exchange(other.fd_, -1)),
       path_(std::move(other.path_)),
       buffer_(std::move(other.buffer_)),
+      descriptors_(std::move(other.descriptors_)),
       timed_out_(other.timed_out_) {}
 
 Client& Client::operator=(Client&& other) noexcept {
@@ -58,6 +59,7 @@ Client& Client::operator=(Client&& other) noexcept {
     fd_ = std::exchange(other.fd_, -1);
     path_ = std::move(other.path_);
     buffer_ = std::move(other.buffer_);
+    descriptors_ = std::move(other.descriptors_);
     timed_out_ = other.timed_out_;
   }
   return *this;
@@ -106,7 +108,24 @@ Result<std::string> Client::next_line(Clock::time_point deadline, std::size_t ma
     }
     if (ready < 0) return make_error(Errc::kIo, std::string("poll: ") + std::strerror(errno));
     char chunk[65536];
-    ssize_t got = ::recv(fd_, chunk, sizeof chunk, MSG_DONTWAIT);
+    iovec into{chunk, sizeof chunk};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)];
+    msghdr message{};
+    message.msg_iov = &into;
+    message.msg_iovlen = 1;
+    message.msg_control = control;
+    message.msg_controllen = sizeof control;
+    ssize_t got = ::recvmsg(fd_, &message, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    for (cmsghdr* header = got > 0 ? CMSG_FIRSTHDR(&message) : nullptr; header != nullptr;
+         header = CMSG_NXTHDR(&message, header)) {
+      if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) continue;
+      std::size_t count = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      for (std::size_t i = 0; i < count; ++i) {
+        int received;
+        std::memcpy(&received, CMSG_DATA(header) + i * sizeof(int), sizeof(int));
+        descriptors_.emplace_back(received);
+      }
+    }
     if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;
     if (got == 0 || (got < 0 && errno == ECONNRESET)) {
       return make_error(Errc::kIo, "connection to gmmd lost (gmmd on " + path_ + " closed it or died)");
@@ -116,13 +135,17 @@ Result<std::string> Client::next_line(Clock::time_point deadline, std::size_t ma
   }
 }
 
-Result<nlohmann::json> Client::call(const Request& request, std::chrono::milliseconds timeout) {
+Result<nlohmann::json> Client::call(const Request& request, std::chrono::milliseconds timeout,
+                                    UniqueFd* descriptor) {
   auto deadline = Clock::now() + timeout;
   timed_out_ = false;
   Status sent = send_all(encode_request(request) + "\n", deadline);
   if (!sent) return sent.error();
   auto line = next_line(deadline, kMaxReplyLine);
   if (!line) return line.error();
+  // A descriptor arrives with the first byte of its reply, so it is here now.
+  if (descriptor != nullptr && !descriptors_.empty()) *descriptor = std::move(descriptors_.front());
+  descriptors_.clear();
   return decode_reply(*line);
 }
 

@@ -5,11 +5,13 @@
 #include <sys/un.h>
 
 #include <chrono>
+#include <deque>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "gmm/result.hpp"
+#include "gmm/unique_fd.hpp"
 #include "proto/proto.hpp"
 
 namespace gmm::proto {
@@ -29,7 +31,10 @@ class Client {
   // Sends `request` and waits for its reply until `timeout` has passed.
   // Returns the reply body, the error gmmd replied with, or kIo when the
   // connection failed, timed out or the reply was not protocol.
-  Result<nlohmann::json> call(const Request& request, std::chrono::milliseconds timeout);
+  // A reply that carries a descriptor (acquire) hands it to `descriptor`
+  // when given; otherwise it is closed.
+  Result<nlohmann::json> call(const Request& request, std::chrono::milliseconds timeout,
+                              UniqueFd* descriptor = nullptr);
 
   // The next line gmmd sends (after `watch`: an event), without its '\n',
   // at most `max_line` bytes. Errors (kIo): the connection was lost, the
@@ -44,6 +49,7 @@ class Client {
   int fd_ = -1;
   std::string path_;
   std::string buffer_;  // bytes read past the last reply line
+  std::deque<UniqueFd> descriptors_;  // received with SCM_RIGHTS, not yet claimed
   bool timed_out_ = false;  // the last call or next_line ran out of time
 };
 

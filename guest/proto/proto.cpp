@@ -10,7 +10,7 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::array<std::pair<Op, std::string_view>, 10> kOps{{
+constexpr std::array<std::pair<Op, std::string_view>, 21> kOps{{
     {Op::kPing, "ping"},
     {Op::kAlloc, "alloc"},
     {Op::kOpen, "open"},
@@ -21,6 +21,17 @@ constexpr std::array<std::pair<Op, std::string_view>, 10> kOps{{
     {Op::kWrite, "write"},
     {Op::kRead, "read"},
     {Op::kWatch, "watch"},
+    {Op::kWhoami, "whoami"},
+    {Op::kAcquire, "acquire"},
+    {Op::kRelinquish, "relinquish"},
+    {Op::kMutexCreate, "mutex_create"},
+    {Op::kMutexLock, "mutex_lock"},
+    {Op::kMutexUnlock, "mutex_unlock"},
+    {Op::kEventCreate, "event_create"},
+    {Op::kEventSet, "event_set"},
+    {Op::kEventReset, "event_reset"},
+    {Op::kEventWait, "event_wait"},
+    {Op::kSyncDestroy, "sync_destroy"},
 }};
 
 constexpr std::array<layout::EventKind, 4> kEventKinds{layout::EventKind::kNodeFailed, layout::EventKind::kMemoryLost,
@@ -133,6 +144,31 @@ std::uint32_t events_field(const json& obj) {
   return bits;
 }
 
+std::optional<std::uint32_t> mode_field(const json& obj) {
+  if (!obj.contains("mode")) return std::nullopt;
+  std::uint64_t mode = u64_field(obj, "mode");
+  if (mode > kMaxMode) throw BadRequest{"field \"mode\" must be permission bits between 0 and 0777"};
+  return static_cast<std::uint32_t>(mode);
+}
+
+Gid gid_field(const json& obj) {
+  auto gid = parse_gid(string_field(obj, "gid"));
+  if (!gid || gid->value == 0) throw BadRequest{"field \"gid\" must be a GID such as \"0x0000000100000007\""};
+  return *gid;
+}
+
+bool access_field(const json& obj) {
+  std::string access = string_field(obj, "access");
+  if (access != "read" && access != "write") throw BadRequest{"field \"access\" must be \"read\" or \"write\""};
+  return access == "write";
+}
+
+bool bool_field(const json& obj, const char* key) {
+  const json& value = field(obj, key);
+  if (!value.is_boolean()) throw BadRequest{std::string("field \"") + key + "\" must be true or false"};
+  return value.get<bool>();
+}
+
 void check_io_length(std::uint64_t length) {
   if (length > kMaxIoLength) {
     throw BadRequest{"length " + std::to_string(length) + " exceeds the limit of " +
@@ -152,13 +188,47 @@ Request decode_object(const json& obj) {
     case Op::kPing:
     case Op::kList:
     case Op::kStat:
+    case Op::kWhoami:
       only_fields(obj, {});
       break;
     case Op::kAlloc:
-      only_fields(obj, {"name", "size", "where", "node"});
+      only_fields(obj, {"name", "size", "where", "node", "mode"});
       request.name = name_field(obj);
       request.size = u64_field(obj, "size");
       request.where = placement_field(obj);
+      request.mode = mode_field(obj);
+      break;
+    case Op::kAcquire:
+      only_fields(obj, {"name", "gid", "access"});
+      if (obj.contains("name") == obj.contains("gid")) throw BadRequest{"acquire needs exactly one of \"name\" and \"gid\""};
+      if (obj.contains("name")) request.name = name_field(obj);
+      else request.gid = gid_field(obj);
+      request.writable = access_field(obj);
+      break;
+    case Op::kRelinquish:
+      only_fields(obj, {"gid"});
+      request.gid = gid_field(obj);
+      break;
+    case Op::kMutexCreate:
+      only_fields(obj, {"name", "mode"});
+      request.name = name_field(obj);
+      request.mode = mode_field(obj);
+      break;
+    case Op::kEventCreate:
+      only_fields(obj, {"name", "mode", "manual_reset", "signaled"});
+      request.name = name_field(obj);
+      request.mode = mode_field(obj);
+      request.manual_reset = bool_field(obj, "manual_reset");
+      request.signaled = bool_field(obj, "signaled");
+      break;
+    case Op::kMutexLock:
+    case Op::kMutexUnlock:
+    case Op::kEventSet:
+    case Op::kEventReset:
+    case Op::kEventWait:
+    case Op::kSyncDestroy:
+      only_fields(obj, {"name"});
+      request.name = name_field(obj);
       break;
     case Op::kOpen:
     case Op::kClose:
@@ -221,7 +291,8 @@ std::string_view op_name(Op op) {
 bool operator==(const Request& a, const Request& b) {
   return a.op == b.op && a.name == b.name && a.size == b.size && a.where.kind == b.where.kind &&
          a.where.node == b.where.node && a.offset == b.offset && a.length == b.length && a.data == b.data &&
-         a.events == b.events;
+         a.events == b.events && a.mode == b.mode && a.gid == b.gid && a.writable == b.writable &&
+         a.manual_reset == b.manual_reset && a.signaled == b.signaled;
 }
 
 Result<Request> decode_request(std::string_view line) {
@@ -246,8 +317,34 @@ std::string encode_request(const Request& request) {
     case Op::kPing:
     case Op::kList:
     case Op::kStat:
+    case Op::kWhoami:
+      break;
+    case Op::kAcquire:
+      if (request.gid.value != 0) obj["gid"] = to_string(request.gid);
+      else obj["name"] = request.name;
+      obj["access"] = request.writable ? "write" : "read";
+      break;
+    case Op::kRelinquish:
+      obj["gid"] = to_string(request.gid);
+      break;
+    case Op::kEventCreate:
+      obj["manual_reset"] = request.manual_reset;
+      obj["signaled"] = request.signaled;
+      [[fallthrough]];
+    case Op::kMutexCreate:
+      obj["name"] = request.name;
+      if (request.mode) obj["mode"] = *request.mode;
+      break;
+    case Op::kMutexLock:
+    case Op::kMutexUnlock:
+    case Op::kEventSet:
+    case Op::kEventReset:
+    case Op::kEventWait:
+    case Op::kSyncDestroy:
+      obj["name"] = request.name;
       break;
     case Op::kAlloc:
+      if (request.mode) obj["mode"] = *request.mode;
       obj["name"] = request.name;
       obj["size"] = request.size;
       switch (request.where.kind) {

@@ -17,6 +17,33 @@
 //   write  name, offset, data_b64             -> {"written"}
 //   read   name, offset, length               -> {"data_b64"}
 //   watch  [events: ["node-failed", ...]]     -> {"node"}, then event lines (below)
+//
+// Application requests (libgmm; the caller's identity is the socket peer's
+// SO_PEERCRED uid/gid/pid, each connection is one client with its own
+// handles, all released when it hangs up):
+//   whoami                                    -> {"client", "pid", "uid", "gid", "node"}
+//   alloc  ... [mode]                         mode: permission bits (0..0777) of the new
+//                                             section, owned by the caller (default 0600)
+//   acquire (name | gid), access ("read"|"write")
+//                                             -> {"section": Section, "address", "window":
+//                                                 {"mmap_offset", "length", "writable"}}
+//                                                and ONE descriptor (SCM_RIGHTS) with the reply
+//   relinquish gid                            -> {}
+//   mutex_create name [mode]                  -> {}
+//   mutex_lock   name                         -> {"abandoned": bool}; one attempt, "busy" if held
+//   mutex_unlock name                         -> {}
+//   event_create name, manual_reset, signaled [mode] -> {}
+//   event_set / event_reset name              -> {}
+//   event_wait   name                         -> {"signaled": bool}; one attempt (auto-reset
+//                                                events are reset by the attempt that gets them)
+//   sync_destroy name                         -> {}   (mutex or event; owner only)
+// Rights (mode bits, owner/group/other, uid 0 may do anything): acquire for
+// read needs r, for write r and w; read/open need r, write needs w; locking a
+// mutex and setting/resetting an event need w, waiting on an event needs r;
+// free and sync_destroy need ownership. Denied: "permission-denied" with the
+// same message on every node.
+// "address" is the section's cluster-wide virtual address (the same in every
+// process on every node, libgmm's map_global); "gid" travels as a string.
 // Section and Partition are the objects made by section_json/partition_json.
 // Bytes travel base64-encoded: sections hold arbitrary bytes, JSON strings
 // hold only UTF-8.
@@ -58,8 +85,23 @@ inline constexpr std::size_t kMaxEventLine = 1024;
 // A refused request's message: one printable line (gmmd logs it), at most
 // this long; client text in it is quoted, escaped and shortened.
 inline constexpr std::size_t kMaxErrorMessage = 256;
+// Same addresses everywhere (paper 4.2): a section's cluster-wide virtual
+// address is this base plus its pool offset. Pool offsets of live sections
+// never overlap and never change, so the pool's allocator is the cluster's
+// address allocator: no table, and equal on every node. The base lies in
+// the user half of x86-64 and aarch64 (47/48-bit) address spaces, far from
+// where Linux puts heaps, libraries and stacks.
+inline constexpr std::uint64_t kGlobalAddressBase = 0x2000'0000'0000ULL;
+// Permission bits an object may carry (owner/group/other rwx).
+inline constexpr std::uint32_t kMaxMode = 0777;
+// Mode of a new object when the request names none: owner only.
+inline constexpr std::uint32_t kDefaultMode = 0600;
 
-enum class Op { kPing, kAlloc, kOpen, kClose, kFree, kList, kStat, kWrite, kRead, kWatch };
+enum class Op {
+  kPing, kAlloc, kOpen, kClose, kFree, kList, kStat, kWrite, kRead, kWatch,
+  kWhoami, kAcquire, kRelinquish,
+  kMutexCreate, kMutexLock, kMutexUnlock, kEventCreate, kEventSet, kEventReset, kEventWait, kSyncDestroy,
+};
 std::string_view op_name(Op op);  // the wire name: "ping", "alloc", ..., "ls"
 
 // One decoded request. Which fields mean something depends on `op` (see the
@@ -73,6 +115,11 @@ struct Request {
   std::uint64_t length = 0;  // read
   std::string data;          // write: raw bytes
   std::uint32_t events = 0;  // watch: bits event_bit(kind) of the kinds wanted; 0 = all
+  std::optional<std::uint32_t> mode;  // alloc: permission bits of the new object
+  Gid gid;                   // acquire (instead of name), relinquish
+  bool writable = false;     // acquire: "access": "write"
+  bool manual_reset = false;  // event_create
+  bool signaled = false;      // event_create: initial state
 
   friend bool operator==(const Request& a, const Request& b);
 };

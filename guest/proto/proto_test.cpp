@@ -318,3 +318,49 @@ TEST_CASE("refusals quote client text on one printable line of bounded length", 
   require_rejected(R"({"op":")" + long_name + R"("})", "unknown op \"xxxx");
   require_rejected(R"({"op":"watch","events":["\u007f\u00e9"]})", R"(unknown event "\u007f\u00e9")");
 }
+
+TEST_CASE("application requests survive encode then decode", "[proto]") {
+  Request alloc_mode = make(Op::kAlloc, "m");
+  alloc_mode.size = 4096;
+  alloc_mode.mode = 0640;
+  Request by_name = make(Op::kAcquire, "a");
+  by_name.writable = true;
+  Request by_gid = make(Op::kAcquire);
+  by_gid.gid = gmm::Gid{0x0000000300000007ULL};
+  Request relinquish = make(Op::kRelinquish);
+  relinquish.gid = by_gid.gid;
+  Request mutex = make(Op::kMutexCreate, "mx");
+  mutex.mode = 0666;
+  Request event = make(Op::kEventCreate, "ev");
+  event.manual_reset = true;
+  event.signaled = true;
+  for (const Request& request :
+       {alloc_mode, by_name, by_gid, relinquish, mutex, make(Op::kMutexCreate, "plain"), event,
+        make(Op::kEventCreate, "auto"), make(Op::kMutexLock, "mx"), make(Op::kMutexUnlock, "mx"),
+        make(Op::kEventSet, "ev"), make(Op::kEventReset, "ev"), make(Op::kEventWait, "ev"),
+        make(Op::kSyncDestroy, "ev"), make(Op::kWhoami)}) {
+    std::string line = encode_request(request);
+    INFO(line);
+    auto decoded = decode_request(line);
+    REQUIRE(decoded.ok());
+    CHECK(*decoded == request);
+  }
+}
+
+TEST_CASE("malformed application requests are rejected", "[proto]") {
+  require_rejected(R"({"op":"acquire","name":"a"})", "missing field \"access\"");
+  require_rejected(R"({"op":"acquire","access":"read"})", "exactly one of \"name\" and \"gid\"");
+  require_rejected(R"({"op":"acquire","name":"a","gid":"0x1","access":"read"})", "exactly one of");
+  require_rejected(R"({"op":"acquire","name":"a","access":"all"})", "\"access\" must be");
+  require_rejected(R"({"op":"acquire","gid":"zz","access":"read"})", "must be a GID");
+  require_rejected(R"({"op":"acquire","gid":"0","access":"read"})", "must be a GID");
+  require_rejected(R"({"op":"acquire","gid":7,"access":"read"})", "\"gid\" must be a string");
+  require_rejected(R"({"op":"relinquish"})", "missing field \"gid\"");
+  require_rejected(R"({"op":"alloc","name":"a","size":1,"where":"local","mode":512})", "between 0 and 0777");
+  require_rejected(R"({"op":"alloc","name":"a","size":1,"where":"local","mode":"0644"})", "non-negative integer");
+  require_rejected(R"({"op":"mutex_create","name":"m","manual_reset":true})", "unexpected field");
+  require_rejected(R"({"op":"event_create","name":"e","signaled":false})", "missing field \"manual_reset\"");
+  require_rejected(R"({"op":"event_create","name":"e","manual_reset":1,"signaled":false})", "true or false");
+  require_rejected(R"({"op":"mutex_lock"})", "missing field \"name\"");
+  require_rejected(R"({"op":"whoami","name":"x"})", "unexpected field");
+}

@@ -36,7 +36,9 @@ namespace gmm {
   X(kClosePartitionDone, "close.partition_done", "sharer (and section, if last) freed, directory entry not") \
   X(kCloseDirPrimaryFreed, "close.dir_primary_freed", "directory primary entry freed, replica not")      \
   X(kCloseDone, "close.done", "everything released, transaction record not yet idle")                    \
-  X(kUnlinkPrimary, "unlink.primary", "name unlinked in the directory primary, replica not")
+  X(kUnlinkPrimary, "unlink.primary", "name unlinked in the directory primary, replica not")            \
+  X(kSyncCreateWritten, "sync.create_written", "sync lock held, mutex/event entry written, not published") \
+  X(kMutexAbandonMarked, "mutex.abandon_marked", "mutex of a dead client marked abandoned, not released")
 
 enum class CrashPoint : std::uint32_t {
 #define GMM_X(e, name, what) e,

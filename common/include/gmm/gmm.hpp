@@ -52,7 +52,11 @@ struct SectionInfo {
   std::uint64_t size = 0;         // bytes (page multiple)
   std::uint64_t sharer_nodes = 0;  // nodes holding a share; filled by describe() and list() only
   std::uint32_t sharers = 0;       // number of sharer entries
+  layout::Security security{};     // owner and mode (not filled by open())
 };
+
+// Sections created without saying otherwise: root's, owner read/write only.
+inline constexpr layout::Security kDefaultSecurity{0, 0, 0600, 0};
 
 struct PartitionStat {
   std::uint32_t node = 0;
@@ -90,7 +94,7 @@ class Node {
   // sharer. Errors: kInvalidArgument (size 0, node out of range),
   // kNameTooLong, kExists, kNoSpace, kTableFull, kExpelled.
   Result<SectionInfo> allocate(std::string_view name, std::uint64_t size, Placement where,
-                               std::uint64_t holder = 0);
+                               std::uint64_t holder = 0, const layout::Security& security = kDefaultSecurity);
 
   // Adds `holder` on this node as a sharer of an existing section.
   // Errors: kNotFound, kBusy (being created/released), kAlreadyOpen, kTableFull.

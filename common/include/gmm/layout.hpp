@@ -20,7 +20,8 @@
 //   | Superblock       | Global area                  | Partition 0          | Partition 1 ...
 //   | magic, version,  | ClusterHeader, GlobalLocks,  | (node 0's memory)    |
 //   | geometry         | NodeSlots, TxnRecords,       |                      |
-//   |                  | RecoveryRecords, Mailboxes   |                      |
+//   |                  | RecoveryRecords, Mailboxes,  |                      |
+//   |                  | SyncObjects                  |                      |
 //   +------------------+------------------------------+----------------------+-----
 //
 //   Partition k (partition_size bytes, page aligned):
@@ -42,7 +43,7 @@
 namespace gmm::layout {
 
 inline constexpr std::uint64_t kMagic = 0x4C4F4F504D4D4721ULL;  // "!GMMPOOL" little-endian
-inline constexpr std::uint32_t kLayoutVersion = 2;  // 2: mailboxes
+inline constexpr std::uint32_t kLayoutVersion = 3;  // 2: mailboxes; 3: security descriptors, sync objects
 inline constexpr std::uint64_t kPageSize = 4096;
 inline constexpr std::uint32_t kMaxNodes = 64;        // node ids 0..63; bitmasks are 64-bit
 inline constexpr std::uint32_t kTxnSlotsPerNode = 8;  // concurrent transactions per node
@@ -67,6 +68,18 @@ struct Owner {
   std::uint32_t node;         // kNoNode when nobody
   std::uint32_t incarnation;  // NodeSlot::incarnation at the time
   std::uint64_t txn;          // TxnRecord::txn_id
+};
+
+// Who may use a global object (paper 4.3): its owner and POSIX-style mode
+// bits (owner/group/other x read/write). Written with the object, before
+// the object is published, and never changed afterwards; every node checks
+// a request against the same bytes, so an access is granted or denied the
+// same way everywhere.
+struct Security {
+  std::uint32_t uid;   // owner (the creating process's uid, from SO_PEERCRED)
+  std::uint32_t gid;   // owning group
+  std::uint32_t mode;  // 0..0777; only the r (4) and w (2) bits mean something
+  std::uint32_t reserved0;
 };
 
 // A recoverable lock word pair living in the pool (paper 3.5).
@@ -109,7 +122,7 @@ struct LayoutDescriptor {
   std::uint16_t message;
   std::uint16_t max_nodes;
   std::uint16_t txn_slots_per_node;
-  std::uint16_t reserved0;
+  std::uint16_t sync_object;
 };
 
 enum class PoolState : std::uint32_t { kFormatting = 0, kReady = 1 };
@@ -145,7 +158,8 @@ struct Superblock {
   std::uint64_t pool_uuid;        // random; distinguishes re-formatted pools
   std::uint64_t recoveries_offset;  // RecoveryRecord[kRecoveryRecords]
   std::uint64_t mailboxes_offset;   // Mailbox[kMaxNodes]
-  std::uint64_t reserved[5];      // pads to 256 bytes
+  std::uint64_t sync_offset;        // SyncObject[kSyncObjects]
+  std::uint64_t reserved[4];      // pads to 256 bytes
 };
 
 // ---------------------------------------------------------- global area --
@@ -167,11 +181,13 @@ struct ClusterHeader {
 };
 
 // Lock order (always acquire in this order, release in reverse):
-//   membership -> directory -> partition[0] -> partition[1] -> ...
+//   membership -> directory -> partition[0] -> partition[1] -> ... -> sync
+// (nodes take `sync` alone; only the checker holds it with others).
 struct GlobalLocks {
   GlobalLock membership;
   GlobalLock directory;  // both directory copies
   GlobalLock partition[kMaxNodes];  // that partition's section/sharer/free tables
+  GlobalLock sync;       // the SyncObject table's entries (creating, destroying)
 };
 
 enum class NodeState : std::uint32_t {
@@ -268,6 +284,39 @@ struct Mailbox {
   Message slots[kMailboxSlots];
 };
 
+// Global mutexes and events (paper 5.2), one table in the global area. An
+// entry is created under the `sync` lock: fields first, then `state`
+// release-stored Committed (publish last); destroyed by storing Free. So a
+// crash leaves an entry either fully there or not there, and the lock has
+// nothing derived to repair.
+//
+// Mutex: `lock` is a GlobalLock owned by the gmmd (node, incarnation) that
+// locked it on behalf of its client `holder_client`; `recursion` counts
+// that client's nested locks. A client that dies holding it: its gmmd sets
+// `abandoned`, then releases `lock`. A node that dies holding it: the next
+// locker takes `lock` over (owner died). Either way the next locker is told
+// the mutex was abandoned (Win32 WAIT_ABANDONED) and owns it.
+// Event: `signaled` 0/1; an auto-reset event is taken by the one waiter
+// whose CAS 1 -> 0 succeeds, a manual-reset event stays set until reset.
+inline constexpr std::uint32_t kSyncObjects = 256;
+
+enum class SyncKind : std::uint32_t { kNone = 0, kMutex = 1, kEvent = 2 };
+
+struct SyncObject {
+  std::uint32_t state;          // EntryState: Free or Committed; release-stored last
+  std::uint32_t kind;           // SyncKind
+  Security security;
+  GlobalLock lock;              // mutex: held by (node, incarnation)
+  std::uint64_t holder_client;  // mutex: the holding gmmd's client number
+  std::uint32_t recursion;      // mutex
+  std::uint32_t abandoned;      // mutex: 1 = the holder died; reported to the next locker
+  std::uint32_t signaled;       // event
+  std::uint32_t manual_reset;   // event: 1 = stays signaled until reset
+  std::uint64_t name_hash;
+  char name[kNameMax + 1];      // NUL-terminated, unique among live entries
+  std::uint64_t reserved0;
+};
+
 // ------------------------------------------------------------- partition --
 
 inline constexpr std::uint64_t kPartitionMagic = 0x5452415050474D47ULL;  // "GMGPPART"
@@ -343,6 +392,7 @@ struct DirEntry {
   std::uint32_t probe_refs;   // live named entries whose probe path passes this slot (derived)
   std::uint32_t name_len;
   char name[kNameMax + 1];    // NUL-terminated
+  Security security;          // of the section and its name
 };
 
 // ------------------------------------------------------- frozen geometry --
@@ -354,7 +404,10 @@ static_assert(kPoolType<Superblock> && kPoolType<ClusterHeader> && kPoolType<Glo
               kPoolType<NodeSlot> && kPoolType<TxnRecord> && kPoolType<PartitionHeader> &&
               kPoolType<FreeExtent> && kPoolType<SectionEntry> && kPoolType<SharerEntry> &&
               kPoolType<DirHeader> && kPoolType<DirEntry> && kPoolType<RecoveryRecord> &&
-              kPoolType<Mailbox>);
+              kPoolType<Mailbox> && kPoolType<SyncObject>);
+static_assert(sizeof(Security) == 16);
+static_assert(sizeof(SyncObject) == 160);
+static_assert(offsetof(SyncObject, lock) == 24);
 static_assert(sizeof(Owner) == 16);
 static_assert(sizeof(LayoutDescriptor) == 32);
 static_assert(sizeof(GlobalLock) == 32);
@@ -370,7 +423,7 @@ static_assert(sizeof(FreeExtent) == 16);
 static_assert(sizeof(SectionEntry) == 64);
 static_assert(sizeof(SharerEntry) == 48);
 static_assert(sizeof(DirHeader) == 32);
-static_assert(sizeof(DirEntry) == 128);
+static_assert(sizeof(DirEntry) == 144);
 static_assert(offsetof(Superblock, magic) == 0);
 static_assert(offsetof(Superblock, layout_version) == 8);
 static_assert(offsetof(Superblock, pool_size) == 48);
@@ -382,6 +435,6 @@ inline constexpr LayoutDescriptor kLayoutDescriptor{
     sizeof(Superblock),  sizeof(ClusterHeader), sizeof(GlobalLock),  sizeof(NodeSlot),
     sizeof(TxnRecord),   sizeof(PartitionHeader), sizeof(DirHeader), sizeof(DirEntry),
     sizeof(SectionEntry), sizeof(SharerEntry),  sizeof(FreeExtent),  sizeof(RecoveryRecord),
-    sizeof(Message),     kMaxNodes,             kTxnSlotsPerNode,    0};
+    sizeof(Message),     kMaxNodes,             kTxnSlotsPerNode,    sizeof(SyncObject)};
 
 }  // namespace gmm::layout

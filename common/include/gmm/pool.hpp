@@ -74,6 +74,7 @@ class Pool {
   layout::RecoveryRecord& recovery(std::uint64_t sequence) const;
   bool partition_lost(std::uint32_t node) const;
   layout::Mailbox& mailbox(std::uint32_t node) const;
+  std::span<layout::SyncObject> sync_objects() const;
 
   std::uint64_t partition_offset(std::uint32_t node) const;
   layout::PartitionHeader& partition(std::uint32_t node) const;
