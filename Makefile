@@ -6,7 +6,8 @@ JOBS ?= $(shell nproc)
 DEPS := ansible/install-deps.sh
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test test-fast test-sanitize test-fuzz fuzz scenario scenario-proc scenarios-vm shell bench soak image clean
+.PHONY: all deps build test test-fast test-sanitize test-fuzz fuzz scenario scenario-proc scenarios-vm shell bench soak image clean \
+	repro repro-fig8 repro-fig7 repro-boot repro-detect
 
 all: build
 
@@ -97,13 +98,25 @@ SOAK_INJECTIONS ?= 2000
 soak: build
 	GMM_CHAOS_INJECTIONS=$(SOAK_INJECTIONS) $(BUILD)/common/tests/gmm_core_tests "[chaos]"
 
-# The guest image with this build's gmmd, gmmctl and gmm-window-check in
-# /usr/bin (only those: build/bin also holds host tools and a gmm-agent the
-# image builds itself).
+# The guest image with this build's gmmd, gmmctl, gmm-window-check and
+# gmm-chase in /usr/bin (only those: build/bin also holds host tools and a
+# gmm-agent the image builds itself).
 image: deps build
 	@extra=$$(mktemp -d) && trap 'rm -rf "$$extra"' EXIT && \
-	cp $(BUILD)/bin/gmmd $(BUILD)/bin/gmmctl $(BUILD)/bin/gmm-window-check "$$extra"/ && \
+	cp $(BUILD)/bin/gmmd $(BUILD)/bin/gmmctl $(BUILD)/bin/gmm-window-check $(BUILD)/bin/gmm-chase "$$extra"/ && \
 	GMM_IMAGE_EXTRA="$$extra" GMM_IMAGE_DIR="$(abspath $(BUILD))/image" guest/image/build-image.sh
+
+# The paper's section-6 measurements (docs/repro.md): CSVs, plots and the
+# results page in docs/results/. VM parts take the machine-wide VM lock
+# piece by piece. REPRO_QUICK=1: small settings, written to $(BUILD)/repro-quick
+# unless REPRO_OUT says otherwise. REPRO_MODES="vm proc" by default.
+REPRO_QUICK ?= 0
+REPRO_OUT ?= $(if $(filter 1,$(REPRO_QUICK)),$(BUILD)/repro-quick,docs/results)
+REPRO_RUN = REPRO_QUICK=$(REPRO_QUICK) scenarios/repro/run.sh $(BUILD) $(REPRO_OUT)
+repro: image
+	$(REPRO_RUN) all
+repro-fig8 repro-fig7 repro-boot repro-detect: repro-%: image
+	$(REPRO_RUN) $*
 
 clean:
 	rm -rf $(BUILD) build-asan build-tsan build-fuzz

@@ -79,26 +79,16 @@ std::vector<std::uint16_t> Client::peers() const {
 }
 
 Result<int> Client::update(std::chrono::milliseconds timeout) {
-  int applied = 0;
-  auto wait = timeout;
-  for (;;) {
-    auto readable = wait_readable(socket_.get(), wait);
-    if (!readable) return readable.error();
-    if (!*readable) return applied;
-    auto message = receive_message(socket_.get(), std::chrono::milliseconds(1000));
-    if (!message) return message.error();
-    if (!*message) return protocol_error("the server closed the connection");
-    auto ok = apply((*message)->value, std::move((*message)->fd));
-    if (!ok) return ok.error();
-    ++applied;
-    wait = std::chrono::milliseconds(50);  // the rest of a burst (N messages per connect)
-  }
+  return apply_messages(timeout, std::chrono::milliseconds(50));  // 50 ms: the rest of a burst (N per connect)
 }
 
-Result<int> Client::apply_pending() {
+Result<int> Client::apply_pending() { return apply_messages(std::chrono::milliseconds(0), std::chrono::milliseconds(0)); }
+
+Result<int> Client::apply_messages(std::chrono::milliseconds first_wait, std::chrono::milliseconds next_wait) {
   int applied = 0;
+  auto wait = first_wait;
   for (;;) {
-    auto readable = wait_readable(socket_.get(), std::chrono::milliseconds(0));
+    auto readable = wait_readable(socket_.get(), wait);
     if (!readable) return readable.error();
     if (!*readable) return applied;
     // A message is one 8-byte sendmsg: once readable, all of it is there.
@@ -108,6 +98,7 @@ Result<int> Client::apply_pending() {
     auto ok = apply((*message)->value, std::move((*message)->fd));
     if (!ok) return ok.error();
     ++applied;
+    wait = next_wait;
   }
 }
 

@@ -46,6 +46,8 @@ class Client {
  private:
   Client() = default;
   Status apply(std::int64_t value, UniqueFd fd);
+  // Applies messages, waiting `first_wait` for the first and `next_wait` for each further one.
+  Result<int> apply_messages(std::chrono::milliseconds first_wait, std::chrono::milliseconds next_wait);
 
   UniqueFd socket_;
   UniqueFd shm_;

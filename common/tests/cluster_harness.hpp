@@ -13,6 +13,7 @@
 #include <csignal>
 #include <functional>
 #include <thread>
+#include <utility>
 
 #include "gmm/atomic.hpp"
 #include "gmm/crash.hpp"
@@ -55,14 +56,38 @@ using Script = std::function<void(Node&)>;
   ::_exit(0);
 }
 
-struct NodeProcess {
-  pid_t pid = -1;
+// Owns a node child: a test that fails half-way (REQUIRE throws) still
+// kills and reaps it, so no orphan holds ctest's output pipe open.
+class NodeProcess {
+ public:
+  NodeProcess() = default;
+  explicit NodeProcess(pid_t pid) : pid(pid) {}
+  NodeProcess(NodeProcess&& other) noexcept : pid(std::exchange(other.pid, -1)) {}
+  NodeProcess& operator=(NodeProcess&& other) noexcept {
+    if (this != &other) {
+      reap();
+      pid = std::exchange(other.pid, -1);
+    }
+    return *this;
+  }
+  ~NodeProcess() { reap(); }
+
   void kill(int sig = SIGKILL) const { ::kill(pid, sig); }
   int wait() {
     int status = 0;
     ::waitpid(pid, &status, 0);
     pid = -1;
     return status;
+  }
+
+  pid_t pid = -1;
+
+ private:
+  void reap() {
+    if (pid <= 0) return;
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    pid = -1;
   }
 };
 
@@ -71,7 +96,7 @@ inline NodeProcess spawn_node(const TempPool& t, std::uint32_t id, Script script
   pid_t pid = ::fork();
   REQUIRE(pid >= 0);
   if (pid == 0) node_process(t.path, id, script, crash_spec);
-  return NodeProcess{pid};
+  return NodeProcess(pid);
 }
 
 // Polls `done` every millisecond until it holds or `timeout` passes.
@@ -92,15 +117,23 @@ inline bool all_members(const Pool& pool, std::uint64_t mask) {
   return (load_acquire(pool.cluster().members) & mask) == mask;
 }
 
-// True once the latest record of `kind` for `node` has its tables recovered
-// and survivors have finished. (A survivor that was itself expelled on a
-// loaded machine and rejoined never finishes an old record, so "all
-// survivors" would wait for ever: at least one finished is required.)
+// True once the newest record of `kind` for `node` has its tables recovered
+// and survivors have finished. The newest for `node`, not the newest of all:
+// on a loaded machine a healthy survivor can be expelled (and rejoin) after
+// the victim, and its record must not hide the victim's. Such a survivor
+// never finishes the victim's record either, so "all survivors" would wait
+// for ever: at least one finished is required.
 inline bool recovered(const Pool& pool, layout::EventKind kind, std::uint32_t node) {
-  const auto r = latest_record(pool, kind);
-  if (r.sequence == 0 || r.node != node || r.tables_recovered_ns == 0) return false;
-  const std::uint64_t alive = load_acquire(pool.cluster().members);
-  return (r.done & r.survivors) != 0 || (r.survivors & alive) == 0;
+  const std::uint64_t events = load_acquire(pool.cluster().events);
+  for (std::uint64_t seq = events; seq > 0 && events - seq < layout::kRecoveryRecords; --seq) {
+    const layout::RecoveryRecord& r = pool.recovery(seq);
+    if (load_acquire(r.sequence) != seq || static_cast<layout::EventKind>(r.kind) != kind || r.node != node) continue;
+    if (load_acquire(r.tables_recovered_ns) == 0) return false;
+    const std::uint64_t alive = load_acquire(pool.cluster().members);
+    const std::uint64_t survivors = load_acquire(r.survivors);
+    return (load_acquire(r.done) & survivors) != 0 || (survivors & alive) == 0;
+  }
+  return false;
 }
 
 inline void stop_all(std::vector<NodeProcess>& nodes) {

@@ -34,7 +34,7 @@ struct LockFixture {
       if (die_holding) ::kill(::getpid(), SIGKILL);
       ::pause();
     }
-    return NodeProcess{pid};
+    return NodeProcess(pid);
   }
   void declare_failed(std::uint32_t node) {  // what membership does on a missed heartbeat
     publish_state(t.pool->node_slot(node).state, NodeState::kFailed);

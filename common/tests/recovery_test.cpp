@@ -149,8 +149,10 @@ TEST_CASE("recovery: a node restarted after a crash rejoins with a new incarnati
 namespace {
 
 // The victim runs every kind of transaction once all four nodes are members.
+// "pre" comes from another node's start-up script, which runs only after
+// that node joined: wait for it too, or open("pre") reserves no sharer.
 void victim_sequence(Node& n, const Pool& pool) {
-  if (!wait_until([&] { return all_members(pool, 0b1111); })) return;
+  if (!wait_until([&] { return all_members(pool, 0b1111) && n.lookup_name("pre"); })) ::_exit(8);
   auto a = n.allocate("victim-a", 3 * 4096, Placement::on((n.id() + 1) % 4));
   (void)n.open("pre");
   (void)n.close("pre");
@@ -158,7 +160,7 @@ void victim_sequence(Node& n, const Pool& pool) {
   (void)n.allocate("victim-b", 4096, Placement::local());
   (void)n.free("victim-b");
   gmm::test::run_sync_steps(n);
-  ::pause();  // the point was not reached: hang, and the test fails below
+  ::_exit(7);  // the point was not reached: the test fails below (not killed by SIGKILL)
 }
 
 // Nodes join one at a time in `order`: the first holds the directory

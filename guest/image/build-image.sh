@@ -220,7 +220,9 @@ copy_libs() {
 # (/gmm/bin) runs in a guest without a new image. Other libraries are not
 # here: link such programs statically, or add them with GMM_IMAGE_EXTRA.
 for so in libstdc++.so.6 libgcc_s.so.1; do
-	lib=$(/sbin/ldconfig -p | awk -v so="$so" '$1 == so && /x86-64/ { print $NF; exit }')
+	# awk reads to the end: exiting at the first match would kill ldconfig with
+	# SIGPIPE, and pipefail would fail the build now and then
+	lib=$(/sbin/ldconfig -p | awk -v so="$so" '!found && $1 == so && /x86-64/ { print $NF; found = 1 }')
 	[[ -n "$lib" ]] || die "$so not found (ldconfig -p): install libstdc++6"
 	mkdir -p "$root$(dirname "$lib")"
 	cp -L "$lib" "$root$lib"

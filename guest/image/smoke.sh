@@ -54,7 +54,7 @@ qemu=(qemu-system-x86_64 -accel tcg -smp 2 -m 256 -nographic -no-reboot -nic non
 # shellcheck disable=SC2054 # commas inside QEMU option values
 case "$variant" in
 plain)
-	qemu+=(-append "console=ttyS0 panic=-1 gmm.init=/usr/lib/gmm/smoke-test gmm.magic=$magic"
+	qemu+=(-append "console=ttyS0 panic=-1 no_timer_check gmm.init=/usr/lib/gmm/smoke-test gmm.magic=$magic"
 		-object "memory-backend-file,id=pool,share=on,mem-path=$pool,size=64M"
 		-device ivshmem-plain,memdev=pool
 		-virtfs "local,path=$img,mount_tag=gmmshare,security_model=none,readonly=on"
@@ -66,7 +66,7 @@ doorbell)
 	python3 "$here/doorbell-test-server.py" "$sock" "$pool" 2 >"$srvlog" 2>&1 &
 	server_pid=$!
 	for _ in $(seq 50); do [[ -S "$sock" ]] && break; sleep 0.1; done
-	qemu+=(-append "console=ttyS0 panic=-1 gmm.init=/usr/lib/gmm/smoke-doorbell-test"
+	qemu+=(-append "console=ttyS0 panic=-1 no_timer_check gmm.init=/usr/lib/gmm/smoke-doorbell-test"
 		-chardev "socket,path=$sock,id=ivs" -device ivshmem-doorbell,chardev=ivs,vectors=2)
 	;;
 *)

@@ -44,7 +44,7 @@ trap cleanup EXIT
 qemu=(qemu-system-x86_64 -accel tcg -smp 2 -m 256 -display none -no-reboot -nic none
 	-monitor none -serial "file:$serial"
 	-kernel "$img/$kernel" -initrd "$img/initramfs.cpio.gz"
-	-append "console=ttyS0 quiet panic=-1 gmm.node=1 gmm.role=node"
+	-append "console=ttyS0 quiet panic=-1 no_timer_check no_timer_check gmm.node=1 gmm.role=node"
 	-object "memory-backend-file,id=pool,share=on,mem-path=$pool,size=64M"
 	-device ivshmem-plain,memdev=pool
 	-device virtio-serial-pci

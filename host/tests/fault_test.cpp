@@ -6,7 +6,9 @@
 
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <set>
+#include <thread>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -87,6 +89,30 @@ TEST_CASE("survivors are woken through the ivshmem doorbell when a failure is de
   std::ifstream log(cluster.dir() + "/ivshmem-server.log");
   std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
   CHECK_THAT(text, Catch::Contains("peer 3 connected"));
+}
+
+TEST_CASE("gmmd without a doorbell polls, says so, and still rejoins and recovers", "[faults]") {
+  TestCluster cluster(4, "64M");
+  cluster.host_ok({"crash", "3", "--how", "kill", "--wait", "--timeout", "120"});
+  // Node 3 again, by hand, without --doorbell.
+  const std::string socket = cluster.dir() + "/manual3.sock";
+  BackgroundProcess gmmd({kGmmd, "--node", "3", "--pool", cluster.record()["pool"]["path"].get<std::string>(),
+                          "--socket", socket});
+  REQUIRE(gmmd.started());
+  std::optional<json> reply;
+  for (int attempt = 0; attempt < 600 && !reply; ++attempt) {
+    if (auto client = gmm::proto::Client::connect(socket); client) {
+      gmm::proto::Request ping;
+      ping.op = gmm::proto::Op::kPing;
+      if (auto answer = client->call(ping, std::chrono::seconds(30)); answer) reply = *answer;
+    }
+    if (!reply) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  INFO(gmmd.err_so_far());
+  REQUIRE(reply);
+  CHECK((*reply)["doorbell"]["kind"] == "polling");
+  CHECK_THAT(gmmd.err_so_far(), Catch::Contains("doorbell: none (no --doorbell SOCKET)"));
+  cluster.status_until([](const json& status) { return status["nodes"][3]["slot"] == "member"; });
 }
 
 TEST_CASE("a killed node is detected, recovered and reported, and the survivors keep its memory", "[faults]") {

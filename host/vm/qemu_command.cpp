@@ -42,7 +42,10 @@ Result<std::string> kernel_append(const VmSettings& s, std::uint32_t node) {
     gmm.emplace_back("args", joined);
   }
   gmm.insert(gmm.end(), s.options.begin(), s.options.end());
-  std::string line = "console=ttyS0 panic=-1";
+  // no_timer_check: under TCG on a loaded host the kernel's IO-APIC timer
+  // probe can miss its ticks and panic the boot ("IO-APIC + timer doesn't
+  // work"); an emulated timer needs no probe.
+  std::string line = "console=ttyS0 panic=-1 no_timer_check";
   if (s.quiet) line += " quiet";
   for (const auto& [key, value] : gmm) {
     if (key.empty() || has_space(key) || value.empty() || has_space(value) || key.find('=') != std::string::npos)

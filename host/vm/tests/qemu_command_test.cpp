@@ -50,7 +50,7 @@ TEST_CASE("qemu_argv: node 2 under TCG", "[qemu_command]") {
   CHECK(value_of(a, "-m") == "256");
   CHECK(value_of(a, "-kernel") == "/b/image/vmlinux");
   CHECK(value_of(a, "-initrd") == "/b/image/initramfs.cpio.gz");
-  CHECK(value_of(a, "-append") == "console=ttyS0 panic=-1 quiet gmm.node=2");
+  CHECK(value_of(a, "-append") == "console=ttyS0 panic=-1 no_timer_check quiet gmm.node=2");
   CHECK(value_of(a, "-serial") == "file:/tmp/c/node2.console.log");
   CHECK(value_of(a, "-qmp") == "unix:/tmp/c/node2.qmp,server=on,wait=off");
   CHECK(values_of(a, "-chardev") == std::vector<std::string>{"socket,id=ctl,path=/tmp/c/node2.ctl,server=on,wait=off",
@@ -89,7 +89,7 @@ TEST_CASE("qemu_argv: settings change what they should", "[qemu_command]") {
   CHECK(value_of(*argv, "-device", 4) == "ivshmem-doorbell,chardev=ivsh,vectors=4");
   CHECK_FALSE(has(*argv, "-virtfs"));
   CHECK(value_of(*argv, "-append") ==
-        "console=ttyS0 panic=-1 gmm.node=1 gmm.init=/gmm/bin/gmmd gmm.args=--node,1,--pool,uio gmm.nodes=4 initcall_debug");
+        "console=ttyS0 panic=-1 no_timer_check gmm.node=1 gmm.init=/gmm/bin/gmmd gmm.args=--node,1,--pool,uio gmm.nodes=4 initcall_debug");
 }
 
 TEST_CASE("qemu_argv: refusals", "[qemu_command]") {

@@ -9,6 +9,8 @@
 
 #include <cstring>
 
+#include "gmm/messages.hpp"
+#include "gmmd/uio_doorbell.hpp"
 #include "gmmd/uio_pool.hpp"
 #include "vm_test_support.hpp"
 
@@ -127,4 +129,33 @@ TEST_CASE("UioPool: maps the pool and the registers at the UIO mmap offsets", "[
   auto no_bell = (*plain)->ring(0, 0);
   REQUIRE_FALSE(no_bell);
   CHECK(no_bell.error().message.find("ivshmem-plain") != std::string::npos);
+}
+
+TEST_CASE("UioDoorbell: ring writes the Doorbell register, ignores what the register cannot hold", "[uio_pool]") {
+  test::TempDir dir;
+  const std::string sysfs = dir.path + "/sys/class/uio";
+  fake_uio(sysfs, "uio0", "gmm_ivshmem");
+  const long page = ::sysconf(_SC_PAGESIZE);
+  const std::string dev = dir.path + "/dev/uio0";
+  test::write_text(dev, "");
+  test::make_file(dev, static_cast<std::uint64_t>(page) + kPool);
+  auto device = gmm::gmmd::find_uio_device(sysfs, dir.path + "/dev");
+  REQUIRE(device);
+  auto pool = UioPool::open(*device);
+  REQUIRE(pool);
+  auto doorbell_register = [&] {
+    std::uint32_t value = 0;  // the shared file mapping: visible through the file at once
+    int fd = ::open(dev.c_str(), O_RDONLY);
+    REQUIRE(::pread(fd, &value, 4, 12) == 4);
+    ::close(fd);
+    return value;
+  };
+  gmm::gmmd::UioDoorbell bell(**pool);
+  bell.ring(2, gmm::kDoorbellVector);  // node 2, messages vector
+  CHECK(doorbell_register() == (2u << 16 | 0));
+  bell.ring(1, 1);
+  CHECK(doorbell_register() == (1u << 16 | 1));
+  bell.ring(1, 2);        // the device has 2 vectors: not rung
+  bell.ring(70000, 0);    // no such peer id: not rung
+  CHECK(doorbell_register() == (1u << 16 | 1));
 }
