@@ -12,3 +12,15 @@ function(gmm_test name)
   target_link_libraries(${name} PRIVATE gmm_test_main ${ARG_DEPS})
   catch_discover_tests(${name} PROPERTIES LABELS "${ARG_LABELS}")
 endfunction()
+
+# A VM scenario as a ctest, label vm: scenarios/NAME.yaml on QEMU guests
+# (`make test` builds the guest image first). It fails, never skips, when
+# QEMU or the image is missing: the scenario's "form the cluster" step fails
+# with the reason. RUN_SERIAL: TCG guests on 2 cores must not share them
+# with other tests.
+function(gmm_vm_scenario_test name)
+  add_test(NAME scenario.${name}
+    COMMAND $<TARGET_FILE:gmm-host> --dir ${CMAKE_BINARY_DIR}/scenario-runs/${name}
+            scenario ${PROJECT_SOURCE_DIR}/scenarios/${name}.yaml)
+  set_tests_properties(scenario.${name} PROPERTIES LABELS vm TIMEOUT 900 RUN_SERIAL TRUE)
+endfunction()
