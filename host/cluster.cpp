@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "proc_cluster.hpp"
+#include "proto/cli_text.hpp"
 #include "vm_cluster.hpp"
 
 namespace gmm::host {
@@ -66,6 +67,21 @@ json cluster_json(const Cluster& cluster) {
                         {"ivshmem_server", cluster.vm.ivshmem_server}};
   }
   return record;
+}
+
+Result<Geometry> pool_geometry(std::uint64_t size, std::uint32_t nodes, const Membership& membership) {
+  Geometry geometry;
+  geometry.node_count = nodes;
+  geometry.heartbeat_period_us = membership.heartbeat_ms * 1000;
+  geometry.miss_threshold = membership.miss_threshold;
+  geometry.leave_grace_ms = membership.leave_grace_ms;
+  const std::uint64_t needed = min_pool_size(geometry);
+  if (size < needed) {
+    return make_error(Errc::kInvalidArgument, "pool size " + format_size(size) + " is too small for " +
+                                                  std::to_string(nodes) + " nodes (need more than " +
+                                                  format_size(needed) + ")");
+  }
+  return geometry;
 }
 
 Result<Cluster> cluster_from_json(const json& record) {

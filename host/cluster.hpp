@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "gmm/pool.hpp"
 #include "gmm/result.hpp"
 
 namespace gmm::host {
@@ -84,6 +85,10 @@ struct Cluster {
 nlohmann::json cluster_json(const Cluster& cluster);
 // Errors: kInvalidArgument naming what is wrong in the record.
 Result<Cluster> cluster_from_json(const nlohmann::json& record);
+
+// The pool geometry for `nodes` nodes with `membership`'s timing, both
+// modes. Errors: kInvalidArgument if `size` bytes cannot hold it.
+Result<Geometry> pool_geometry(std::uint64_t size, std::uint32_t nodes, const Membership& membership);
 
 // Removes a cluster's files: the mode's per-node files (`node_files`), the
 // pool, the fault log and the record. Errors: kIo naming what stayed.

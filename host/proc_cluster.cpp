@@ -114,20 +114,11 @@ Status check_binary(const std::string& path, const char* what) {
 }
 
 Status create_pool(const std::string& path, std::uint64_t size, std::uint32_t nodes, const Membership& membership) {
-  Geometry geometry;
-  geometry.node_count = nodes;
-  geometry.heartbeat_period_us = membership.heartbeat_ms * 1000;
-  geometry.miss_threshold = membership.miss_threshold;
-  geometry.leave_grace_ms = membership.leave_grace_ms;
-  std::uint64_t needed = min_pool_size(geometry);
-  if (size < needed) {
-    return make_error(Errc::kInvalidArgument, "pool size " + format_size(size) + " is too small for " +
-                                                  std::to_string(nodes) + " nodes (need more than " +
-                                                  format_size(needed) + ")");
-  }
+  auto geometry = pool_geometry(size, nodes, membership);
+  if (!geometry) return geometry.error();
   auto mapping = create_pool_file(path, size);
   if (!mapping) return make_error(mapping.error().code, "cannot create pool " + path + ": " + mapping.error().message);
-  Status formatted = format_pool(**mapping, geometry);
+  Status formatted = format_pool(**mapping, *geometry);
   if (!formatted) {
     std::error_code ignored;
     fs::remove(path, ignored);

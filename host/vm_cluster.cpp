@@ -268,25 +268,11 @@ std::string live_parts(const Cluster& cluster) {
   return live;
 }
 
-Status check_geometry(std::uint64_t size, std::uint32_t nodes, const Membership& membership, Geometry& geometry) {
-  geometry.node_count = nodes;
-  geometry.heartbeat_period_us = membership.heartbeat_ms * 1000;
-  geometry.miss_threshold = membership.miss_threshold;
-  geometry.leave_grace_ms = membership.leave_grace_ms;
-  std::uint64_t needed = min_pool_size(geometry);
-  if (size < needed) {
-    return make_error(Errc::kInvalidArgument, "pool size " + format_size(size) + " is too small for " +
-                                                  std::to_string(nodes) + " nodes (need more than " +
-                                                  format_size(needed) + ")");
-  }
-  return ok_status();
-}
-
 Result<Cluster> boot(const UpOptions& options, Cluster& cluster) {
   auto start = Clock::now();
   auto deadline = start + options.ready_timeout;
-  Geometry geometry;
-  if (Status ok = check_geometry(cluster.pool_size, options.nodes, cluster.membership, geometry); !ok) return ok.error();
+  auto geometry = pool_geometry(cluster.pool_size, options.nodes, cluster.membership);
+  if (!geometry) return geometry.error();
   // Created zero-filled and not formatted yet: the atomic check uses word 0.
   auto mapping = create_pool_file(cluster.pool_path, cluster.pool_size);
   if (!mapping) return make_error(mapping.error().code, "cannot create pool " + cluster.pool_path + ": " + mapping.error().message);
@@ -333,7 +319,7 @@ Result<Cluster> boot(const UpOptions& options, Cluster& cluster) {
               << "\n" << std::flush;
   }
 
-  if (Status formatted = format_pool(**mapping, geometry); !formatted) {
+  if (Status formatted = format_pool(**mapping, *geometry); !formatted) {
     return make_error(formatted.error().code, "cannot format pool " + cluster.pool_path + ": " + formatted.error().message);
   }
   auto pool = Pool::attach(**mapping);
