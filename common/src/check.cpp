@@ -61,6 +61,11 @@ class CheckerLocks {
     for (auto it = held_.rbegin(); it != held_.rend(); ++it) lock_release(**it, me_);
   }
 
+  // False if a node took over any of them (the lease ran out) since.
+  bool all_still_held() const {
+    return std::all_of(held_.begin(), held_.end(), [&](const GlobalLock* l) { return load_acquire(l->owner) == me_; });
+  }
+
  private:
   void take(GlobalLock& lock, const std::string& name, std::vector<std::string>& dead) {
     if (lock_held_by_dead_owner(pool_, lock)) {
@@ -80,10 +85,8 @@ class CheckerLocks {
 // copied last, still under the locks: a transaction with an entry reserved
 // (or a close between its partition and directory steps) cannot finish
 // without a lock we hold, so its record is visibly in flight.
-Snapshot take_snapshot(const Pool& pool) {
-  Snapshot snap;
+void copy_tables(const Pool& pool, Snapshot& snap) {
   const std::uint32_t n = pool.node_count();
-  CheckerLocks locks(pool, snap.dead_locks);
   const ClusterHeader& cluster = pool.cluster();
   snap.cluster.dir_primary = load_acquire(cluster.dir_primary);
   snap.cluster.dir_replica = load_acquire(cluster.dir_replica);
@@ -132,7 +135,28 @@ Snapshot take_snapshot(const Pool& pool) {
       snap.txns.push_back(t);
     }
   }
-  return snap;
+}
+
+// The checker's locks are leases (a checker that dies must not block the
+// cluster): on an overloaded machine a node may take one over while the
+// copy is still being made, and that copy is then not consistent. Such a
+// copy is thrown away and taken again.
+constexpr int kSnapshotAttempts = 5;
+
+Snapshot take_snapshot(const Pool& pool) {
+  for (int attempt = 1;; ++attempt) {
+    Snapshot snap;
+    CheckerLocks locks(pool, snap.dead_locks);
+    copy_tables(pool, snap);
+    if (locks.all_still_held()) return snap;
+    if (attempt == kSnapshotAttempts) {
+      snap.dead_locks.push_back(fmt::format(
+          "no consistent copy of the tables: a node took over the checker's locks during each of {} copies "
+          "(the checker held them longer than its lease; is the machine overloaded?)",
+          kSnapshotAttempts));
+      return snap;
+    }
+  }
 }
 
 class Checker {
