@@ -8,6 +8,8 @@
 //
 // The socket defaults to $GMM_SOCKET. Sizes take K/M/G/T suffixes (1K = 1024).
 // Any failure: exit status 1 (2 for usage errors) and one line on stderr.
+#include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -48,7 +50,34 @@ struct Options {
   std::uint64_t count = 0;             // watch
   double watch_timeout_s = 0;          // watch
   std::vector<std::string> events;     // watch
+  std::string to;                      // send: N, N,M,... or all
+  std::uint32_t kind = 0;              // send
 };
+
+// send's recipients: "all", one node "2", or a group "1,3".
+void set_recipients(Request& request, const std::string& to) {
+  if (to == "all") {
+    request.recipients = Request::Recipients::kAll;
+    return;
+  }
+  std::uint64_t nodes = 0;
+  std::size_t count = 0;
+  for (std::size_t start = 0; start <= to.size();) {
+    const std::size_t comma = std::min(to.find(',', start), to.size());
+    const std::string item = to.substr(start, comma - start);
+    unsigned node = 0;
+    const auto [end, error] = std::from_chars(item.data(), item.data() + item.size(), node);
+    if (item.empty() || error != std::errc() || end != item.data() + item.size() || node >= gmm::layout::kMaxNodes) {
+      throw Failure{2, "invalid recipient \"" + item + "\" in \"" + to + "\" (a node number below " +
+                           std::to_string(gmm::layout::kMaxNodes) + ", a comma-separated list of them, or all)"};
+    }
+    nodes |= std::uint64_t{1} << node;
+    ++count;
+    start = comma + 1;
+  }
+  request.recipients = count == 1 ? Request::Recipients::kNode : Request::Recipients::kGroup;
+  request.nodes = nodes;
+}
 
 std::uint64_t size_arg(const char* what, const std::string& text) {
   auto value = gmm::parse_size(text);
@@ -106,6 +135,11 @@ Request build_request(Op op, const Options& options) {
       request.offset = size_arg("offset", options.offset_text);
       request.length = size_arg("length", options.length_text);
       break;
+    case Op::kSend:
+      set_recipients(request, options.to);
+      request.kind = options.kind;
+      request.data = options.text;
+      break;
     default:
       break;
   }
@@ -151,6 +185,12 @@ void print_reply(Op op, const Options& options, const json& reply) {
     }
     case Op::kWatch:
       break;  // see watch()
+    case Op::kSend: {
+      std::string nodes;
+      for (const auto& node : reply.at("sent_to")) nodes += (nodes.empty() ? "" : ", ") + std::to_string(node.get<unsigned>());
+      std::cout << "sent kind " << options.kind << " to node(s) " << (nodes.empty() ? "none" : nodes) << "\n";
+      break;
+    }
     case Op::kWhoami:
       std::cout << "client " << reply.at("client").get<std::uint64_t>() << " pid " << reply.at("pid").get<long>()
                 << " uid " << reply.at("uid").get<unsigned>() << " gid " << reply.at("gid").get<unsigned>()
@@ -174,9 +214,14 @@ void watch(const Options& options) {
   watch.timeout = milliseconds(options.watch_timeout_s);
   watch.json = options.json;
   for (const std::string& name : options.events) {
+    if (name == gmm::proto::kMessageEventName) {
+      watch.events |= gmm::proto::kMessageEventBit;
+      continue;
+    }
     auto kind = gmm::proto::event_kind_from_name(name);
     if (!kind) {
-      throw Failure{2, "unknown event \"" + name + "\" (node-failed, memory-lost, node-leaving or node-joined)"};
+      throw Failure{2, "unknown event \"" + name +
+                           "\" (node-failed, memory-lost, node-leaving, node-joined or message)"};
     }
     watch.events |= gmm::proto::event_bit(*kind);
   }
@@ -246,6 +291,10 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   watch_command->add_option("--event", options.events, "only events of this kind (repeatable)");
   watch_command->add_flag("--json", options.json, "print each event as its protocol JSON line");
+  CLI::App* send = command(Op::kSend, "send a short message to a node, a group or all nodes (watchers of \"message\" get it)");
+  send->add_option("to", options.to, "a node number, a comma-separated list of them, or all")->required();
+  send->add_option("kind", options.kind, "message kind, 1024 or more (lower kinds are GMM's own)")->required();
+  send->add_option("text", options.text, "payload, at most 40 bytes")->required();
 
   try {
     app.parse(argc, argv);

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <iostream>
+#include <variant>
 
 #include "gmmctl/print.hpp"
 #include "proto/client.hpp"
@@ -40,9 +41,17 @@ Status watch_events(const WatchOptions& options) {
                                          " events");
     }
     if (!line) return line.error();
-    auto event = proto::decode_event(*line);
-    if (!event) return make_error(Errc::kIo, "malformed event from gmmd: " + event.error().message);
-    std::cout << (options.json ? *line : event_text(*event)) << "\n" << std::flush;
+    auto decoded = proto::decode_watch_line(*line);
+    if (!decoded) return make_error(Errc::kIo, "malformed event from gmmd: " + decoded.error().message);
+    if (options.json) {
+      std::cout << *line << "\n" << std::flush;
+    } else if (const auto* event = std::get_if<Event>(&*decoded)) {
+      std::cout << event_text(*event) << "\n" << std::flush;
+    } else {
+      const auto& message = std::get<proto::AppMessage>(*decoded);
+      std::cout << "message from node " << message.from << " kind " << message.kind << ": " << printable(message.data)
+                << "\n" << std::flush;
+    }
   }
   return ok_status();
 }

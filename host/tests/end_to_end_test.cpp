@@ -10,9 +10,12 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "gmm/result.hpp"
@@ -279,6 +282,30 @@ TEST_CASE("exec sets the node's environment and passes the exit status", "[e2e]"
                        record["pool"]["path"].get<std::string>() + "\n");
   CHECK(cluster.host({"exec", "0", "--", "sh", "-c", "exit 7"}).status == 7);
   CHECK(cluster.host({"exec", "5", "--", "true"}).status != 0);
+}
+
+TEST_CASE("gmmctl sends messages and a watcher of message kinds prints them", "[e2e]") {
+  TestCluster cluster(3, "32M");
+  std::atomic<bool> watched_one{false};
+  ProcessResult watched;
+  std::thread watcher([&] {
+    watched = cluster.ctl(2, {"watch", "--event", "message", "--count", "1", "--timeout", "120"});
+    watched_one = true;
+  });
+  // A message reaches only watchers already listening (the rest are read
+  // and dropped), so send until the watcher has printed one.
+  for (int round = 0; round < 600 && !watched_one; ++round) {
+    CHECK(cluster.ctl_ok(0, {"send", "1,2", "1024", "hello"}) == "sent kind 1024 to node(s) 1, 2\n");
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  watcher.join();
+  INFO(describe(watched));
+  REQUIRE(watched.status == 0);
+  CHECK(watched.out == "message from node 0 kind 1024: hello\n");
+  CHECK(cluster.ctl_ok(1, {"send", "all", "2000", "x"}) == "sent kind 2000 to node(s) 0, 1, 2\n");
+  require_one_line_failure(cluster.ctl(0, {"send", "1,x", "1024", "hi"}), "invalid recipient \"x\"");
+  require_one_line_failure(cluster.ctl(0, {"send", "1", "5", "hi"}), "application message kind");
+  require_one_line_failure(cluster.ctl(0, {"watch", "--event", "bogus"}), "unknown event \"bogus\"");
 }
 
 TEST_CASE("console explains why it cannot attach", "[e2e]") {
