@@ -5,6 +5,7 @@
 
 #include <cctype>
 #include <cstdlib>
+#include <ctime>
 #include <deque>
 #include <filesystem>
 #include <fstream>
@@ -67,6 +68,18 @@ json cluster_json(const Cluster& cluster) {
                         {"ivshmem_server", cluster.vm.ivshmem_server}};
   }
   return record;
+}
+
+Cluster new_cluster(Mode mode, const std::string& dir, const UpOptions& options) {
+  Cluster cluster;
+  cluster.mode = mode;
+  cluster.dir = dir;
+  cluster.pool_path = options.pool_path.empty() ? default_pool_path(dir) : options.pool_path;
+  cluster.pool_size = options.pool_size;
+  cluster.membership = options.membership;
+  cluster.binaries = options.binaries;
+  cluster.started_unix = static_cast<std::int64_t>(std::time(nullptr));
+  return cluster;
 }
 
 Result<Geometry> pool_geometry(std::uint64_t size, std::uint32_t nodes, const Membership& membership) {

@@ -137,6 +137,9 @@ std::optional<CrashHow> parse_crash_how(std::string_view name);
 // Starts a cluster and records it; returns once every node answers ping.
 // Refuses if a live cluster is recorded in DIR. On failure it stops what it
 // started, and the error names the node that failed with its log's tail.
+// The record of a cluster `up` is about to start in `dir`, before any
+// mode-specific part: what both modes take from `options` alike.
+Cluster new_cluster(Mode mode, const std::string& dir, const UpOptions& options);
 Result<Cluster> up(const UpOptions& options);
 std::vector<NodeHealth> health(const Cluster& cluster);
 NodeHealth node_health(const Cluster& cluster, std::uint32_t node);

@@ -186,14 +186,7 @@ Result<Cluster> up(const UpOptions& options) {
     if (!removed) return removed.error();
   }
 
-  Cluster cluster;
-  cluster.mode = Mode::kProc;
-  cluster.dir = dir;
-  cluster.pool_path = options.pool_path.empty() ? default_pool_path(dir) : options.pool_path;
-  cluster.pool_size = options.pool_size;
-  cluster.membership = options.membership;
-  cluster.binaries = options.binaries;
-  cluster.started_unix = static_cast<std::int64_t>(std::time(nullptr));
+  Cluster cluster = new_cluster(Mode::kProc, dir, options);
   cluster.vm.server_log = dir + "/ivshmem-server.log";
   cluster.vm.ivshmem_server = (fs::path(cluster.binaries.gmmd).parent_path() / "gmm-ivshmem-server").string();
   for (std::uint32_t id = 0; id < options.nodes; ++id) {

@@ -392,14 +392,7 @@ Result<Cluster> up(const UpOptions& options) {
     }
   }
 
-  Cluster cluster;
-  cluster.mode = Mode::kVm;
-  cluster.dir = dir;
-  cluster.pool_path = options.pool_path.empty() ? default_pool_path(dir) : options.pool_path;
-  cluster.pool_size = options.pool_size;
-  cluster.membership = options.membership;
-  cluster.binaries = options.binaries;
-  cluster.started_unix = static_cast<std::int64_t>(std::time(nullptr));
+  Cluster cluster = new_cluster(Mode::kVm, dir, options);
   cluster.vm.accel = std::string(accel_name(accel->accel));
   cluster.vm.image_dir = image_dir();
   cluster.vm.share_dir = build_dir().string();
