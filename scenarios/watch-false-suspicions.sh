@@ -16,34 +16,15 @@ seconds=${2:-60}
 shift $(($# < 2 ? $# : 2))
 [[ "${1:-}" == "--" ]] && shift
 mode=${GMM_MODE:-proc}
-pool_size=64M
-[[ "$mode" == vm ]] && pool_size=256M
-host="$(cd "$build" && pwd)/bin/gmm-host"
-command -v jq >/dev/null || { echo "watch-false-suspicions: needs jq" >&2; exit 2; }
-dir=$(mktemp -d /tmp/gmm-watch-XXXXXX)
-load_pids=()
-cleanup() {
-  for pid in "${load_pids[@]}"; do kill "$pid" 2>/dev/null; done
-  "$host" --dir "$dir" down >/dev/null 2>&1
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-gmm_host() { "$host" --dir "$dir" "$@"; }
+script=watch-false-suspicions
+source "$(dirname "$0")/lib/cluster.sh"
 incarnations() { gmm_host status --json | jq -c '[.nodes[].incarnation]'; }
 
 gmm_host up --mode "$mode" --nodes 4 --pool-size "$pool_size" "$@" || exit 1
 echo "start: incarnations $(incarnations)"
 sleep "$seconds"
 echo "after $seconds s idle: incarnations $(incarnations)"
-for n in 0 1 2 3; do
-  loop="while :; do gmmctl alloc load-$n 4K >/dev/null 2>&1; gmmctl free load-$n >/dev/null 2>&1; sleep 0.1; done"
-  if [[ "$mode" == vm ]]; then
-    gmm_host exec "$n" -- sh -c "( $loop ) </dev/null >/dev/null 2>&1 &" >/dev/null
-  else
-    gmm_host exec "$n" -- sh -c "$loop" >/dev/null 2>&1 &
-    load_pids+=($!)
-  fi
-done
+for n in 0 1 2 3; do start_load "$n"; done
 sleep "$seconds"
 echo "after $seconds s under light load: incarnations $(incarnations)"
 grep -h "event node-failed (system phase)" "$dir"/node*.log "$dir"/node*.console.log 2>/dev/null | sort | uniq | head -20
