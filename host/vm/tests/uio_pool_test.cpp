@@ -38,6 +38,16 @@ void fake_uio(const std::string& sysfs, const std::string& name, const std::stri
   test::write_text(d + "/device/ivposition", "3\n");
 }
 
+// fake_uio("uio0", "gmm_ivshmem") plus /dev/uio0 as a regular file the size
+// of the device's mmap space (one register page, then the pool); its path.
+std::string fake_gmm_device(const test::TempDir& dir) {
+  fake_uio(dir.path + "/sys/class/uio", "uio0", "gmm_ivshmem");
+  const std::string dev = dir.path + "/dev/uio0";
+  test::write_text(dev, "");
+  test::make_file(dev, static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE)) + kPool);
+  return dev;
+}
+
 }  // namespace
 
 TEST_CASE("find_uio_device: by driver name, lowest number first; maps parsed", "[uio_pool]") {
@@ -83,11 +93,8 @@ TEST_CASE("find_uio_device: nothing there, or a device without the pool map", "[
 TEST_CASE("UioPool: maps the pool and the registers at the UIO mmap offsets", "[uio_pool]") {
   test::TempDir dir;
   const std::string sysfs = dir.path + "/sys/class/uio";
-  fake_uio(sysfs, "uio0", "gmm_ivshmem");
+  const std::string dev = fake_gmm_device(dir);
   const long page = ::sysconf(_SC_PAGESIZE);
-  const std::string dev = dir.path + "/dev/uio0";
-  test::write_text(dev, "");
-  test::make_file(dev, static_cast<std::uint64_t>(page) + kPool);
   {  // IVPosition register (BAR0 + 8) = 3; a pool word at offset 16
     int fd = ::open(dev.c_str(), O_RDWR);
     std::uint32_t position = 3;
@@ -134,11 +141,7 @@ TEST_CASE("UioPool: maps the pool and the registers at the UIO mmap offsets", "[
 TEST_CASE("UioDoorbell: ring writes the Doorbell register, ignores what the register cannot hold", "[uio_pool]") {
   test::TempDir dir;
   const std::string sysfs = dir.path + "/sys/class/uio";
-  fake_uio(sysfs, "uio0", "gmm_ivshmem");
-  const long page = ::sysconf(_SC_PAGESIZE);
-  const std::string dev = dir.path + "/dev/uio0";
-  test::write_text(dev, "");
-  test::make_file(dev, static_cast<std::uint64_t>(page) + kPool);
+  const std::string dev = fake_gmm_device(dir);
   auto device = gmm::gmmd::find_uio_device(sysfs, dir.path + "/dev");
   REQUIRE(device);
   auto pool = UioPool::open(*device);
