@@ -7,6 +7,7 @@
 #include <atomic>
 #include <charconv>
 #include <cstdlib>
+#include <optional>
 #include <string>
 
 namespace gmm {
@@ -22,6 +23,14 @@ constexpr std::array<CrashPointInfo, static_cast<std::size_t>(CrashPoint::kCount
 constexpr std::uint32_t kDisarmed = 0xFFFFFFFFu;
 std::atomic<std::uint32_t> g_armed{kDisarmed};
 std::atomic<std::uint32_t> g_remaining{0};
+std::atomic<CrashAction> g_action{CrashAction::kKill};
+
+std::optional<CrashAction> action_by_name(std::string_view name) {
+  if (name == "kill") return CrashAction::kKill;
+  if (name == "stop") return CrashAction::kStop;
+  if (name == "hang") return CrashAction::kHang;
+  return std::nullopt;
+}
 
 }  // namespace
 
@@ -33,28 +42,47 @@ std::optional<CrashPoint> crash_point_by_name(std::string_view name) {
   return std::nullopt;
 }
 
-void crash_arm(CrashPoint point, std::uint32_t nth) {
+void crash_arm(CrashPoint point, std::uint32_t nth, CrashAction action) {
   g_remaining.store(nth == 0 ? 1 : nth);
+  g_action.store(action);
   g_armed.store(static_cast<std::uint32_t>(point));
 }
 
 void crash_disarm() { g_armed.store(kDisarmed); }
 
 Status crash_arm_from_spec(std::string_view spec) {
-  std::string_view name = spec;
+  std::string_view rest = spec;
+  auto next_field = [&rest] {
+    const auto colon = rest.find(':');
+    std::string_view field = rest.substr(0, colon);
+    rest = colon == std::string_view::npos ? std::string_view{} : rest.substr(colon + 1);
+    return field;
+  };
+  const std::string_view name = next_field();
+  if (spec.ends_with(':'))
+    return make_error(Errc::kInvalidArgument, "crash spec is POINT[:N][:kill|stop|hang], not '" + std::string(spec) + "'");
   std::uint32_t nth = 1;
-  if (auto colon = spec.find(':'); colon != std::string_view::npos) {
-    name = spec.substr(0, colon);
-    auto count = spec.substr(colon + 1);
-    auto [ptr, ec] = std::from_chars(count.data(), count.data() + count.size(), nth);
-    if (ec != std::errc() || ptr != count.data() + count.size() || nth == 0)
-      return make_error(Errc::kInvalidArgument, "crash point count must be a positive integer: " + std::string(spec));
+  CrashAction action = CrashAction::kKill;
+  bool have_count = false, have_action = false;
+  while (!rest.empty()) {
+    const std::string_view field = next_field();
+    if (!field.empty() && field.find_first_not_of("0123456789") == std::string_view::npos && !have_count) {
+      auto [ptr, ec] = std::from_chars(field.data(), field.data() + field.size(), nth);
+      if (ec != std::errc() || nth == 0)
+        return make_error(Errc::kInvalidArgument, "crash point count must be a positive integer: " + std::string(spec));
+      have_count = true;
+    } else if (auto parsed = action_by_name(field); parsed && !have_action) {
+      action = *parsed;
+      have_action = true;
+    } else {
+      return make_error(Errc::kInvalidArgument, "crash spec is POINT[:N][:kill|stop|hang], not '" + std::string(spec) + "'");
+    }
   }
   auto point = crash_point_by_name(name);
   if (!point)
     return make_error(Errc::kInvalidArgument,
                       "unknown crash point '" + std::string(name) + "' (gmm-host points lists them)");
-  crash_arm(*point, nth);
+  crash_arm(*point, nth, action);
   return ok_status();
 }
 
@@ -67,8 +95,16 @@ Status crash_arm_from_env() {
 void crash_point(CrashPoint point) {
   if (g_armed.load(std::memory_order_relaxed) != static_cast<std::uint32_t>(point)) return;
   if (g_remaining.fetch_sub(1) != 1) return;
-  ::kill(::getpid(), SIGKILL);
-  ::_exit(137);  // not reached
+  switch (g_action.load()) {
+    case CrashAction::kKill:
+      ::kill(::getpid(), SIGKILL);
+      ::_exit(137);  // not reached
+    case CrashAction::kStop:
+      ::kill(::getpid(), SIGSTOP);  // the whole process, until SIGCONT
+      return;
+    case CrashAction::kHang:
+      for (;;) ::pause();  // this thread only; the others run on
+  }
 }
 
 }  // namespace gmm

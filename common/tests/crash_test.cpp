@@ -89,3 +89,18 @@ TEST_CASE("crash points: every point is listed once with a description", "[crash
   CHECK(crash_arm_from_spec("no.such.point").error().code == Errc::kInvalidArgument);
   CHECK(crash_arm_from_spec("alloc.begun:x").error().code == Errc::kInvalidArgument);
 }
+
+TEST_CASE("crash points: a spec names a point, then optionally a count and an action", "[core]") {
+  for (const char* good : {"alloc.begun", "alloc.begun:3", "alloc.begun:stop", "alloc.begun:2:hang", "alloc.begun:kill:2"}) {
+    INFO(good);
+    CHECK(crash_arm_from_spec(good).ok());
+  }
+  for (const char* bad : {"nope", "alloc.begun:0", "alloc.begun:sleep", "alloc.begun:2:3", "alloc.begun:stop:hang",
+                          "alloc.begun:", "alloc.begun:-1"}) {
+    INFO(bad);
+    auto armed = crash_arm_from_spec(bad);
+    REQUIRE_FALSE(armed.ok());
+    CHECK(armed.error().code == Errc::kInvalidArgument);
+  }
+  crash_disarm();
+}

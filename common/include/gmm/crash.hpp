@@ -1,7 +1,11 @@
 // Named crash points: every step of every multi-step update has one.
-// Armed with GMMD_CRASH_AT=<point>[:<nth>] (or crash_arm()), the process
-// kills itself with SIGKILL the nth time it reaches the point, leaving the
-// pool exactly as a crashed node would. `gmm-host points` lists them all.
+// Armed with GMMD_CRASH_AT=<point>[:<nth>][:<action>] (or crash_arm()), the
+// process fails there the nth time it reaches the point, leaving the pool
+// exactly as a failed node would. `gmm-host points` lists them all.
+// Actions: kill (default: SIGKILL itself, an OS crash), stop (SIGSTOP
+// itself, a paused VM: every thread stops, heartbeat included; SIGCONT
+// resumes it) and hang (only the calling thread blocks for ever while the
+// rest of the process, heartbeat included, runs on: a wedged daemon).
 #pragma once
 
 #include <cstdint>
@@ -56,14 +60,17 @@ struct CrashPointInfo {
 std::span<const CrashPointInfo> crash_points();
 std::optional<CrashPoint> crash_point_by_name(std::string_view name);
 
-// Arms one point: the process dies the nth time (1-based) it is reached.
-void crash_arm(CrashPoint point, std::uint32_t nth = 1);
+enum class CrashAction : std::uint32_t { kKill, kStop, kHang };
+
+// Arms one point: the process fails the nth time (1-based) it is reached.
+void crash_arm(CrashPoint point, std::uint32_t nth = 1, CrashAction action = CrashAction::kKill);
 void crash_disarm();
-// Parses GMMD_CRASH_AT=<point>[:<nth>]; errors name the unknown point.
+// Parses GMMD_CRASH_AT=<point>[:<nth>][:kill|stop|hang]; errors name what
+// is wrong (an unknown point or action, a count that is not positive).
 Status crash_arm_from_env();
 Status crash_arm_from_spec(std::string_view spec);
 
-// Called at each step; dies here if armed for it.
+// Called at each step; fails here if armed for it.
 void crash_point(CrashPoint point);
 
 }  // namespace gmm
