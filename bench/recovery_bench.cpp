@@ -28,6 +28,7 @@
 #include "gmm/doorbell.hpp"
 #include "gmm/membership.hpp"
 #include "gmm/messages.hpp"
+#include "gmm/node_threads.hpp"
 #include "ivshmem_doorbell.hpp"
 #include "ivshmem_server.hpp"
 
@@ -95,17 +96,16 @@ struct ClusterControl {
   std::atomic<int> opened{0};     // survivors that opened all k
 };
 
-// A node process (like gmmd, or common/tests/cluster_harness.hpp): join,
-// allocate or open the shared sections, then tick the agent at least every
-// period (sooner when its doorbell rings) until SIGTERM, and leave. Exit
-// codes name the step that failed.
+// A node process (like gmmd, or common/tests/cluster_harness.hpp): start
+// the node's liveness thread, join, allocate or open the shared sections,
+// then run its agent thread until SIGTERM, and leave. Exit codes name the
+// step that failed.
 [[noreturn]] void node_process(const Pool& pool, std::uint32_t id, std::uint32_t victim, std::uint64_t k,
                                ClusterControl& control, const DoorbellServer* server) {
   struct sigaction sa {};
   sa.sa_handler = [](int) { g_stop = 1; };
   ::sigaction(SIGTERM, &sa, nullptr);
   Node node(pool, id);
-  if (!node.join()) ::_exit(10);
   PollingDoorbell polling;
   std::unique_ptr<Doorbell> ivshmem;
   if (server != nullptr) {
@@ -114,8 +114,15 @@ struct ClusterControl {
     ivshmem = std::move(*connected);
   }
   Messenger messenger(pool, id, ivshmem ? *ivshmem : static_cast<Doorbell&>(polling));
-  EventService events;
-  ClusterAgent agent(node, events, &messenger);
+  // Start ticking at a random phase of the period: nodes of a real cluster
+  // boot independently, while these were forked within a millisecond, and
+  // the phases between declarer, coordinator and survivors decide how many
+  // periods recovery waits (docs/benchmarks.md).
+  std::mt19937_64 random(realtime_ns() ^ (std::uint64_t{id} << 32));
+  const std::uint64_t period_us = load_acquire(pool.cluster().heartbeat_period_us);
+  std::this_thread::sleep_for(std::chrono::microseconds(random() % period_us));
+  LivenessThread liveness(node, &messenger);
+  if (!node.join()) ::_exit(10);
   if (id == victim) {
     for (std::uint64_t i = 0; i < k; ++i)
       if (!node.allocate(section_name(i), 4096, Placement::local())) ::_exit(11);
@@ -125,29 +132,16 @@ struct ClusterControl {
       if (!node.open(section_name(i))) ::_exit(12);
     control.opened.fetch_add(1);
   }
-  // Start ticking at a random phase of the period: nodes of a real cluster
-  // boot independently, while these were forked within a millisecond, and
-  // the phases between declarer, coordinator and survivors decide how many
-  // periods recovery waits (docs/benchmarks.md).
-  std::mt19937_64 random(realtime_ns() ^ (std::uint64_t{id} << 32));
-  const auto period_us = static_cast<std::uint64_t>(agent.period().count());
-  std::this_thread::sleep_for(std::chrono::microseconds(random() % period_us));
-  // As gmmd's AgentThread: a tick every period; between ticks, wait on the
-  // doorbell and act on what it brought at once.
-  using Clock = std::chrono::steady_clock;
-  auto next_tick = Clock::now();
+  EventService events;
+  const std::uint32_t incarnation = node.incarnation();
+  AgentThread agent(node, events, messenger, [] { ::_exit(0); });
   while (!g_stop) {
-    const bool tick_due = Clock::now() >= next_tick;
-    const auto result = tick_due ? agent.tick() : agent.on_doorbell();
-    if (result == ClusterAgent::TickResult::kLeft) ::_exit(0);
-    if (result == ClusterAgent::TickResult::kExpelled) ::_exit(13);  // a survivor must not be expelled here
-    if (tick_due) {
-      next_tick += agent.period();
-      if (next_tick <= Clock::now()) next_tick = Clock::now() + agent.period();
-    }
-    messenger.doorbell().wait(std::chrono::duration_cast<std::chrono::microseconds>(next_tick - Clock::now()));
+    if (!node.is_member() || node.incarnation() != incarnation) ::_exit(13);  // a survivor must not be expelled here
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
+  agent.stop();
   node.leave();
+  liveness.stop();
   ::_exit(0);
 }
 

@@ -15,6 +15,7 @@
 
 #include "directory.hpp"
 #include "gmm/atomic.hpp"
+#include "gmm/liveness.hpp"
 #include "gmm/lock.hpp"
 
 namespace gmm {
@@ -37,7 +38,7 @@ struct Snapshot {
   std::vector<DirEntry> dir_primary, dir_replica;
   std::vector<PartitionCopy> partitions;
   std::vector<SyncObject> sync_objects;
-  std::vector<std::string> dead_locks;
+  std::vector<std::string> lock_problems;
 };
 
 template <class T>
@@ -46,16 +47,18 @@ std::vector<T> copy_of(std::span<T> s) {
 }
 
 // Acquires every table lock in the documented order, except those held by a
-// dead owner (reported instead: repairing is the nodes' job, not the checker's).
+// dead or stalled owner (reported instead: declaring and repairing are the
+// nodes' job, not the checker's). Each wait is bounded, so a wedged or
+// stopped lock holder cannot hang the checker: it reports and goes on.
 class CheckerLocks {
  public:
-  CheckerLocks(const Pool& pool, std::vector<std::string>& dead)
+  CheckerLocks(const Pool& pool, std::vector<std::string>& problems)
       : pool_(pool), me_(lock_owner_word(kCheckerNode, static_cast<std::uint32_t>(::getpid()))) {
-    take(pool.locks().membership, "membership", dead);
-    take(pool.locks().directory, "directory", dead);
+    take(pool.locks().directory, "directory", problems);
     for (std::uint32_t n = 0; n < pool.node_count(); ++n)
-      if (!pool.partition_lost(n)) take(pool.locks().partition[n], fmt::format("partition {}", n), dead);
-    take(pool.locks().sync, "sync", dead);
+      if (!pool.partition_lost(n)) take(pool.locks().partition[n], fmt::format("partition {}", n), problems);
+    take(pool.locks().sync, "sync", problems);
+    take(pool.locks().membership, "membership", problems);  // a leaf: last
   }
   ~CheckerLocks() {
     for (auto it = held_.rbegin(); it != held_.rend(); ++it) lock_release(**it, me_);
@@ -67,14 +70,22 @@ class CheckerLocks {
   }
 
  private:
-  void take(GlobalLock& lock, const std::string& name, std::vector<std::string>& dead) {
+  void take(GlobalLock& lock, const std::string& name, std::vector<std::string>& problems) {
     if (lock_held_by_dead_owner(pool_, lock)) {
-      dead.push_back(fmt::format("{} lock is held by dead owner node {}", name,
-                                 lock_owner_node(load_acquire(lock.owner))));
+      problems.push_back(fmt::format("{} lock is held by dead owner node {}", name,
+                                     lock_owner_node(load_acquire(lock.owner))));
       return;
     }
-    auto got = lock_acquire(pool_, lock, me_);
-    if (got) held_.push_back(&lock);
+    // Long enough for any healthy holder (holds are short; a stalled one
+    // shows within the detection threshold), short enough for a person.
+    const std::uint64_t max_wait = std::max<std::uint64_t>(4 * detection_threshold_ns(pool_), 2'000'000'000);
+    auto got = lock_acquire_bounded(pool_, lock, me_, max_wait);
+    if (got) {
+      held_.push_back(&lock);
+      return;
+    }
+    problems.push_back(fmt::format("{} lock not taken: {}; the tables it protects were copied without it",
+                                   name, got.error().message));
   }
   const Pool& pool_;
   std::uint64_t me_;
@@ -146,11 +157,11 @@ constexpr int kSnapshotAttempts = 5;
 Snapshot take_snapshot(const Pool& pool) {
   for (int attempt = 1;; ++attempt) {
     Snapshot snap;
-    CheckerLocks locks(pool, snap.dead_locks);
+    CheckerLocks locks(pool, snap.lock_problems);
     copy_tables(pool, snap);
     if (locks.all_still_held()) return snap;
     if (attempt == kSnapshotAttempts) {
-      snap.dead_locks.push_back(fmt::format(
+      snap.lock_problems.push_back(fmt::format(
           "no consistent copy of the tables: a node took over the checker's locks during each of {} copies "
           "(the checker held them longer than its lease; is the machine overloaded?)",
           kSnapshotAttempts));
@@ -165,7 +176,7 @@ class Checker {
       : sb_(pool.superblock()), snap_(std::move(snap)), report_(report) {}
 
   void run() {
-    for (const auto& d : snap_.dead_locks) violation("{}", d);
+    for (const auto& d : snap_.lock_problems) violation("{}", d);
     check_directory_copies();
     for (std::uint32_t node = 0; node < sb_.node_count; ++node)
       if (!lost(node)) check_partition(node);

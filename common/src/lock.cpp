@@ -1,10 +1,5 @@
 #include "gmm/lock.hpp"
 
-#include <sched.h>
-#include <time.h>
-
-#include <chrono>
-
 #include "gmm/atomic.hpp"
 #include "gmm/clock.hpp"
 
@@ -16,28 +11,6 @@ namespace {
 // The host checker holds locks only for a snapshot copy; after this lease a
 // checker-owned lock counts as abandoned (the checker process died).
 constexpr std::uint64_t kCheckerLeaseNs = 2'000'000'000;
-
-
-class Backoff {
- public:
-  void wait() {
-    if (round_ < 64) {
-      __builtin_ia32_pause();
-    } else if (round_ < 80) {
-      sched_yield();
-    } else {
-      timespec ts{0, static_cast<long>(sleep_ns_)};
-      nanosleep(&ts, nullptr);
-      sleep_ns_ = sleep_ns_ * 2 > kMaxSleepNs ? kMaxSleepNs : sleep_ns_ * 2;
-    }
-    ++round_;
-  }
-
- private:
-  static constexpr std::uint64_t kMaxSleepNs = 1'000'000;
-  std::uint32_t round_ = 0;
-  std::uint64_t sleep_ns_ = 10'000;
-};
 
 }  // namespace
 
@@ -72,11 +45,8 @@ bool lock_held_by_dead_owner(const Pool& pool, const GlobalLock& lock) {
   return word != 0 && !owner_alive_for(pool, lock, word);
 }
 
-namespace {
-
-Result<LockAcquired> acquire(const Pool& pool, GlobalLock& lock, std::uint64_t me, bool wait) {
+Result<LockAcquired> lock_try_acquire(const Pool& pool, GlobalLock& lock, std::uint64_t me) {
   const bool me_is_node = lock_owner_node(me) != kCheckerNode;
-  Backoff backoff;
   for (;;) {
     // Fencing: a node declared failed must not touch any table.
     if (me_is_node && !lock_owner_alive(pool, me))
@@ -91,9 +61,7 @@ Result<LockAcquired> acquire(const Pool& pool, GlobalLock& lock, std::uint64_t m
       if (!cas_acq_rel(lock.owner, current, me)) continue;
       took_from_dead = true;
     } else {
-      if (!wait) return make_error(Errc::kBusy, "global lock is held by a live owner");
-      backoff.wait();
-      continue;
+      return make_error(Errc::kBusy, "global lock is held by a live owner");
     }
     // The time is read only for the checker's lease: nodes skip the clock call.
     if (!me_is_node) store_release(lock.since_ns, realtime_ns());
@@ -110,16 +78,6 @@ Result<LockAcquired> acquire(const Pool& pool, GlobalLock& lock, std::uint64_t m
     // A previous repairer may itself have died before making it consistent.
     return state == LockState::kInconsistent ? LockAcquired::kOwnerDied : LockAcquired::kClean;
   }
-}
-
-}  // namespace
-
-Result<LockAcquired> lock_acquire(const Pool& pool, GlobalLock& lock, std::uint64_t me) {
-  return acquire(pool, lock, me, true);
-}
-
-Result<LockAcquired> lock_try_acquire(const Pool& pool, GlobalLock& lock, std::uint64_t me) {
-  return acquire(pool, lock, me, false);
 }
 
 thread_local TableLock* TableLock::current_ = nullptr;

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <bit>
-#include <thread>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -20,67 +19,15 @@ std::uint64_t bit(std::uint32_t node) { return std::uint64_t{1} << node; }
 
 std::uint64_t checker_owner() { return lock_owner_word(kCheckerNode, static_cast<std::uint32_t>(::getpid())); }
 
+// A membership change is broadcast (view-changed) so that the others act
+// at once instead of at their next tick.
+void announce(Messenger* messenger) {
+  if (messenger != nullptr)
+    (void)messenger->broadcast(static_cast<std::uint32_t>(MessageKind::kViewChanged), {});  // best effort
+}
+
 }  // namespace
 
-namespace records {
-
-RecoveryRecord& append(const Pool& pool, EventKind kind, std::uint32_t node, std::uint32_t incarnation,
-                       std::uint32_t declared_by, std::uint64_t last_beat_ns) {
-  ClusterHeader& c = pool.cluster();
-  const std::uint64_t epoch = load_acquire(c.view_epoch) + 1;
-  store_release(c.view_epoch, epoch);
-  const std::uint64_t sequence = load_acquire(c.events) + 1;
-  RecoveryRecord& r = pool.recovery(sequence);
-  std::memset(static_cast<void*>(&r), 0, sizeof(r));
-  r.kind = static_cast<std::uint32_t>(kind);
-  r.node = node;
-  r.incarnation = incarnation;
-  r.declared_by = declared_by;
-  r.sequence = sequence;
-  r.view_epoch = epoch;
-  r.last_beat_ns = last_beat_ns;
-  r.declared_ns = realtime_ns();
-  r.survivors = load_acquire(c.members);
-  store_release(c.events, sequence);  // publish last
-  return r;
-}
-
-void repair_membership(const Pool& pool) {
-  std::uint64_t members = 0;
-  for (std::uint32_t n = 0; n < pool.node_count(); ++n)
-    if (load_state<NodeState>(pool.node_slot(n).state) == NodeState::kMember) members |= bit(n);
-  store_release(pool.cluster().members, members);
-}
-
-Result<TableLock> lock_membership(const Pool& pool, std::uint64_t me, const std::function<void()>& keep_alive) {
-  GlobalLock& lock = pool.locks().membership;
-  auto repair = [&] { repair_membership(pool); };
-  std::uint64_t watched_owner = 0, watched_beat = 0, since_ns = 0;
-  for (;;) {
-    auto got = lock_try_acquire(pool, lock, me);
-    if (got || got.error().code != Errc::kBusy) return TableLock::adopt(pool, lock, me, got, repair);
-    if (keep_alive) keep_alive();
-    const ClusterHeader& c = pool.cluster();
-    const std::uint64_t period_ns = std::uint64_t{load_acquire(c.heartbeat_period_us)} * 1000;
-    const std::uint64_t owner = load_acquire(lock.owner);
-    const std::uint32_t node = lock_owner_node(owner);
-    if (node < pool.node_count()) {
-      const std::uint64_t beat = load_acquire(pool.node_slot(node).heartbeat);
-      const std::uint64_t now = realtime_ns();
-      if (owner != watched_owner || beat != watched_beat) {
-        watched_owner = owner;
-        watched_beat = beat;
-        since_ns = now;
-      } else if (now - since_ns > period_ns * load_acquire(c.miss_threshold)) {
-        auto taken = lock_take_over(lock, owner, me);
-        if (taken) return TableLock::adopt(pool, lock, me, taken, repair);
-      }
-    }
-    std::this_thread::sleep_for(std::chrono::nanoseconds(std::max<std::uint64_t>(period_ns / 4, 100'000)));
-  }
-}
-
-}  // namespace records
 
 std::string_view event_name(EventKind kind) {
   switch (kind) {
@@ -125,18 +72,15 @@ ClusterAgent::ClusterAgent(Node& node, EventService& events, Messenger* messenge
 }
 
 void ClusterAgent::reset() {
-  watched_ = kNoNode;
-  seen_events_ = load_acquire(pool_.cluster().events);  // history is not ours to act on
+  // Events before this incarnation joined are not ours to act on; those
+  // since are, even if declared while the join was still cleaning up.
+  seen_events_ = node_.joined_event();
   pending_.clear();
-  last_tick_ns_ = 0;
   if (messenger_ != nullptr) messenger_->discard_pending();
   announce_view_change();  // we (re)joined: paper 4.1 tells the others at once
 }
 
-void ClusterAgent::announce_view_change() {
-  if (messenger_ != nullptr)
-    (void)messenger_->broadcast(static_cast<std::uint32_t>(MessageKind::kViewChanged), {});  // best effort
-}
+void ClusterAgent::announce_view_change() { announce(messenger_); }
 
 void ClusterAgent::drain_messages() {
   if (messenger_ == nullptr) return;
@@ -152,16 +96,8 @@ std::chrono::microseconds ClusterAgent::period() const {
 ClusterAgent::TickResult ClusterAgent::tick() {
   // Fencing: an expelled node touches nothing and must rejoin.
   if (!node_.is_member()) return TickResult::kExpelled;
-  const std::uint64_t now = realtime_ns();
-  beat();
-  if (leave_if_asked(now)) return TickResult::kLeft;
-  // If this agent itself was stalled (paused, descheduled), what it saw of
-  // its successor is stale: start watching afresh rather than accuse it.
-  const std::uint64_t stall_ns = static_cast<std::uint64_t>(period().count()) * 1000 * 2;
-  if (last_tick_ns_ != 0 && now - last_tick_ns_ > stall_ns) watched_ = kNoNode;
-  last_tick_ns_ = now;
+  if (leave_if_asked(realtime_ns())) return TickResult::kLeft;
   drain_messages();
-  watch_successor(now);
   coordinate();
   observe_records();
   return node_.is_member() ? TickResult::kOk : TickResult::kExpelled;
@@ -175,47 +111,50 @@ ClusterAgent::TickResult ClusterAgent::on_doorbell() {
   return node_.is_member() ? TickResult::kOk : TickResult::kExpelled;
 }
 
-void ClusterAgent::beat() { node_.beat(); }
+// ----------------------------------------------------------- LivenessAgent --
 
-void ClusterAgent::watch_successor(std::uint64_t now_ns) {
+LivenessAgent::LivenessAgent(Node& node, Messenger* messenger, AgentLog log)
+    : node_(node), messenger_(messenger), log_(std::move(log)), pool_(node.pool()) {}
+
+std::chrono::microseconds LivenessAgent::period() const {
+  return std::chrono::microseconds(load_acquire(pool_.cluster().heartbeat_period_us));
+}
+
+void LivenessAgent::tick() {
+  const std::uint64_t now = monotonic_ns();
+  const bool wedged = wedge_.wedged(pool_, node_.lock_owner(), now);
+  if (wedged != wedged_ && log_)
+    log_(wedged ? LogLevel::kWarning : LogLevel::kInfo,
+         wedged ? fmt::format("wedged: {}; progress stops, so the others declare this node failed", wedge_.culprit())
+                : std::string("no longer wedged"));
+  wedged_ = wedged;
+  node_.beat(!wedged);
+  // If this thread itself was stalled (paused, descheduled), what it saw of
+  // its successor is stale: start watching afresh rather than accuse it.
+  const std::uint64_t stall_ns = static_cast<std::uint64_t>(period().count()) * 1000 * 2;
+  if (last_tick_ns_ != 0 && now - last_tick_ns_ > stall_ns) successor_.reset();
+  last_tick_ns_ = now;
+  // Fencing: an expelled node accuses nobody (its agent thread rejoins).
+  if (node_.is_member()) watch_successor(now);
+}
+
+void LivenessAgent::watch_successor(std::uint64_t now_ns) {
   const std::uint64_t members = load_acquire(pool_.cluster().members) & ~bit(node_.id());
   if (members == 0) {
-    watched_ = kNoNode;
+    successor_.reset();
     return;
   }
   // Ring: the next member by id after this node, wrapping around.
   const std::uint64_t above = members & ~((bit(node_.id()) << 1) - 1);
   const auto successor = static_cast<std::uint32_t>(std::countr_zero(above != 0 ? above : members));
-  const NodeSlot& slot = pool_.node_slot(successor);
-  const std::uint32_t incarnation = load_acquire(slot.incarnation);
-  const std::uint64_t beat = load_acquire(slot.heartbeat);
-  if (successor != watched_ || incarnation != watched_incarnation_ || beat != watched_beat_) {
-    watched_ = successor;
-    watched_incarnation_ = incarnation;
-    watched_beat_ = beat;
-    watched_since_ns_ = now_ns;
-    return;
-  }
-  const ClusterHeader& c = pool_.cluster();
-  const std::uint64_t limit_ns =
-      static_cast<std::uint64_t>(load_acquire(c.heartbeat_period_us)) * 1000 * load_acquire(c.miss_threshold);
-  if (now_ns - watched_since_ns_ > limit_ns) declare_failed(successor, incarnation, beat, now_ns);
-}
-
-void ClusterAgent::declare_failed(std::uint32_t node, std::uint32_t incarnation, std::uint64_t last_beat, std::uint64_t) {
-  auto lock = records::lock_membership(pool_, node_.lock_owner(), [&] { beat(); });
-  if (!lock) return;
-  NodeSlot& slot = pool_.node_slot(node);
-  // Re-check under the lock: someone else may have declared it, or it beat.
-  if (load_state<NodeState>(slot.state) != NodeState::kMember || load_acquire(slot.incarnation) != incarnation ||
-      load_acquire(slot.heartbeat) != last_beat)
-    return;
-  publish_state(slot.state, NodeState::kFailed);
-  ClusterHeader& c = pool_.cluster();
-  store_release(c.members, load_acquire(c.members) & ~bit(node));
-  records::append(pool_, EventKind::kNodeFailed, node, incarnation, node_.id(), load_acquire(slot.heartbeat_ns));
-  watched_ = kNoNode;
-  announce_view_change();
+  const std::uint32_t incarnation = load_acquire(pool_.node_slot(successor).incarnation);
+  const auto stall = successor_.observe(pool_, successor, incarnation, now_ns);
+  if (!stall) return;
+  auto declared = records::declare_failed(pool_, node_.lock_owner(), *stall, [&] { node_.beat(!wedged_); });
+  successor_.reset();
+  if (!declared || !*declared) return;
+  if (log_) log_(LogLevel::kWarning, fmt::format("declared {} failed", stall->describe()));
+  announce(messenger_);
 }
 
 // The coordinator (live member with the lowest id) recovers the tables.
@@ -230,7 +169,7 @@ void ClusterAgent::coordinate() {
   const std::uint64_t first = events > kRecoveryRecords ? events - kRecoveryRecords + 1 : 1;
   if (!failed.empty()) {
     if (!node_.recover_failed_nodes(failed)) return;  // retried next period
-    auto lock = records::lock_membership(pool_, node_.lock_owner(), [&] { beat(); });
+    auto lock = records::lock_membership(pool_, node_.lock_owner(), nullptr);
     if (!lock) return;
     ClusterHeader& cluster = pool_.cluster();
     for (std::uint32_t n : failed) {

@@ -57,7 +57,7 @@ class Node::Txn {
     store_release(slot.next_txn_id, id);
     store_relaxed(record_.txn_id, id);
     record_.kind = static_cast<std::uint32_t>(kind);
-    store_relaxed(record_.incarnation, node.incarnation_);
+    store_relaxed(record_.incarnation, node.incarnation());
     record_.step = 0;
     record_.gid = 0;
     record_.dir_slot = record_.section_index = record_.sharer_index = kNoIndex;
@@ -87,13 +87,13 @@ class Node::Txn {
   Status commit(CrashPoint committing) {
     publish_state(record_.state, TxnState::kCommitting);
     step(committing);
-    auto done = txn::roll_forward(node_.pool_, node_.lock_owner_, node_.id_, record_);
+    auto done = txn::roll_forward(node_.pool_, node_.lock_owner(), node_.id_, record_);
     unfinished_ = !done.ok();
     return done;
   }
   // Undo every reservation (the abort path and recovery share this code).
   Error abort(Error why) {
-    auto undone = txn::roll_back(node_.pool_, node_.lock_owner_, node_.id_, record_);
+    auto undone = txn::roll_back(node_.pool_, node_.lock_owner(), node_.id_, record_);
     unfinished_ = !undone.ok();
     return undone ? std::move(why) : undone.error();
   }
@@ -113,22 +113,23 @@ std::uint32_t Node::claim_txn_slot() {
   return 0;  // unreachable: calls are serialised by mutex_, so one slot suffices
 }
 
-Result<TableLock> Node::lock_membership() {
-  return records::lock_membership(pool_, lock_owner_, [&] { beat(); });
-}
+// No keep-alive while waiting: the node's liveness thread beats meanwhile.
+Result<TableLock> Node::lock_membership() { return records::lock_membership(pool_, lock_owner(), nullptr); }
 
-void Node::beat() {
+void Node::beat(bool progressing) {
+  if (lock_owner() == 0) return;  // never joined: no incarnation to show alive
   NodeSlot& slot = pool_.node_slot(id_);
   fetch_add_acq_rel(slot.heartbeat, std::uint64_t{1});
+  if (progressing) fetch_add_acq_rel(slot.progress, std::uint64_t{1});
   store_release(slot.heartbeat_ns, realtime_ns());
 }
 
 Result<TableLock> Node::lock_directory() {
-  return TableLock::acquire(pool_, pool_.locks().directory, lock_owner_, [&] { dir::repair(pool_); });
+  return TableLock::acquire(pool_, pool_.locks().directory, lock_owner(), [&] { dir::repair(pool_); });
 }
 
 Result<TableLock> Node::lock_partition(std::uint32_t node) {
-  return TableLock::acquire(pool_, pool_.locks().partition[node], lock_owner_, [&] { part::repair(pool_, node); });
+  return TableLock::acquire(pool_, pool_.locks().partition[node], lock_owner(), [&] { part::repair(pool_, node); });
 }
 
 Status Node::join() {
@@ -143,32 +144,38 @@ Status Node::join() {
     return make_error(Errc::kBusy, fmt::format("node {} was declared failed; its recovery is still running", id_));
   // The new incarnation makes every lock and reservation of a previous
   // incarnation of this node "owned by a dead node".
-  incarnation_ = load_acquire(slot.incarnation) + 1;
-  lock_owner_ = lock_owner_word(id_, incarnation_);
+  const std::uint32_t incarnation = load_acquire(slot.incarnation) + 1;
+  incarnation_ = incarnation;
+  lock_owner_ = lock_owner_word(id_, incarnation);
   store_relaxed(slot.pid, static_cast<std::uint64_t>(::getpid()));
   store_relaxed(slot.joined_ns, realtime_ns());
   store_release(slot.heartbeat_ns, realtime_ns());
-  store_release(slot.incarnation, incarnation_);
-  publish_state(slot.state, NodeState::kJoining);  // alive from here: may take locks
+  store_release(slot.incarnation, incarnation);
+  // Alive from here: may take locks, and the liveness thread beats for it
+  // (a joiner that stalls holding a lock is declared failed like a member).
+  publish_state(slot.state, NodeState::kJoining);
   {
     // Becoming a member and placing the directory copies happen under the
-    // membership lock, so nobody (the checker included) sees a member
-    // count without the copies that go with it.
+    // directory and membership locks (in the lock order: membership last),
+    // so nobody (the checker included) sees a member count without the
+    // copies that go with it.
+    auto dir_lock = lock_directory();
+    if (!dir_lock) return dir_lock.error();
     auto lock = lock_membership();
     if (!lock) return lock.error();
+    if (!dir_lock->held() || !lock->held()) return TableLock::expelled();
     publish_state(slot.state, NodeState::kMember);
     ClusterHeader& c = pool_.cluster();
     store_release(c.members, load_acquire(c.members) | (std::uint64_t{1} << id_));
     store_release(c.leaving, load_acquire(c.leaving) & ~(std::uint64_t{1} << id_));  // a new incarnation stays
-    records::append(pool_, EventKind::kNodeJoined, id_, incarnation_, id_, 0);
+    joined_event_ = records::append(pool_, EventKind::kNodeJoined, id_, incarnation, id_, 0).sequence;
     // Paper 4.1: a joining node that finds no replica becomes the replica.
-    auto dir_lock = lock_directory();
-    if (!dir_lock) return dir_lock.error();
-    if (!dir_lock->held()) return TableLock::expelled();
     relocate_directory(kNoNode);
   }
   joined_ = true;
-  if (auto resolved = txn::resolve_transactions(pool_, lock_owner_, id_); !resolved) return resolved;
+  // What a previous incarnation left: this may wait on locks of other
+  // nodes (declaring a stalled owner failed); the liveness thread beats meanwhile.
+  if (auto resolved = txn::resolve_transactions(pool_, lock_owner(), id_); !resolved) return resolved;
   if (auto repaired = repair_abandoned_locks(id_); !repaired) return repaired;
   if (auto swept = sweep_reservations(id_); !swept) return swept;
   rebuild_shares();
@@ -178,7 +185,7 @@ Status Node::join() {
 bool Node::is_member() const {
   const NodeSlot& slot = pool_.node_slot(id_);
   return joined_ && load_state<NodeState>(slot.state) == NodeState::kMember &&
-         load_acquire(slot.incarnation) == incarnation_;
+         load_acquire(slot.incarnation) == incarnation();
 }
 
 Status Node::repair_abandoned_locks(std::uint32_t dead_node) {
@@ -192,7 +199,7 @@ Status Node::repair_abandoned_locks(std::uint32_t dead_node) {
     if (!pool_.partition_lost(n) && abandoned(locks.partition[n]))
       if (auto lock = lock_partition(n); !lock) return lock.error();
   if (abandoned(locks.sync))  // nothing derived in the sync table: taking it is the repair
-    if (auto lock = TableLock::acquire(pool_, locks.sync, lock_owner_, [] {}); !lock) return lock.error();
+    if (auto lock = TableLock::acquire(pool_, locks.sync, lock_owner(), [] {}); !lock) return lock.error();
   return ok_status();
 }
 
@@ -201,8 +208,9 @@ void Node::leave() {
   if (!joined_) return;
   (void)close_all_locked();  // a node that leaves shares nothing (fails only if expelled)
   NodeSlot& slot = pool_.node_slot(id_);
+  auto dir_lock = lock_directory();  // lock order: directory, then membership
   if (auto lock = lock_membership(); lock) {
-    if (auto dir_lock = lock_directory(); dir_lock && dir_lock->held()) relocate_directory(id_);
+    if (dir_lock && dir_lock->held()) relocate_directory(id_);
     ClusterHeader& c = pool_.cluster();
     store_release(c.members, load_acquire(c.members) & ~(std::uint64_t{1} << id_));
     store_release(c.leaving, load_acquire(c.leaving) & ~(std::uint64_t{1} << id_));

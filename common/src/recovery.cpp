@@ -68,7 +68,7 @@ Status Node::recover_failed_nodes(const std::vector<std::uint32_t>& dead_nodes) 
       return make_error(Errc::kInvalidArgument, fmt::format("cannot recover node {}", dead));
   // 1. Finish or undo what they had in flight (their transaction records).
   for (std::uint32_t dead : dead_nodes)
-    if (auto r = txn::resolve_transactions(pool_, lock_owner_, dead); !r) return r;
+    if (auto r = txn::resolve_transactions(pool_, lock_owner(), dead); !r) return r;
   // 2. Locks they held: taken over, repaired, made consistent.
   for (std::uint32_t dead : dead_nodes)
     if (auto r = repair_abandoned_locks(dead); !r) return r;

@@ -1,14 +1,17 @@
-// Node processes for recovery tests: each child maps the pool, joins, runs
-// a scripted start-up step, then ticks its ClusterAgent every period (and
-// rejoins if expelled) until SIGTERM. The parent injects faults with
-// signals and watches the pool.
+// Node processes for recovery tests: each child maps the pool, starts the
+// node's liveness thread, joins, starts its agent thread (gmmd's two
+// threads, gmm/node_threads.hpp), runs a scripted step on its main thread
+// and stays until SIGTERM. The parent injects faults with signals and
+// watches the pool.
 #pragma once
 
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <functional>
@@ -18,6 +21,8 @@
 #include "gmm/atomic.hpp"
 #include "gmm/crash.hpp"
 #include "gmm/membership.hpp"
+#include "gmm/node_threads.hpp"
+#include "directory.hpp"
 #include "pool_fixture.hpp"
 
 namespace gmm::test {
@@ -26,8 +31,9 @@ inline volatile std::sig_atomic_t g_stop = 0;
 
 using Script = std::function<void(Node&)>;
 
-// Child body; never returns. Like gmmd: the agent ticks in its own thread
-// (rejoining if expelled) while the main thread runs the script.
+// Child body; never returns. Like gmmd: liveness from before join, the
+// agent (recovery, events, rejoin when expelled) once joined, the script on
+// the main thread.
 [[noreturn]] inline void node_process(const std::string& path, std::uint32_t id, const Script& script,
                                       const char* crash_spec) {
   std::signal(SIGTERM, [](int) { g_stop = 1; });
@@ -36,23 +42,18 @@ using Script = std::function<void(Node&)>;
   auto pool = Pool::attach(*mapping.value());
   if (!pool) ::_exit(4);
   Node node(pool.value(), id);
-  if (!node.join()) ::_exit(5);
-  EventService events;
   PollingDoorbell doorbell;
   Messenger messenger(pool.value(), id, doorbell);
-  ClusterAgent agent(node, events, &messenger);
+  LivenessThread liveness(node, &messenger);
+  if (!node.join()) ::_exit(5);
+  EventService events;
   if (crash_spec != nullptr && !crash_arm_from_spec(crash_spec)) ::_exit(6);
-  std::thread ticker([&] {
-    while (!g_stop) {
-      auto result = agent.tick();
-      if (result == ClusterAgent::TickResult::kLeft) ::_exit(0);
-      if (result == ClusterAgent::TickResult::kExpelled && node.join()) agent.reset();  // fenced: rejoin
-      messenger.doorbell().wait(agent.period());
-    }
-  });
+  AgentThread agent(node, events, messenger, [] { ::_exit(0); });
   if (script) script(node);
   while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(5));  // SIGTERM may land on any thread
+  agent.stop();
   node.leave();
+  liveness.stop();
   ::_exit(0);
 }
 
@@ -99,6 +100,26 @@ inline NodeProcess spawn_node(const TempPool& t, std::uint32_t id, Script script
   return NodeProcess(pid);
 }
 
+// A flag the parent and its node children share (an anonymous shared
+// page mapped before the fork): a child's script says "I got there".
+class SharedFlag {
+ public:
+  SharedFlag()
+      : word_(static_cast<std::atomic<int>*>(
+            ::mmap(nullptr, sizeof(std::atomic<int>), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0))) {
+    REQUIRE(word_ != MAP_FAILED);
+    new (word_) std::atomic<int>(0);
+  }
+  ~SharedFlag() { ::munmap(word_, sizeof(std::atomic<int>)); }
+  SharedFlag(const SharedFlag&) = delete;
+  SharedFlag& operator=(const SharedFlag&) = delete;
+  void set() const { word_->store(1); }
+  bool is_set() const { return word_->load() != 0; }
+
+ private:
+  std::atomic<int>* word_;
+};
+
 // Polls `done` every millisecond until it holds or `timeout` passes.
 inline bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -107,6 +128,35 @@ inline bool wait_until(const std::function<bool()>& done, std::chrono::milliseco
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   return done();
+}
+
+// Tests tolerate a loaded 2-core machine: 10 ms beats, 30 missed = 300 ms.
+inline Geometry test_geometry() {
+  return Geometry{.node_count = 4, .heartbeat_period_us = 10'000, .miss_threshold = 30};
+}
+
+struct Section {
+  const layout::DirEntry* entry = nullptr;
+  std::uint64_t gid = 0;
+};
+
+// A committed section by name, read from the directory directly (the
+// parent is not a node); entry == nullptr when there is none.
+inline Section find_section(const Pool& pool, std::string_view name) {
+  const std::uint32_t slot = dir::find_name(pool, name);
+  if (slot == layout::kNoIndex) return {};
+  const layout::DirEntry& e = dir::entry(pool, slot);
+  if (load_state<layout::EntryState>(e.state) != layout::EntryState::kCommitted) return {};
+  return {&e, (static_cast<std::uint64_t>(e.generation) << 32) | slot};
+}
+
+// The nodes holding a share of `s` (a bit each).
+inline std::uint64_t sharer_nodes(const Pool& pool, const Section& s) {
+  std::uint64_t mask = 0;
+  for (const layout::SharerEntry& sh : pool.sharers(s.entry->home_node))
+    if (load_state<layout::EntryState>(sh.state) != layout::EntryState::kFree && sh.gid == s.gid)
+      mask |= 1ull << sh.node;
+  return mask;
 }
 
 inline layout::NodeState node_state(const Pool& pool, std::uint32_t id) {

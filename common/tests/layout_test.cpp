@@ -15,7 +15,7 @@ using gmm::test::TempPool;
 TEST_CASE("layout: sizes and offsets of the pool ABI are frozen", "[layout]") {
   // A failure here means the shared-memory layout changed: bump kLayoutVersion,
   // update docs/layout.md, then update these numbers.
-  CHECK(kLayoutVersion == 3);
+  CHECK(kLayoutVersion == 4);
   CHECK(sizeof(Superblock) == 256);
   CHECK(sizeof(ClusterHeader) == 128);
   CHECK(sizeof(GlobalLock) == 32);
@@ -50,6 +50,7 @@ TEST_CASE("layout: sizes and offsets of the pool ABI are frozen", "[layout]") {
   CHECK(offsetof(SharerEntry, holder) == 40);
   CHECK(offsetof(TxnRecord, txn_id) == 16);
   CHECK(offsetof(NodeSlot, heartbeat) == 8);
+  CHECK(offsetof(NodeSlot, progress) == 48);
   CHECK(kMaxNodes >= 16);
 }
 

@@ -16,32 +16,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// Tests tolerate a loaded 2-core machine: 10 ms beats, 30 missed = 300 ms.
-Geometry test_geometry() {
-  return Geometry{.node_count = 4, .heartbeat_period_us = 10'000, .miss_threshold = 30};
-}
-
-struct Section {
-  const DirEntry* entry = nullptr;
-  std::uint64_t gid = 0;
-};
-
-// Reads the directory directly (the parent is not a node).
-Section find(const Pool& pool, std::string_view name) {
-  const std::uint32_t slot = dir::find_name(pool, name);
-  if (slot == kNoIndex) return {};
-  const DirEntry& e = dir::entry(pool, slot);
-  if (load_state<EntryState>(e.state) != EntryState::kCommitted) return {};
-  return {&e, (static_cast<std::uint64_t>(e.generation) << 32) | slot};
-}
-
-std::uint64_t sharer_nodes(const Pool& pool, const Section& s) {
-  std::uint64_t mask = 0;
-  for (const SharerEntry& sh : pool.sharers(s.entry->home_node))
-    if (load_state<EntryState>(sh.state) != EntryState::kFree && sh.gid == s.gid) mask |= 1ull << sh.node;
-  return mask;
-}
-
 const char* data_of(const Pool& pool, const Section& s) {
   const SectionEntry& sec = pool.sections(s.entry->home_node)[s.entry->section_index];
   return reinterpret_cast<const char*>(pool.at(pool.data_pool_offset(s.entry->home_node, sec.offset)));
@@ -64,7 +38,7 @@ std::vector<NodeProcess> start_sharing_cluster(const TempPool& t, std::uint32_t 
     (void)n.allocate("remote-" + std::to_string(owner), 4096, Placement::on((owner + 1) % 4));
     write_text(n, "shared-" + std::to_string(owner), "written before the crash");
   });
-  REQUIRE(wait_until([&] { return find(*t.pool, "remote-" + std::to_string(owner)).entry != nullptr; }));
+  REQUIRE(wait_until([&] { return find_section(*t.pool, "remote-" + std::to_string(owner)).entry != nullptr; }));
   for (std::uint32_t id = 0; id < 4; ++id) {
     if (id == owner) continue;
     nodes[id] = spawn_node(t, id, [owner](Node& n) {
@@ -73,7 +47,7 @@ std::vector<NodeProcess> start_sharing_cluster(const TempPool& t, std::uint32_t 
     });
   }
   REQUIRE(wait_until([&] { return all_members(*t.pool, 0b1111); }));
-  REQUIRE(wait_until([&] { return sharer_nodes(*t.pool, find(*t.pool, "shared-" + std::to_string(owner))) == 0b1111; }));
+  REQUIRE(wait_until([&] { return sharer_nodes(*t.pool, find_section(*t.pool, "shared-" + std::to_string(owner))) == 0b1111; }));
   return nodes;
 }
 
@@ -88,12 +62,12 @@ TEST_CASE("recovery: a killed node is detected, removed from sharer lists and it
   nodes[2].wait();
   REQUIRE(wait_until([&] { return recovered(*t.pool, EventKind::kNodeFailed, 2); }));
   CHECK(node_state(*t.pool, 2) == NodeState::kAbsent);
-  CHECK(find(*t.pool, "only-2").entry == nullptr);  // nobody else shared it: freed
-  const Section shared = find(*t.pool, "shared-2");
+  CHECK(find_section(*t.pool, "only-2").entry == nullptr);  // nobody else shared it: freed
+  const Section shared = find_section(*t.pool, "shared-2");
   REQUIRE(shared.entry != nullptr);  // memory of an OS crash survives
   CHECK(sharer_nodes(*t.pool, shared) == 0b1011);
   CHECK(std::string(data_of(*t.pool, shared)) == "written before the crash");
-  CHECK(sharer_nodes(*t.pool, find(*t.pool, "remote-2")) == 0b1011);
+  CHECK(sharer_nodes(*t.pool, find_section(*t.pool, "remote-2")) == 0b1011);
   const auto record = latest_record(*t.pool, EventKind::kNodeFailed);
   CHECK(record.declared_by == 1);  // node 2's predecessor in the ring
   CHECK(record.declared_ns >= record.last_beat_ns);
@@ -123,7 +97,7 @@ TEST_CASE("recovery: killing the directory primary, then the replica, keeps two 
     CHECK(replica != victim);
     CHECK(node_state(*t.pool, primary) == NodeState::kMember);
     CHECK(node_state(*t.pool, replica) == NodeState::kMember);
-    CHECK(find(*t.pool, "remote-3").entry != nullptr);
+    CHECK(find_section(*t.pool, "remote-3").entry != nullptr);
     REQUIRE_POOL_CLEAN(*t.pool);
   }
   stop_all(nodes);
@@ -140,7 +114,7 @@ TEST_CASE("recovery: a node restarted after a crash rejoins with a new incarnati
   nodes[1] = spawn_node(t, 1, [](Node& n) { (void)n.open("shared-1"); });
   REQUIRE(wait_until([&] { return all_members(*t.pool, 0b1111); }));
   CHECK(t.pool->node_slot(1).incarnation == before + 1);
-  REQUIRE(wait_until([&] { return sharer_nodes(*t.pool, find(*t.pool, "shared-1")) == 0b1111; }));
+  REQUIRE(wait_until([&] { return sharer_nodes(*t.pool, find_section(*t.pool, "shared-1")) == 0b1111; }));
   REQUIRE_POOL_CLEAN(*t.pool);
   stop_all(nodes);
   require_empty(t);
@@ -215,7 +189,7 @@ TEST_CASE("recovery: the coordinator dying in the middle of recovery is recovere
   nodes[1] = spawn_node(t, 1);
   nodes[2] = spawn_node(t, 2);
   nodes[3] = spawn_node(t, 3, [](Node& n) { (void)n.allocate("x", 4096, Placement::on(1)); });
-  REQUIRE(wait_until([&] { return all_members(*t.pool, 0b1111) && find(*t.pool, "x").entry; }));
+  REQUIRE(wait_until([&] { return all_members(*t.pool, 0b1111) && find_section(*t.pool, "x").entry; }));
   nodes[3].kill();
   nodes[3].wait();
   const int status = nodes[0].wait();  // dies during recovery
@@ -224,7 +198,7 @@ TEST_CASE("recovery: the coordinator dying in the middle of recovery is recovere
     return node_state(*t.pool, 0) == NodeState::kAbsent && node_state(*t.pool, 3) == NodeState::kAbsent &&
            recovered(*t.pool, EventKind::kNodeFailed, 0);
   }));
-  CHECK(find(*t.pool, "x").entry == nullptr);
+  CHECK(find_section(*t.pool, "x").entry == nullptr);
   REQUIRE_POOL_CLEAN(*t.pool);
   stop_all(nodes);
   require_empty(t);
@@ -245,12 +219,12 @@ TEST_CASE("recovery: a paused node is expelled, touches nothing when it resumes,
       }
     }).detach();
   });
-  REQUIRE(wait_until([&] { return all_members(*t.pool, 0b1111) && find(*t.pool, "held-by-2").entry; }));
+  REQUIRE(wait_until([&] { return all_members(*t.pool, 0b1111) && find_section(*t.pool, "held-by-2").entry; }));
   std::this_thread::sleep_for(50ms);
   const std::uint32_t incarnation = t.pool->node_slot(2).incarnation;
   nodes[2].kill(SIGSTOP);
   REQUIRE(wait_until([&] { return recovered(*t.pool, EventKind::kNodeFailed, 2); }));
-  CHECK(find(*t.pool, "held-by-2").entry == nullptr);
+  CHECK(find_section(*t.pool, "held-by-2").entry == nullptr);
   REQUIRE_POOL_CLEAN(*t.pool);
   nodes[2].kill(SIGCONT);
   REQUIRE(wait_until([&] {
@@ -272,8 +246,8 @@ TEST_CASE("recovery: memory loss of a node drops its sections and the directory 
   REQUIRE(wait_until([&] { return recovered(*t.pool, EventKind::kMemoryLost, 0); }));
   CHECK(t.pool->cluster().dir_primary != 0);
   CHECK(t.pool->cluster().dir_replica != 0);
-  CHECK(find(*t.pool, "shared-0").entry == nullptr);  // lived on node 0
-  CHECK(find(*t.pool, "remote-0").entry != nullptr);  // lives on node 1
+  CHECK(find_section(*t.pool, "shared-0").entry == nullptr);  // lived on node 0
+  CHECK(find_section(*t.pool, "remote-0").entry != nullptr);  // lives on node 1
   REQUIRE_POOL_CLEAN(*t.pool);
   stop_all(nodes);
   require_empty(t);
@@ -294,8 +268,8 @@ TEST_CASE("recovery: a planned leave tells applications first, then revokes afte
   CHECK(record.node == 3);
   CHECK(record.tables_recovered_ns - record.declared_ns >= 300'000'000ull);
   CHECK(node_state(*t.pool, 3) == NodeState::kAbsent);
-  CHECK(find(*t.pool, "only-3").entry == nullptr);
-  CHECK(sharer_nodes(*t.pool, find(*t.pool, "shared-3")) == 0b0111);
+  CHECK(find_section(*t.pool, "only-3").entry == nullptr);
+  CHECK(sharer_nodes(*t.pool, find_section(*t.pool, "shared-3")) == 0b0111);
   REQUIRE_POOL_CLEAN(*t.pool);
   stop_all(nodes);
   require_empty(t);

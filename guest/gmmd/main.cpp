@@ -40,8 +40,8 @@
 #include "gmm/doorbell.hpp"
 #include "gmm/gmm.hpp"
 #include "gmm/membership.hpp"
+#include "gmm/node_threads.hpp"
 #include "gmm/pool.hpp"
-#include "gmmd/agent_thread.hpp"
 #include "gmmd/file_window.hpp"
 #include "gmmd/handler.hpp"
 #include "gmmd/inbox.hpp"
@@ -71,8 +71,9 @@ int termination_signal_fd() {
 }
 
 // A node declared failed may rejoin only once the survivors have recovered
-// its previous incarnation (join says kBusy until then): a restarted gmmd
-// waits for that rather than give up.
+// its previous incarnation (join says kBusy until then), and a joiner that
+// stalls is declared failed like a member (join then says kExpelled): a
+// restarted gmmd waits for its recovery rather than give up.
 gmm::Status join_when_recovered(gmm::Node& node) {
   using namespace std::chrono_literals;
   constexpr auto kRecoveryWait = 60s;
@@ -80,9 +81,8 @@ gmm::Status join_when_recovered(gmm::Node& node) {
   bool told = false;
   for (;;) {
     gmm::Status joined = node.join();
-    if (joined || joined.error().code != gmm::Errc::kBusy || std::chrono::steady_clock::now() >= deadline) {
-      return joined;
-    }
+    const bool retry = !joined && (joined.error().code == gmm::Errc::kBusy || joined.error().code == gmm::Errc::kExpelled);
+    if (!retry || std::chrono::steady_clock::now() >= deadline) return joined;
     if (!told) spdlog::info("{}; waiting to join", joined.error().message);
     told = true;
     std::this_thread::sleep_for(10ms);
@@ -225,6 +225,12 @@ int main(int argc, char** argv) {
   if (!doorbell) return fail(doorbell.error().message);
 
   gmm::Node node(*pool, node_id);
+  gmm::Messenger messenger(*pool, node_id, *doorbell->doorbell);
+  auto agent_log = [](gmm::LogLevel level, std::string_view line) {
+    spdlog::log(level == gmm::LogLevel::kWarning ? spdlog::level::warn : spdlog::level::info, "{}", line);
+  };
+  // Beating from before join (docs/design.md, "Threads of a node").
+  gmm::LivenessThread liveness(node, &messenger, agent_log);
   gmm::Status joined = join_when_recovered(node);
   if (!joined) return fail("node " + std::to_string(node_id) + ": join failed: " + joined.error().message);
   spdlog::info("joined pool {} as node {} of {} (incarnation {})", pool_path, node_id, pool->node_count(),
@@ -234,18 +240,18 @@ int main(int argc, char** argv) {
   log_events(events);
   gmm::gmmd::ServerInbox inbox;
   if (inbox.fd() < 0) return fail("cannot create an eventfd");
-  // Membership runs in its own thread; gmm::Node serialises its calls.
-  // Application messages go to every connection watching "message".
+  // The node's cluster work runs in its own thread; gmm::Node serialises
+  // its calls. Application messages go to every connection watching "message".
   auto on_message = [&inbox](const gmm::ReceivedMessage& message) {
     inbox.post_event(gmm::gmmd::ServerInbox::kMessageWatchers,
                      gmm::proto::encode_message_event({message.from, message.kind, message.sent_ns,
                                                        std::string(message.text())}));
   };
-  gmm::gmmd::AgentThread agent(node, events, *doorbell->doorbell, [&inbox] { inbox.post_stop(); }, on_message);
+  gmm::AgentThread agent(node, events, messenger, [&inbox] { inbox.post_stop(); }, on_message, agent_log);
   std::unique_ptr<gmm::gmmd::WindowSource> windows = make_window_source(pool_path, uio, pool->size());
   gmm::gmmd::RequestHandler handler(node, windows.get(), [&agent, kind = doorbell->kind] {
     return nlohmann::json{{"doorbell", {{"kind", kind}, {"wakes", agent.doorbell_wakes()}}}};
-  }, &agent.messenger());
+  }, &messenger);
   gmm::gmmd::Server server(*listener, handler, events, inbox);
   std::fprintf(stderr, "gmmd: node %u ready\n", node_id);
   int signo = server.run(signal_fd);
@@ -253,5 +259,6 @@ int main(int argc, char** argv) {
   agent.stop();
   if (signo > 0) spdlog::info("signal {} received: leaving", signo);
   if (!agent.left()) node.leave();
+  liveness.stop();
   return signo >= 0 ? 0 : 1;
 }

@@ -13,4 +13,12 @@ inline std::uint64_t realtime_ns() {
           .count());
 }
 
+// CLOCK_MONOTONIC in nanoseconds: for how long something lasted on this
+// node (a stall, a wait); never stored in the pool.
+inline std::uint64_t monotonic_ns() {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+          .count());
+}
+
 }  // namespace gmm

@@ -6,6 +6,7 @@
 // work on the same pool at once: the pool's global locks order them.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <map>
@@ -122,13 +123,17 @@ class Node {
   // Holders on this node that share `gid` (node-local bookkeeping).
   bool holds(Gid gid, std::uint64_t holder) const;
 
-  // ---- membership and recovery (driven by ClusterAgent, gmm/membership.hpp)
-  std::uint32_t incarnation() const { return incarnation_; }
-  std::uint64_t lock_owner() const { return lock_owner_; }
+  // ---- membership and recovery (driven by the node's threads, gmm/node_threads.hpp)
+  std::uint32_t incarnation() const { return incarnation_.load(std::memory_order_relaxed); }
+  std::uint64_t lock_owner() const { return lock_owner_.load(std::memory_order_relaxed); }
   // True while this incarnation is a member; false once declared failed.
   bool is_member() const;
-  // Advances this node's heartbeat (any thread of the node may).
-  void beat();
+  // The sequence of the kNodeJoined record this incarnation wrote: the
+  // membership events after it are this incarnation's to act on.
+  std::uint64_t joined_event() const { return joined_event_.load(std::memory_order_relaxed); }
+  // Advances this node's heartbeat and, if `progressing`, its progress
+  // (liveness.hpp). Any thread may; does nothing before the first join().
+  void beat(bool progressing = true);
   // Recovery of failed nodes (paper 3.4), run by the coordinator: finishes
   // or undoes their transactions and repairs locks they held (for all of
   // them first: one of them may have died recovering another), then removes
@@ -177,9 +182,11 @@ class Node {
 
   Pool pool_;
   std::uint32_t id_;
-  std::uint32_t incarnation_ = 0;
-  std::uint64_t lock_owner_ = 0;  // our owner word for global locks
-  bool joined_ = false;
+  // Written by join() (under mutex_); read by the liveness thread too.
+  std::atomic<std::uint32_t> incarnation_{0};
+  std::atomic<std::uint64_t> lock_owner_{0};  // our owner word for global locks
+  std::atomic<bool> joined_{false};
+  std::atomic<std::uint64_t> joined_event_{0};
   mutable std::mutex mutex_;  // serialises this object's calls
   std::map<std::pair<std::uint64_t, std::uint64_t>, Share> shares_;  // (gid, holder) -> share; guarded by mutex_
 };

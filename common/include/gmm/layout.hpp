@@ -43,7 +43,8 @@
 namespace gmm::layout {
 
 inline constexpr std::uint64_t kMagic = 0x4C4F4F504D4D4721ULL;  // "!GMMPOOL" little-endian
-inline constexpr std::uint32_t kLayoutVersion = 3;  // 2: mailboxes; 3: security descriptors, sync objects
+inline constexpr std::uint32_t kLayoutVersion = 4;  // 2: mailboxes; 3: security descriptors, sync objects;
+                                                    // 4: NodeSlot::progress, membership lock taken last
 inline constexpr std::uint64_t kPageSize = 4096;
 inline constexpr std::uint32_t kMaxNodes = 64;        // node ids 0..63; bitmasks are 64-bit
 inline constexpr std::uint32_t kTxnSlotsPerNode = 8;  // concurrent transactions per node
@@ -100,7 +101,7 @@ enum class LockState : std::uint32_t {
   kNotRecoverable = 2,  // released while inconsistent: permanently unusable
 };
 
-// Owner value used by the host-side checker (never a node): node field 0xFFFF.
+// Owner value used by the host-side checker (never a node): node field 0xFFFE.
 inline constexpr std::uint32_t kCheckerNode = 0xFFFEu;
 
 // ----------------------------------------------------------- superblock --
@@ -181,8 +182,11 @@ struct ClusterHeader {
 };
 
 // Lock order (always acquire in this order, release in reverse):
-//   membership -> directory -> partition[0] -> partition[1] -> ... -> sync
-// (nodes take `sync` alone; only the checker holds it with others).
+//   directory -> partition[0] -> partition[1] -> ... -> sync -> membership
+// Nodes take `sync` alone. `membership` is a leaf: whoever holds it waits
+// for no other lock (so declaring a node failed, which needs it, is always
+// possible while waiting for any other lock). Only the checker holds more
+// than one table lock besides a join or leave (directory, then membership).
 struct GlobalLocks {
   GlobalLock membership;
   GlobalLock directory;  // both directory copies
@@ -197,6 +201,11 @@ enum class NodeState : std::uint32_t {
   kFailed = 3,   // declared failed; recovery pending
 };
 
+// A node is alive for the others while both `heartbeat` and `progress`
+// move: `heartbeat` says the node's OS runs it, `progress` that its daemon
+// is not wedged (it stops while the daemon holds a table lock for too long,
+// liveness.hpp). Watchers and lock waiters declare a node failed when either
+// stands still for miss_threshold heartbeat periods.
 struct NodeSlot {
   std::uint32_t state;         // NodeState
   std::uint32_t incarnation;   // bumped at every join
@@ -205,7 +214,8 @@ struct NodeSlot {
   std::uint64_t pid;           // process id (process mode) or 0
   std::uint64_t next_txn_id;   // node-local transaction id counter
   std::uint64_t joined_ns;
-  std::uint64_t reserved[2];
+  std::uint64_t progress;      // incremented by the daemon every period while it is not wedged
+  std::uint64_t reserved0;
 };
 
 enum class TxnState : std::uint32_t {
@@ -430,6 +440,7 @@ static_assert(offsetof(Superblock, pool_size) == 48);
 static_assert(offsetof(GlobalLock, owner) == 0);
 static_assert(offsetof(DirEntry, name) == 64);
 static_assert(offsetof(TxnRecord, state) == 0);
+static_assert(offsetof(NodeSlot, progress) == 48);
 
 inline constexpr LayoutDescriptor kLayoutDescriptor{
     sizeof(Superblock),  sizeof(ClusterHeader), sizeof(GlobalLock),  sizeof(NodeSlot),

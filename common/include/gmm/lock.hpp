@@ -6,7 +6,11 @@
 //    the protected data, then calls make_consistent();
 //  - released while still inconsistent, the lock becomes kNotRecoverable for good.
 // Waiters spin briefly, then yield, then sleep with exponential back-off
-// (four VMs may share two cores).
+// (four VMs may share two cores). A waiter never waits for ever on an owner
+// that stopped: while sleeping it watches the owner's heartbeat and
+// progress (gmm/liveness.hpp), and an owner that stands still for the
+// detection threshold is declared failed through the membership path; its
+// lock is then a dead owner's and is taken over (lock_wait.cpp).
 #pragma once
 
 #include <cstdint>
@@ -27,13 +31,20 @@ bool lock_owner_alive(const Pool& pool, std::uint64_t owner_word);
 
 enum class LockAcquired { kClean, kOwnerDied };
 
-// Acquire `lock` for `me`. Returns kClean or kOwnerDied (the caller now holds
-// the lock and must repair, then make_consistent). Errors: kNotRecoverable
-// (the caller does not hold the lock), kExpelled (`me` is no longer a live
-// member: the lock was not taken).
+// Acquire `lock` for `me` (a node; not for the membership lock, see
+// records::lock_membership), waiting while a live owner holds it and
+// declaring an owner that stalls failed. Returns kClean or kOwnerDied (the
+// caller now holds the lock and must repair, then make_consistent). Errors:
+// kNotRecoverable (the caller does not hold the lock), kExpelled (`me` is
+// no longer a live member: the lock was not taken).
 Result<LockAcquired> lock_acquire(const Pool& pool, layout::GlobalLock& lock, std::uint64_t me);
 // One attempt: kBusy (an error) if a live owner holds it.
 Result<LockAcquired> lock_try_acquire(const Pool& pool, layout::GlobalLock& lock, std::uint64_t me);
+// For the checker, which declares nobody: waits at most `max_wait_ns`.
+// Errors: kBusy saying why (the owner stalled: its evidence; or the wait
+// ran out), kNotRecoverable.
+Result<LockAcquired> lock_acquire_bounded(const Pool& pool, layout::GlobalLock& lock, std::uint64_t me,
+                                          std::uint64_t max_wait_ns);
 void lock_make_consistent(layout::GlobalLock& lock);
 // Takes the lock from `dead_owner` if it still holds it (the caller has its
 // own evidence that the owner died): kOwnerDied, or kBusy if the owner changed.

@@ -1,14 +1,20 @@
 // Membership, failure detection and the event service (paper 3.1, 3.4, 3.7,
 // 4.1).
 //
-// Every node writes a heartbeat into its NodeSlot each period and watches
-// its ring successor (the next member by id). A successor whose heartbeat
-// has not moved for `miss_threshold` periods is declared failed: under the
-// membership lock its slot becomes Failed, the view epoch is bumped and a
-// RecoveryRecord is written. The coordinator (the live member with the
-// lowest id) then recovers the GMM tables for every Failed node; each
-// survivor, once the tables are recovered, tells its applications and marks
-// itself finished in the record. Recovery time = declared -> last finished.
+// Every node beats (heartbeat and progress in its NodeSlot, liveness.hpp)
+// each period and watches its ring successor (the next member by id). A
+// successor whose heartbeat or progress has not moved for `miss_threshold`
+// periods is declared failed: under the membership lock its slot becomes
+// Failed, the view epoch is bumped and a RecoveryRecord is written. The
+// coordinator (the live member with the lowest id) then recovers the GMM
+// tables for every Failed node; each survivor, once the tables are
+// recovered, tells its applications and marks itself finished in the
+// record. Recovery time = declared -> last finished.
+//
+// Two agents, driven by two threads (gmm/node_threads.hpp), because
+// liveness must never wait for work: LivenessAgent beats and watches and
+// takes no table lock; ClusterAgent does the work (recovery, events,
+// messages, planned leave), which may wait on locks.
 //
 // Event order (paper 3.7): after a crash or memory loss the system recovers
 // first and applications are told afterwards; for a planned removal
@@ -21,11 +27,13 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <string_view>
 #include <vector>
 
 #include "gmm/clock.hpp"
 #include "gmm/gmm.hpp"
 #include "gmm/layout.hpp"
+#include "gmm/liveness.hpp"
 #include "gmm/messages.hpp"
 
 namespace gmm {
@@ -61,11 +69,44 @@ class EventService {
   std::map<int, Subscription> subscriptions_;  // guarded by mutex_
 };
 
-// The per-node agent: call tick() once per heartbeat period from one thread.
-// With a messenger, membership changes are broadcast (view-changed) so that
-// other nodes act at once, and application messages are handed to
-// `on_message`: between ticks, wait on the messenger's doorbell and call
-// on_doorbell() when it rings (gmmd's AgentThread does both).
+// Where the agents say what a person reading the node's log should know
+// (a node declared failed, this daemon wedged); may be empty.
+enum class LogLevel { kInfo, kWarning };
+using AgentLog = std::function<void(LogLevel, std::string_view)>;
+
+// The node's liveness: call tick() once per heartbeat period from a thread
+// that does nothing else (LivenessThread), from before join() on. It beats
+// (progress only while the node is not wedged, liveness.hpp), and while
+// the node is a member watches its ring successor and declares it failed
+// when it stalls. It never takes a table lock: declaring takes the
+// membership lock, a leaf held briefly by whoever has it, and beats while
+// it waits for it. With a messenger, a declaration is broadcast
+// (view-changed) so the coordinator starts recovery at once.
+class LivenessAgent {
+ public:
+  LivenessAgent(Node& node, Messenger* messenger = nullptr, AgentLog log = {});
+  void tick();
+  std::chrono::microseconds period() const;
+
+ private:
+  void watch_successor(std::uint64_t now_ns);
+
+  Node& node_;
+  Messenger* messenger_;
+  AgentLog log_;
+  const Pool& pool_;
+  StallWatch successor_;
+  WedgeWatch wedge_;
+  bool wedged_ = false;
+  std::uint64_t last_tick_ns_ = 0;  // monotonic
+};
+
+// The node's work for the cluster: call tick() once per heartbeat period
+// from one thread (AgentThread). The coordinator recovers failed nodes;
+// every node delivers events in the paper's order, leaves when asked, and
+// with a messenger hands application messages to `on_message`: between
+// ticks, wait on the messenger's doorbell and call on_doorbell() when it
+// rings. All of it may wait on global locks; liveness does not depend on it.
 class ClusterAgent {
  public:
   enum class TickResult { kOk, kExpelled, kLeft };
@@ -76,17 +117,14 @@ class ClusterAgent {
   TickResult tick();
   // Between ticks, after the doorbell rang: takes the messages and acts on
   // the membership records now (the coordinator recovers a node just
-  // declared failed; survivors finish a recovery) without beating or
-  // watching, which stay periodic. kExpelled: rejoin at the next tick.
+  // declared failed; survivors finish a recovery). kExpelled: rejoin at
+  // the next tick.
   TickResult on_doorbell();
   std::chrono::microseconds period() const;
   // Forget what was observed (after the node rejoined as a new incarnation).
   void reset();
 
  private:
-  void beat();
-  void watch_successor(std::uint64_t now_ns);
-  void declare_failed(std::uint32_t node, std::uint32_t incarnation, std::uint64_t beat, std::uint64_t now_ns);
   void coordinate();
   void observe_records();
   bool progress(std::uint64_t sequence);  // true when this node is done with it
@@ -99,12 +137,7 @@ class ClusterAgent {
   Messenger* messenger_;
   MessageHandler on_message_;
   const Pool& pool_;
-  std::uint32_t watched_ = layout::kNoNode;
-  std::uint32_t watched_incarnation_ = 0;
-  std::uint64_t watched_beat_ = 0;
-  std::uint64_t watched_since_ns_ = 0;
   std::uint64_t seen_events_ = 0;
-  std::uint64_t last_tick_ns_ = 0;
   std::map<std::uint64_t, bool> pending_;  // sequence -> system phase delivered
 };
 
