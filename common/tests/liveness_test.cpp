@@ -1,0 +1,301 @@
+// Liveness never waits for work, and no lock wait waits for ever: the
+// sequences that used to freeze a cluster (a node dying with a lock held
+// while the node that had to notice was joining, or coordinating another
+// recovery; a stopped or wedged lock holder; the checker behind any of
+// these) now end with the holder declared failed through the membership
+// path, recovered, and a clean pool. Plus the pieces: StallWatch and
+// WedgeWatch on their own.
+#include <sys/wait.h>
+
+#include "cluster_harness.hpp"
+#include "gmm/liveness.hpp"
+#include "gmm/lock.hpp"
+
+using namespace gmm;
+using namespace gmm::layout;
+using namespace gmm::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A node's script: take `lock`, say so, and keep it until killed.
+[[noreturn]] void hold_until_killed(const Pool& pool, GlobalLock& lock, Node& n, const SharedFlag& holding) {
+  auto held = TableLock::acquire(pool, lock, n.lock_owner(), [] {});
+  if (!held) ::_exit(20);
+  holding.set();
+  for (;;) ::pause();
+}
+
+std::uint32_t owner_node(const GlobalLock& lock) { return lock_owner_node(load_acquire(lock.owner)); }
+
+// `node` is inside an allocation holding its home partition's lock (past
+// alloc.extent_carved's targets; joins and recoveries take that lock
+// without a transaction of their own).
+bool inside_allocation(const Pool& pool, std::uint32_t node) {
+  for (std::uint32_t s = 0; s < kTxnSlotsPerNode; ++s) {
+    const TxnRecord& r = pool.txn(node, s);
+    const std::uint32_t home = load_acquire(r.home_node);
+    if (load_state<TxnState>(r.state) == TxnState::kActive && home < pool.node_count() &&
+        owner_node(pool.locks().partition[home]) == node)
+      return true;
+  }
+  return false;
+}
+
+// Waits until `p` has stopped (SIGSTOP, here the crash action "stop").
+bool stopped(NodeProcess& p) {
+  int status = 0;
+  return ::waitpid(p.pid, &status, WUNTRACED) == p.pid && WIFSTOPPED(status);
+}
+
+std::string report_text(const CheckReport& r) { return violations_text(r); }
+
+}  // namespace
+
+TEST_CASE("liveness: a node dying with the directory lock while the only other node joins is declared by the joiner",
+          "[recovery][liveness]") {
+  TempPool t(64ull << 20, test_geometry(), "joinwait");
+  std::vector<NodeProcess> nodes(4);
+  const Pool* pool = t.pool.get();
+  SharedFlag holding;
+  nodes[2] = spawn_node(t, 2, [pool, &holding](Node& n) { hold_until_killed(*pool, pool->locks().directory, n, holding); });
+  REQUIRE(wait_until([&] { return holding.is_set(); }));
+  // Node 1's join waits for the directory lock: nobody else could notice node 2.
+  nodes[1] = spawn_node(t, 1);
+  REQUIRE(wait_until([&] { return node_state(*t.pool, 1) == NodeState::kJoining; }));
+  nodes[2].kill();
+  nodes[2].wait();
+  REQUIRE(wait_until([&] { return recovered(*t.pool, EventKind::kNodeFailed, 2); }));
+  CHECK(node_state(*t.pool, 1) == NodeState::kMember);
+  CHECK(t.pool->node_slot(1).incarnation == 1);  // never expelled itself
+  CHECK(latest_record(*t.pool, EventKind::kNodeFailed).declared_by == 1);
+  REQUIRE_POOL_CLEAN(*t.pool);
+  stop_all(nodes);
+  require_empty(t);
+}
+
+TEST_CASE("liveness: a node dying with a partition lock while its watcher is inside join is declared by the watcher",
+          "[recovery][liveness]") {
+  TempPool t(64ull << 20, test_geometry(), "joinclean");
+  std::vector<NodeProcess> nodes(4);
+  const Pool* pool = t.pool.get();
+  SharedFlag holding;
+  nodes[2] = spawn_node(t, 2, [pool, &holding](Node& n) {
+    hold_until_killed(*pool, pool->locks().partition[2], n, holding);
+  });
+  REQUIRE(wait_until([&] { return holding.is_set(); }));
+  // Node 1 becomes a member (node 2's ring predecessor, its only watcher),
+  // then its join cleans up after a previous incarnation: every partition
+  // lock, so it waits on node 2's.
+  nodes[1] = spawn_node(t, 1);
+  REQUIRE(wait_until([&] { return node_state(*t.pool, 1) == NodeState::kMember; }));
+  nodes[2].kill();
+  nodes[2].wait();
+  REQUIRE(wait_until([&] { return recovered(*t.pool, EventKind::kNodeFailed, 2); }));
+  CHECK(node_state(*t.pool, 1) == NodeState::kMember);
+  CHECK(t.pool->node_slot(1).incarnation == 1);
+  CHECK(latest_record(*t.pool, EventKind::kNodeFailed).declared_by == 1);
+  REQUIRE_POOL_CLEAN(*t.pool);
+  stop_all(nodes);
+  require_empty(t);
+}
+
+TEST_CASE("liveness: a second node dying with a lock the coordinator's recovery needs is recovered too",
+          "[recovery][liveness]") {
+  TempPool t(64ull << 20, test_geometry(), "tworecov");
+  std::vector<NodeProcess> nodes(4);
+  const Pool* pool = t.pool.get();
+  SharedFlag holding;
+  // Ring 0 -> 2 -> 3 -> 0: node 0 coordinates and is node 2's only watcher.
+  nodes[3] = spawn_node(t, 3, [](Node& n) { (void)n.allocate("x", 4096, Placement::local()); });
+  REQUIRE(wait_until([&] { return find_section(*t.pool, "x").entry != nullptr; }));
+  nodes[0] = spawn_node(t, 0, [](Node& n) { (void)n.open("x"); });
+  nodes[2] = spawn_node(t, 2, [pool, &holding](Node& n) {
+    // Once every node has joined (a joiner takes every partition lock),
+    // hold the partition the recovery of node 3 has to clean.
+    if (!wait_until([&] { return sharer_nodes(*pool, find_section(*pool, "x")) == 0b1001; })) ::_exit(21);
+    hold_until_killed(*pool, pool->locks().partition[3], n, holding);
+  });
+  REQUIRE(wait_until([&] { return holding.is_set(); }));
+  const std::uint32_t coordinator_incarnation = t.pool->node_slot(0).incarnation;
+  nodes[3].kill();
+  nodes[3].wait();
+  REQUIRE(wait_until([&] { return node_state(*t.pool, 3) == NodeState::kFailed; }));
+  std::this_thread::sleep_for(30ms);  // node 0's recovery of node 3 now waits on node 2's lock
+  nodes[2].kill();
+  nodes[2].wait();
+  REQUIRE(wait_until([&] {
+    return recovered(*t.pool, EventKind::kNodeFailed, 3) && recovered(*t.pool, EventKind::kNodeFailed, 2);
+  }));
+  CHECK(node_state(*t.pool, 0) == NodeState::kMember);
+  CHECK(t.pool->node_slot(0).incarnation == coordinator_incarnation);  // the coordinator was never expelled
+  const Section x = find_section(*t.pool, "x");
+  REQUIRE(x.entry != nullptr);
+  CHECK(sharer_nodes(*t.pool, x) == 0b0001);
+  REQUIRE_POOL_CLEAN(*t.pool);
+  stop_all(nodes);
+  require_empty(t);
+}
+
+TEST_CASE("liveness: a node stopped inside an allocation with its partition lock is recovered, then rejoins",
+          "[recovery][liveness][fencing]") {
+  TempPool t(64ull << 20, test_geometry(), "stopped");
+  std::vector<NodeProcess> nodes(4);
+  for (std::uint32_t id : {0u, 1u, 2u}) nodes[id] = spawn_node(t, id);
+  REQUIRE(wait_until([&] { return all_members(*t.pool, 0b0111); }));
+  const Pool* pool = t.pool.get();
+  nodes[3] = spawn_node(
+      t, 3,
+      [pool](Node& n) {
+        if (!wait_until([&] { return all_members(*pool, 0b1111); })) ::_exit(21);
+        (void)n.allocate("stopped-in-alloc", 4096, Placement::local());  // stops inside, then is expelled
+      },
+      "alloc.extent_carved:1:stop");
+  REQUIRE(stopped(nodes[3]));
+  CHECK(owner_node(t.pool->locks().partition[3]) == 3);
+  const std::uint32_t incarnation = t.pool->node_slot(3).incarnation;
+  REQUIRE(wait_until([&] { return recovered(*t.pool, EventKind::kNodeFailed, 3); }));
+  CHECK(latest_record(*t.pool, EventKind::kNodeFailed).declared_by == 2);
+  CHECK(owner_node(t.pool->locks().partition[3]) != 3);
+  REQUIRE_POOL_CLEAN(*t.pool);
+  nodes[3].kill(SIGCONT);  // resumes, finds itself expelled, touches nothing, rejoins
+  REQUIRE(wait_until([&] {
+    return node_state(*t.pool, 3) == NodeState::kMember && t.pool->node_slot(3).incarnation > incarnation;
+  }));
+  CHECK(find_section(*t.pool, "stopped-in-alloc").entry == nullptr);
+  REQUIRE_POOL_CLEAN(*t.pool);
+  stop_all(nodes);
+  require_empty(t);
+}
+
+TEST_CASE("liveness: a wedged daemon holding a partition lock stops its progress and is declared failed",
+          "[recovery][liveness]") {
+  TempPool t(64ull << 20, test_geometry(), "wedged");
+  std::vector<NodeProcess> nodes(4);
+  for (std::uint32_t id : {0u, 1u, 2u}) nodes[id] = spawn_node(t, id);
+  REQUIRE(wait_until([&] { return all_members(*t.pool, 0b0111); }));
+  const Pool* pool = t.pool.get();
+  // Its request thread blocks for ever holding the lock; its liveness
+  // thread keeps beating.
+  nodes[3] = spawn_node(
+      t, 3,
+      [pool](Node& n) {
+        if (!wait_until([&] { return all_members(*pool, 0b1111); })) ::_exit(21);
+        (void)n.allocate("wedged-in-alloc", 4096, Placement::local());
+      },
+      "alloc.extent_carved:1:hang");
+  REQUIRE(wait_until([&] { return inside_allocation(*t.pool, 3); }));
+  const std::uint64_t beats_before = load_acquire(t.pool->node_slot(3).heartbeat);
+  REQUIRE(wait_until([&] { return recovered(*t.pool, EventKind::kNodeFailed, 3); }));
+  CHECK(load_acquire(t.pool->node_slot(3).heartbeat) > beats_before);  // it was beating all along
+  CHECK(latest_record(*t.pool, EventKind::kNodeFailed).declared_by == 2);
+  CHECK(find_section(*t.pool, "wedged-in-alloc").entry == nullptr);
+  REQUIRE_POOL_CLEAN(*t.pool);
+  nodes[3].kill();  // its hung thread would never let it leave
+  nodes[3].wait();
+  stop_all(nodes);
+  require_empty(t);
+}
+
+TEST_CASE("liveness: the checker reports a stopped or wedged lock holder and finishes", "[recovery][liveness]") {
+  // Node 0 alone: nobody declares it, so the checker meets the held lock.
+  TempPool t(64ull << 20, test_geometry(), "checkstall");
+  std::vector<NodeProcess> nodes(4);
+  SECTION("stopped") {
+    nodes[0] = spawn_node(t, 0, [](Node& n) { (void)n.allocate("a", 4096, Placement::local()); },
+                          "alloc.extent_carved:1:stop");
+    REQUIRE(stopped(nodes[0]));
+    const CheckReport report = check_pool(*t.pool);
+    INFO(report_text(report));
+    CHECK(report_text(report).find("partition 0 lock not taken: held by node 0 (incarnation 1): no heartbeat") !=
+          std::string::npos);
+    nodes[0].kill(SIGKILL);
+  }
+  SECTION("wedged") {
+    nodes[0] = spawn_node(t, 0, [](Node& n) { (void)n.allocate("a", 4096, Placement::local()); },
+                          "alloc.extent_carved:1:hang");
+    REQUIRE(wait_until([&] { return inside_allocation(*t.pool, 0); }));
+    const CheckReport report = check_pool(*t.pool);
+    INFO(report_text(report));
+    CHECK(report_text(report).find("partition 0 lock not taken: held by node 0 (incarnation 1): no progress") !=
+          std::string::npos);
+    nodes[0].kill(SIGKILL);
+  }
+}
+
+// ------------------------------------------------------------- the pieces --
+
+TEST_CASE("liveness: StallWatch times heartbeat and progress separately", "[core][liveness]") {
+  TempPool t(64ull << 20, test_geometry(), "stallwatch");
+  auto n1 = t.node(1);
+  NodeSlot& slot = t.pool->node_slot(1);
+  const std::uint64_t threshold = detection_threshold_ns(*t.pool);
+  REQUIRE(threshold == 300'000'000);
+  StallWatch watch;
+  std::uint64_t now = 1'000'000'000;
+  CHECK_FALSE(watch.observe(*t.pool, 1, 1, now));  // starts watching
+  SECTION("both move: never stalled") {
+    for (int i = 0; i < 10; ++i) {
+      n1->beat(true);
+      now += threshold / 2;
+      CHECK_FALSE(watch.observe(*t.pool, 1, 1, now));
+    }
+  }
+  SECTION("heartbeat moves, progress does not: stalled on progress") {
+    n1->beat(false);
+    now += threshold / 2;
+    CHECK_FALSE(watch.observe(*t.pool, 1, 1, now));
+    n1->beat(false);
+    now += threshold / 2 + 1;
+    auto stall = watch.observe(*t.pool, 1, 1, now);
+    REQUIRE(stall);
+    CHECK_FALSE(stall->heartbeat_stopped);
+    CHECK(stall->progress_stopped);
+    CHECK(stall->still_holds(sample_liveness(*t.pool, 1)));
+    n1->beat(true);  // it made progress again: the evidence no longer holds
+    CHECK_FALSE(stall->still_holds(sample_liveness(*t.pool, 1)));
+    CHECK(stall->describe().find("no progress") != std::string::npos);
+  }
+  SECTION("nothing moves: stalled on both") {
+    now += threshold + 1;
+    auto stall = watch.observe(*t.pool, 1, 1, now);
+    REQUIRE(stall);
+    CHECK(stall->heartbeat_stopped);
+    CHECK(stall->progress_stopped);
+    CHECK(stall->describe() == "node 1 (incarnation 1): no heartbeat and no progress for 300 ms");
+    store_release(slot.incarnation, 2u);  // a new incarnation is not the one that stalled
+    CHECK_FALSE(stall->still_holds(sample_liveness(*t.pool, 1)));
+  }
+  SECTION("another incarnation restarts the watch") {
+    now += threshold + 1;
+    CHECK_FALSE(watch.observe(*t.pool, 1, 2, now));
+  }
+}
+
+TEST_CASE("liveness: WedgeWatch flags a table lock held for twice the threshold", "[core][liveness]") {
+  TempPool t(64ull << 20, test_geometry(), "wedgewatch");
+  auto n0 = t.node(0);
+  const std::uint64_t limit = 2 * detection_threshold_ns(*t.pool);
+  WedgeWatch watch;
+  std::uint64_t now = 5'000'000'000;
+  CHECK_FALSE(watch.wedged(*t.pool, n0->lock_owner(), now));
+  GlobalLock& lock = t.pool->locks().partition[2];
+  REQUIRE(lock_try_acquire(*t.pool, lock, n0->lock_owner()));
+  CHECK_FALSE(watch.wedged(*t.pool, n0->lock_owner(), now));
+  now += limit;
+  CHECK_FALSE(watch.wedged(*t.pool, n0->lock_owner(), now));
+  SECTION("released and taken again in between: a new hold") {
+    lock_release(lock, n0->lock_owner());
+    REQUIRE(lock_try_acquire(*t.pool, lock, n0->lock_owner()));
+    now += 1;
+    CHECK_FALSE(watch.wedged(*t.pool, n0->lock_owner(), now));
+  }
+  SECTION("the same hold past the limit") {
+    now += 1;
+    CHECK(watch.wedged(*t.pool, n0->lock_owner(), now));
+    CHECK(watch.culprit() == "the partition 2 lock, held for 600 ms");
+    lock_release(lock, n0->lock_owner());
+    now += 1;
+    CHECK_FALSE(watch.wedged(*t.pool, n0->lock_owner(), now));
+  }
+}
