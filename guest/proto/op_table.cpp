@@ -1,5 +1,6 @@
 // The op table (op_table.hpp): every request gmmd serves. The encoder and
-// decoder walk it (proto.cpp), so a change here is a change of both.
+// decoder walk it (proto.cpp) and docs/cli.md's protocol section is made
+// from it (gmm-proto-doc), so a change here is a change of all three.
 #include "proto/op_table.hpp"
 
 #include <algorithm>

@@ -1,10 +1,13 @@
 // The gmmd protocol's requests, written down once: one row per op with its
 // wire name, request fields, reply fields, rights and what it does
 // (op_table.cpp; the fields themselves are in request_fields.cpp).
-// encode_request and decode_request walk this table.
+// encode_request and decode_request walk this table, and docs/cli.md's
+// "Wire protocol" section is generated from it by gmm-proto-doc; a ctest
+// fails when that section differs (`cmake --build build --target
+// proto-doc` rewrites it).
 //
 // Adding an op: an enumerator at the end of proto::Op, a row at the end of
-// the table. Adding a field: a FieldSpec with its
+// the table, then regenerate the docs. Adding a field: a FieldSpec with its
 // codec in request_fields.cpp, a member in proto::Request.
 #pragma once
 

@@ -5,8 +5,9 @@
 // lines.
 //
 // The requests -- each op's fields, reply, rights -- are written down once,
-// in the op table (op_table.hpp): encode_request and decode_request walk
-// it; read them there.
+// in the op table (op_table.hpp): encode_request and decode_request walk it,
+// and docs/cli.md's "Wire protocol" section is generated from it
+// (gmm-proto-doc); read them there.
 #pragma once
 
 #include <cstddef>
