@@ -1,7 +1,9 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <fstream>
 #include <set>
+#include <sstream>
 #include <string>
 
 #include "proto/op_table.hpp"
@@ -50,6 +52,25 @@ TEST_CASE("the decoder follows each op's row", "[proto]") {
     REQUIRE(bare.ok() == needs_nothing);
     if (!spec.request.empty() && spec.request.front().presence == Presence::kRequired) {
       CHECK(bare.error().message == "missing field \"" + std::string(spec.request.front().field->key) + "\"");
+    }
+  }
+}
+
+// The fuzzer's dictionary (fuzz/request.dict) holds the protocol's words, so
+// that a new op or field is fuzzed the day it is added.
+TEST_CASE("the fuzz dictionary names every op and field", "[proto]") {
+  std::ifstream in(GMM_PROTO_SOURCE_DIR "/fuzz/request.dict");
+  REQUIRE(in);
+  std::stringstream dict;
+  dict << in.rdbuf();
+  auto listed = [&](std::string_view word) {
+    return dict.str().find("\n\"\\\"" + std::string(word) + "\\\"\"\n") != std::string::npos;
+  };
+  for (const OpSpec& spec : gmm::proto::op_table()) {
+    CHECK(listed(spec.name));
+    for (const gmm::proto::RequestField& field : spec.request) {
+      INFO(spec.name << " " << field.field->key);
+      CHECK(listed(field.field->key));
     }
   }
 }
