@@ -1,51 +1,24 @@
+// Requests are encoded and decoded by walking the op table (op_table.cpp);
+// replies, event lines and base64 are here.
 #include "proto/proto.hpp"
 
 #include <algorithm>
-#include <array>
-#include <initializer_list>
-#include <bit>
 #include <limits>
 
-#include "gmm/messages.hpp"
+#include "proto/op_table.hpp"
+#include "proto/request_fields.hpp"
 
 namespace gmm::proto {
-namespace {
 
 using nlohmann::json;
 
-constexpr std::array<std::pair<Op, std::string_view>, 22> kOps{{
-    {Op::kPing, "ping"},
-    {Op::kAlloc, "alloc"},
-    {Op::kOpen, "open"},
-    {Op::kClose, "close"},
-    {Op::kFree, "free"},
-    {Op::kList, "ls"},
-    {Op::kStat, "stat"},
-    {Op::kWrite, "write"},
-    {Op::kRead, "read"},
-    {Op::kWatch, "watch"},
-    {Op::kWhoami, "whoami"},
-    {Op::kAcquire, "acquire"},
-    {Op::kRelinquish, "relinquish"},
-    {Op::kMutexCreate, "mutex_create"},
-    {Op::kMutexLock, "mutex_lock"},
-    {Op::kMutexUnlock, "mutex_unlock"},
-    {Op::kEventCreate, "event_create"},
-    {Op::kEventSet, "event_set"},
-    {Op::kEventReset, "event_reset"},
-    {Op::kEventWait, "event_wait"},
-    {Op::kSyncDestroy, "sync_destroy"},
-    {Op::kSend, "send"},
-}};
+std::string client_text(const json& value) {
+  std::string text = value.dump(-1, ' ', /*ensure_ascii=*/true, json::error_handler_t::replace);
+  if (text.size() > kMaxQuotedClientText) text = text.substr(0, kMaxQuotedClientText) + "...";
+  return text;
+}
 
-constexpr std::array<layout::EventKind, 4> kEventKinds{layout::EventKind::kNodeFailed, layout::EventKind::kMemoryLost,
-                                                       layout::EventKind::kNodeLeaving, layout::EventKind::kNodeJoined};
-
-// Thrown by the field readers below, caught in decode_request: keeps each
-// op's decoding a straight list of reads.
-struct BadRequest {
-  std::string message;
-};
+namespace {
 
 // Nesting depth outside strings, without parsing: refuses "[[[[..." before
 // the parser recurses into it.
@@ -73,251 +46,69 @@ bool nested_too_deep(std::string_view text) {
   return false;
 }
 
-// Client text inside an error message, as a JSON string with everything
-// outside printable ASCII escaped, cut after kMaxQuoted bytes: the message
-// stays one printable line of bounded length (gmmd logs it).
-std::string client_text(const json& value) {
-  constexpr std::size_t kMaxQuoted = 64;
-  std::string text = value.dump(-1, ' ', /*ensure_ascii=*/true, json::error_handler_t::replace);
-  if (text.size() > kMaxQuoted) text = text.substr(0, kMaxQuoted) + "...";
-  return text;
-}
-
-void only_fields(const json& obj, std::initializer_list<std::string_view> allowed) {
-  for (const auto& [key, value] : obj.items()) {
-    if (key != "op" && std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
-      throw BadRequest{"unexpected field " + client_text(key)};
-    }
+void refuse_unknown_fields(const json& obj, const OpSpec& spec) {
+  for (const auto& item : obj.items()) {
+    const std::string& key = item.key();  // not a structured binding: clang 14 cannot capture those
+    if (key == "op") continue;
+    auto known = std::find_if(spec.request.begin(), spec.request.end(),
+                              [&](const RequestField& field) { return field.field->key == key; });
+    if (known == spec.request.end()) throw BadRequest{"unexpected field " + client_text(key)};
   }
 }
 
-const json& field(const json& obj, const char* key) {
-  auto it = obj.find(key);
-  if (it == obj.end()) throw BadRequest{std::string("missing field \"") + key + "\""};
-  return *it;
-}
-
-std::string string_field(const json& obj, const char* key) {
-  const json& value = field(obj, key);
-  if (!value.is_string()) throw BadRequest{std::string("field \"") + key + "\" must be a string"};
-  return value.get<std::string>();
-}
-
-std::uint64_t u64_field(const json& obj, const char* key) {
-  const json& value = field(obj, key);
-  if (!value.is_number_unsigned()) {
-    throw BadRequest{std::string("field \"") + key + "\" must be a non-negative integer"};
+void require_one_of(const json& obj, const OpSpec& spec) {
+  std::string keys;
+  int given = 0;
+  for (const RequestField& field : spec.request) {
+    if (field.presence != Presence::kOneOf) continue;
+    keys += (keys.empty() ? "\"" : " and \"") + std::string(field.field->key) + "\"";
+    given += obj.contains(field.field->key) ? 1 : 0;
   }
-  return value.get<std::uint64_t>();
+  if (given != 1) throw BadRequest{std::string(spec.name) + " needs exactly one of " + keys};
 }
 
-std::string name_field(const json& obj) {
-  std::string name = string_field(obj, "name");
-  if (name.empty()) throw BadRequest{"field \"name\" must not be empty"};
-  if (name.find('\0') != std::string::npos) throw BadRequest{"field \"name\" must not contain NUL"};
-  return name;
+bool carried(const FieldCodec& codec, const Request& request) {
+  return codec.present == nullptr || codec.present(request);
 }
 
-Placement placement_field(const json& obj) {
-  std::string where = string_field(obj, "where");
-  if (where == "local" || where == "any") {
-    if (obj.contains("node")) throw BadRequest{"field \"node\" is only valid with \"where\": \"node\""};
-    return where == "local" ? Placement::local() : Placement::anywhere();
-  }
-  if (where != "node") throw BadRequest{"field \"where\" must be \"local\", \"any\" or \"node\""};
-  std::uint64_t node = u64_field(obj, "node");
-  if (node >= layout::kMaxNodes) {
-    throw BadRequest{"field \"node\" must be below " + std::to_string(layout::kMaxNodes)};
-  }
-  return Placement::on(static_cast<std::uint32_t>(node));
-}
-
-std::uint32_t events_field(const json& obj) {
-  auto it = obj.find("events");
-  if (it == obj.end()) return 0;
-  if (!it->is_array() || it->empty() || it->size() > kEventKinds.size() + 1) {
-    throw BadRequest{"field \"events\" must be a non-empty array of at most " +
-                     std::to_string(kEventKinds.size() + 1) + " event names"};
-  }
-  std::uint32_t bits = 0;
-  for (const json& name : *it) {
-    if (name.is_string() && name.get<std::string>() == kMessageEventName) {
-      bits |= kMessageEventBit;
-      continue;
-    }
-    auto kind = name.is_string() ? event_kind_from_name(name.get<std::string>()) : std::nullopt;
-    if (!kind) throw BadRequest{"field \"events\" holds an unknown event " + client_text(name)};
-    bits |= event_bit(*kind);
-  }
-  return bits;
-}
-
-std::optional<std::uint32_t> mode_field(const json& obj) {
-  if (!obj.contains("mode")) return std::nullopt;
-  std::uint64_t mode = u64_field(obj, "mode");
-  if (mode > kMaxMode) throw BadRequest{"field \"mode\" must be permission bits between 0 and 0777"};
-  return static_cast<std::uint32_t>(mode);
-}
-
-Gid gid_field(const json& obj) {
-  auto gid = parse_gid(string_field(obj, "gid"));
-  if (!gid || gid->value == 0) throw BadRequest{"field \"gid\" must be a GID such as \"0x0000000100000007\""};
-  return *gid;
-}
-
-bool access_field(const json& obj) {
-  std::string access = string_field(obj, "access");
-  if (access != "read" && access != "write") throw BadRequest{"field \"access\" must be \"read\" or \"write\""};
-  return access == "write";
-}
-
-bool bool_field(const json& obj, const char* key) {
-  const json& value = field(obj, key);
-  if (!value.is_boolean()) throw BadRequest{std::string("field \"") + key + "\" must be true or false"};
-  return value.get<bool>();
-}
-
-std::uint32_t node_number(const json& value, const char* what) {
-  if (!value.is_number_unsigned() || value.get<std::uint64_t>() >= layout::kMaxNodes) {
-    throw BadRequest{std::string(what) + " must be a node number below " + std::to_string(layout::kMaxNodes)};
-  }
-  return value.get<std::uint32_t>();
-}
-
-// send's recipients: exactly one of "to" (a node or "all") and "nodes".
-void recipients_field(const json& obj, Request& request) {
-  if (obj.contains("to") == obj.contains("nodes")) {
-    throw BadRequest{"send needs exactly one of \"to\" (a node number or \"all\") and \"nodes\" (a list of nodes)"};
-  }
-  if (auto to = obj.find("to"); to != obj.end()) {
-    if (to->is_string()) {
-      if (to->get<std::string>() != "all") throw BadRequest{"field \"to\" must be a node number or \"all\""};
-      request.recipients = Request::Recipients::kAll;
-      return;
-    }
-    request.recipients = Request::Recipients::kNode;
-    request.nodes = std::uint64_t{1} << node_number(*to, "field \"to\"");
-    return;
-  }
-  const json& nodes = obj.at("nodes");
-  if (!nodes.is_array() || nodes.empty() || nodes.size() > layout::kMaxNodes) {
-    throw BadRequest{"field \"nodes\" must be a non-empty list of at most " + std::to_string(layout::kMaxNodes) +
-                     " node numbers"};
-  }
-  request.recipients = Request::Recipients::kGroup;
-  for (const json& node : nodes) request.nodes |= std::uint64_t{1} << node_number(node, "each of \"nodes\"");
-}
-
-std::uint32_t message_kind_field(const json& obj) {
-  std::uint64_t kind = u64_field(obj, "kind");
-  if (kind < kFirstApplicationMessage || kind > std::numeric_limits<std::uint32_t>::max()) {
-    throw BadRequest{"field \"kind\" must be an application message kind from " +
-                     std::to_string(kFirstApplicationMessage) + " to 4294967295 (lower kinds are GMM's own)"};
-  }
-  return static_cast<std::uint32_t>(kind);
-}
-
-void check_io_length(std::uint64_t length) {
-  if (length > kMaxIoLength) {
-    throw BadRequest{"length " + std::to_string(length) + " exceeds the limit of " +
-                     std::to_string(kMaxIoLength) + " bytes"};
-  }
-}
-
+// Reads the op's fields in table order, so the first problem in that order
+// is the one reported.
 Request decode_object(const json& obj) {
   if (!obj.is_object()) throw BadRequest{"request must be a JSON object"};
-  std::string op_text = string_field(obj, "op");
-  auto op_it = std::find_if(kOps.begin(), kOps.end(), [&](const auto& entry) { return entry.second == op_text; });
-  if (op_it == kOps.end()) throw BadRequest{"unknown op " + client_text(op_text)};
+  auto op = obj.find("op");
+  if (op == obj.end()) throw BadRequest{"missing field \"op\""};
+  if (!op->is_string()) throw BadRequest{"field \"op\" must be a string"};
+  const OpSpec* spec = find_op(op->get<std::string>());
+  if (spec == nullptr) throw BadRequest{"unknown op " + client_text(*op)};
+  refuse_unknown_fields(obj, *spec);
 
   Request request;
-  request.op = op_it->first;
-  switch (request.op) {
-    case Op::kPing:
-    case Op::kList:
-    case Op::kStat:
-    case Op::kWhoami:
-      only_fields(obj, {});
-      break;
-    case Op::kAlloc:
-      only_fields(obj, {"name", "size", "where", "node", "mode"});
-      request.name = name_field(obj);
-      request.size = u64_field(obj, "size");
-      request.where = placement_field(obj);
-      request.mode = mode_field(obj);
-      break;
-    case Op::kAcquire:
-      only_fields(obj, {"name", "gid", "access"});
-      if (obj.contains("name") == obj.contains("gid")) throw BadRequest{"acquire needs exactly one of \"name\" and \"gid\""};
-      if (obj.contains("name")) request.name = name_field(obj);
-      else request.gid = gid_field(obj);
-      request.writable = access_field(obj);
-      break;
-    case Op::kRelinquish:
-      only_fields(obj, {"gid"});
-      request.gid = gid_field(obj);
-      break;
-    case Op::kMutexCreate:
-      only_fields(obj, {"name", "mode"});
-      request.name = name_field(obj);
-      request.mode = mode_field(obj);
-      break;
-    case Op::kEventCreate:
-      only_fields(obj, {"name", "mode", "manual_reset", "signaled"});
-      request.name = name_field(obj);
-      request.mode = mode_field(obj);
-      request.manual_reset = bool_field(obj, "manual_reset");
-      request.signaled = bool_field(obj, "signaled");
-      break;
-    case Op::kMutexLock:
-    case Op::kMutexUnlock:
-    case Op::kEventSet:
-    case Op::kEventReset:
-    case Op::kEventWait:
-    case Op::kSyncDestroy:
-      only_fields(obj, {"name"});
-      request.name = name_field(obj);
-      break;
-    case Op::kOpen:
-    case Op::kClose:
-    case Op::kFree:
-      only_fields(obj, {"name"});
-      request.name = name_field(obj);
-      break;
-    case Op::kWrite: {
-      only_fields(obj, {"name", "offset", "data_b64"});
-      request.name = name_field(obj);
-      request.offset = u64_field(obj, "offset");
-      auto data = base64_decode(string_field(obj, "data_b64"));
-      if (!data) throw BadRequest{"field \"data_b64\" is not valid base64"};
-      check_io_length(data->size());
-      request.data = std::move(*data);
-      break;
-    }
-    case Op::kRead:
-      only_fields(obj, {"name", "offset", "length"});
-      request.name = name_field(obj);
-      request.offset = u64_field(obj, "offset");
-      request.length = u64_field(obj, "length");
-      check_io_length(request.length);
-      break;
-    case Op::kWatch:
-      only_fields(obj, {"events"});
-      request.events = events_field(obj);
-      break;
-    case Op::kSend: {
-      only_fields(obj, {"to", "nodes", "kind", "data_b64"});
-      recipients_field(obj, request);
-      request.kind = message_kind_field(obj);
-      auto data = base64_decode(string_field(obj, "data_b64"));
-      if (!data) throw BadRequest{"field \"data_b64\" is not valid base64"};
-      if (data->size() > layout::kMessagePayload) {
-        throw BadRequest{"message payload is " + std::to_string(data->size()) + " bytes, the limit is " +
-                         std::to_string(layout::kMessagePayload) + " (send a section's name for more)"};
+  request.op = spec->op;
+  bool one_of_checked = false;
+  for (const RequestField& field : spec->request) {
+    const std::string_view key = field.field->key;
+    auto value = obj.find(key);
+    const bool given = value != obj.end();
+    switch (field.presence) {
+      case Presence::kRequired:
+        if (!given) throw BadRequest{"missing field \"" + std::string(key) + "\""};
+        break;
+      case Presence::kOptional:
+        break;
+      case Presence::kOneOf:
+        if (!one_of_checked) require_one_of(obj, *spec);
+        one_of_checked = true;
+        break;
+      case Presence::kConditional: {
+        const bool wanted = carried(*field.field->codec, request);
+        if (wanted && !given) throw BadRequest{"missing field \"" + std::string(key) + "\""};
+        if (!wanted && given) {
+          throw BadRequest{"field \"" + std::string(key) + "\" is only valid with " + std::string(field.when)};
+        }
+        break;
       }
-      request.data = std::move(*data);
-      break;
     }
+    if (given) field.field->codec->read(key, *value, request);
   }
   return request;
 }
@@ -343,10 +134,7 @@ constexpr std::string_view kBase64Alphabet =
 }  // namespace
 
 std::string_view op_name(Op op) {
-  for (const auto& [value, name] : kOps) {
-    if (value == op) return name;
-  }
-  return "?";
+  return static_cast<std::size_t>(op) < kOpCount ? op_spec(op).name : "?";
 }
 
 bool operator==(const Request& a, const Request& b) {
@@ -374,91 +162,17 @@ Result<Request> decode_request(std::string_view line) {
 }
 
 std::string encode_request(const Request& request) {
-  json obj{{"op", op_name(request.op)}};
-  switch (request.op) {
-    case Op::kPing:
-    case Op::kList:
-    case Op::kStat:
-    case Op::kWhoami:
-      break;
-    case Op::kAcquire:
-      if (request.gid.value != 0) obj["gid"] = to_string(request.gid);
-      else obj["name"] = request.name;
-      obj["access"] = request.writable ? "write" : "read";
-      break;
-    case Op::kRelinquish:
-      obj["gid"] = to_string(request.gid);
-      break;
-    case Op::kEventCreate:
-      obj["manual_reset"] = request.manual_reset;
-      obj["signaled"] = request.signaled;
-      [[fallthrough]];
-    case Op::kMutexCreate:
-      obj["name"] = request.name;
-      if (request.mode) obj["mode"] = *request.mode;
-      break;
-    case Op::kMutexLock:
-    case Op::kMutexUnlock:
-    case Op::kEventSet:
-    case Op::kEventReset:
-    case Op::kEventWait:
-    case Op::kSyncDestroy:
-      obj["name"] = request.name;
-      break;
-    case Op::kAlloc:
-      if (request.mode) obj["mode"] = *request.mode;
-      obj["name"] = request.name;
-      obj["size"] = request.size;
-      switch (request.where.kind) {
-        case Placement::Kind::kLocal: obj["where"] = "local"; break;
-        case Placement::Kind::kAnywhere: obj["where"] = "any"; break;
-        case Placement::Kind::kNode:
-          obj["where"] = "node";
-          obj["node"] = request.where.node;
-          break;
-      }
-      break;
-    case Op::kOpen:
-    case Op::kClose:
-    case Op::kFree:
-      obj["name"] = request.name;
-      break;
-    case Op::kWrite:
-      obj["name"] = request.name;
-      obj["offset"] = request.offset;
-      obj["data_b64"] = base64_encode(request.data);
-      break;
-    case Op::kRead:
-      obj["name"] = request.name;
-      obj["offset"] = request.offset;
-      obj["length"] = request.length;
-      break;
-    case Op::kWatch:
-      if (request.events != 0) {
-        json names = json::array();
-        for (layout::EventKind kind : kEventKinds) {
-          if (request.events & event_bit(kind)) names.push_back(event_name(kind));
-        }
-        if (request.events & kMessageEventBit) names.push_back(kMessageEventName);
-        obj["events"] = std::move(names);
-      }
-      break;
-    case Op::kSend:
-      switch (request.recipients) {
-        case Request::Recipients::kAll: obj["to"] = "all"; break;
-        case Request::Recipients::kNode: obj["to"] = std::countr_zero(request.nodes); break;
-        case Request::Recipients::kGroup: {
-          json nodes = json::array();
-          for (std::uint32_t node = 0; node < layout::kMaxNodes; ++node) {
-            if (request.nodes & (std::uint64_t{1} << node)) nodes.push_back(node);
-          }
-          obj["nodes"] = std::move(nodes);
-          break;
-        }
-      }
-      obj["kind"] = request.kind;
-      obj["data_b64"] = base64_encode(request.data);
-      break;
+  const OpSpec& spec = op_spec(request.op);
+  json obj{{"op", spec.name}};
+  bool one_of_written = false;
+  for (const RequestField& field : spec.request) {
+    const FieldCodec& codec = *field.field->codec;
+    if (field.presence != Presence::kRequired && !carried(codec, request)) continue;
+    if (field.presence == Presence::kOneOf) {
+      if (one_of_written) continue;
+      one_of_written = true;
+    }
+    obj[field.field->key] = codec.write(request);
   }
   return dump(obj);
 }
@@ -582,11 +296,15 @@ Result<json> decode_reply(std::string_view line) {
   return make_error(*code, message->get<std::string>());
 }
 
-json section_json(const SectionInfo& section) {
-  json sharer_nodes = json::array();
+json node_array(std::uint64_t nodes) {
+  json array = json::array();
   for (std::uint32_t node = 0; node < layout::kMaxNodes; ++node) {
-    if (section.sharer_nodes & (std::uint64_t{1} << node)) sharer_nodes.push_back(node);
+    if (nodes & (std::uint64_t{1} << node)) array.push_back(node);
   }
+  return array;
+}
+
+json section_json(const SectionInfo& section) {
   return json{{"gid", to_string(section.gid)},
               {"name", section.name},
               {"unlinked", section.unlinked},
@@ -594,7 +312,7 @@ json section_json(const SectionInfo& section) {
               {"section_index", section.section_index},
               {"pool_offset", section.pool_offset},
               {"size", section.size},
-              {"sharer_nodes", sharer_nodes},
+              {"sharer_nodes", node_array(section.sharer_nodes)},
               {"sharers", section.sharers}};
 }
 

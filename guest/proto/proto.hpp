@@ -1,79 +1,13 @@
-// The gmmd wire protocol: JSON lines over a unix stream socket (docs/cli.md
-// has the same summary for users).
+// The gmmd wire protocol: JSON lines over a unix stream socket. The client
+// sends one request object per line, gmmd answers each with one reply
+// object, {"ok": true, ...} or {"ok": false, "error": errc_name(code),
+// "message": ...}; after the reply to `watch` the connection carries event
+// lines.
 //
-//   client -> gmmd   one request object per line   {"op": "alloc", "name": "a", "size": 4096, "where": "local"}
-//   gmmd -> client   one reply object per line     {"ok": true, ...}  or
-//                                                  {"ok": false, "error": "kExists", "message": "..."}
-//
-// Requests (fields not listed are rejected, so typos fail loudly):
-//   ping                                      -> {"node", "pid", "doorbell": {"kind", "wakes"}}
-//   alloc  name, size, where ("local"|"any"|"node"), node (only with "node")
-//                                             -> {"section": Section}
-//   open   name                               -> {"section": Section}
-//   close  name                               -> {}
-//   free   name                               -> {}
-//   ls                                        -> {"sections": [Section...]}
-//   stat                                      -> {"partitions": [Partition...]}
-//   write  name, offset, data_b64             -> {"written"}
-//   read   name, offset, length               -> {"data_b64"}
-//   watch  [events: ["node-failed", ..., "message"]]
-//                                             -> {"node"}, then event lines (below)
-//   send   (to: node | to: "all" | nodes: [node...]), kind, data_b64
-//                                             -> {"sent_to": [node...]}
-//
-// Application requests (libgmm; the caller's identity is the socket peer's
-// SO_PEERCRED uid/gid/pid, each connection is one client with its own
-// handles, all released when it hangs up):
-//   whoami                                    -> {"client", "pid", "uid", "gid", "node"}
-//   alloc  ... [mode]                         mode: permission bits (0..0777) of the new
-//                                             section, owned by the caller (default 0600)
-//   acquire (name | gid), access ("read"|"write")
-//                                             -> {"section": Section, "address", "window":
-//                                                 {"mmap_offset", "length", "writable"}}
-//                                                and ONE descriptor (SCM_RIGHTS) with the reply
-//   relinquish gid                            -> {}
-//   mutex_create name [mode]                  -> {}
-//   mutex_lock   name                         -> {"abandoned": bool}; one attempt, "busy" if held
-//   mutex_unlock name                         -> {}
-//   event_create name, manual_reset, signaled [mode] -> {}
-//   event_set / event_reset name              -> {}
-//   event_wait   name                         -> {"signaled": bool}; one attempt (auto-reset
-//                                                events are reset by the attempt that gets them)
-//   sync_destroy name                         -> {}   (mutex or event; owner only)
-// Rights (mode bits, owner/group/other, uid 0 may do anything): acquire for
-// read needs r, for write r and w; read/open need r, write needs w; locking a
-// mutex and setting/resetting an event need w, waiting on an event needs r;
-// free and sync_destroy need ownership. Denied: "permission-denied" with the
-// same message on every node.
-// "address" is the section's cluster-wide virtual address (the same in every
-// process on every node, libgmm's map_global); "gid" travels as a string.
-// Section and Partition are the objects made by section_json/partition_json.
-// Bytes travel base64-encoded: sections hold arbitrary bytes, JSON strings
-// hold only UTF-8.
-//
-// send (paper 3.1; any local client may send): a short message of `kind`
-// (>= gmm::kFirstApplicationMessage; lower kinds are GMM's own) with at
-// most layout::kMessagePayload bytes, to one node, to the nodes listed, or
-// to every current member; the sender's node is included when named (and
-// in "all"). The receiver sees the payload without trailing zero bytes (a
-// mailbox slot holds no length). A full mailbox is "busy" (the receiver is
-// not taking messages); the other recipients still get the message.
-//
-// Limits: a request line is at most kMaxRequestLine bytes (so a write
-// carries at most ~48 KiB); read/write lengths are at most kMaxIoLength.
-//
-// Events (paper 3.7): after the reply to `watch`, the connection carries
-// only events: gmmd sends one line per application-phase event of its node
-// (optionally only the kinds listed in "events"), e.g.
-//   {"event": "node-failed", "node": 2, "incarnation": 1, "sequence": 7}
-// "sequence" is the pool's RecoveryRecord number. Application messages
-// reach only watchers that listed "message" (an empty "events" means the
-// membership kinds only):
-//   {"event": "message", "from": 1, "kind": 1024, "data_b64": "aGk=", "sent_ns": 1700000000000000000}
-// "sent_ns" is the sender's CLOCK_REALTIME. gmmd ignores anything the
-// client sends afterwards; the watch ends when either side hangs up. An
-// event line is at most kMaxEventLine bytes; decoders ignore fields they do
-// not know (later versions may add some).
+// The requests -- each op's fields, reply, rights -- are written down once,
+// in the op table (op_table.hpp): encode_request and decode_request walk it,
+// and docs/cli.md's "Wire protocol" section is generated from it
+// (gmm-proto-doc); read them there.
 #pragma once
 
 #include <cstddef>
@@ -99,8 +33,10 @@ inline constexpr std::size_t kMaxReplyLine = 16 * 1024 * 1024;
 inline constexpr int kMaxJsonDepth = 8;
 inline constexpr std::size_t kMaxEventLine = 1024;
 // A refused request's message: one printable line (gmmd logs it), at most
-// this long; client text in it is quoted, escaped and shortened.
+// kMaxErrorMessage bytes; client text in it is quoted, escaped and cut
+// after kMaxQuotedClientText bytes.
 inline constexpr std::size_t kMaxErrorMessage = 256;
+inline constexpr std::size_t kMaxQuotedClientText = 64;
 // Same addresses everywhere (paper 4.2): a section's cluster-wide virtual
 // address is this base plus its pool offset. Pool offsets of live sections
 // never overlap and never change, so the pool's allocator is the cluster's
@@ -117,12 +53,12 @@ enum class Op {
   kPing, kAlloc, kOpen, kClose, kFree, kList, kStat, kWrite, kRead, kWatch,
   kWhoami, kAcquire, kRelinquish,
   kMutexCreate, kMutexLock, kMutexUnlock, kEventCreate, kEventSet, kEventReset, kEventWait, kSyncDestroy,
-  kSend,
+  kSend,  // the last one: kOpCount (op_table.hpp) counts up to here
 };
 std::string_view op_name(Op op);  // the wire name: "ping", "alloc", ..., "ls"
 
-// One decoded request. Which fields mean something depends on `op` (see the
-// table above); the others keep their defaults.
+// One decoded request. Which fields mean something depends on `op` (its
+// row in the op table); the others keep their defaults.
 struct Request {
   Op op = Op::kPing;
   std::string name;
