@@ -15,6 +15,7 @@
 #include <chrono>
 #include <csignal>
 #include <functional>
+#include <initializer_list>
 #include <thread>
 #include <utility>
 
@@ -193,6 +194,24 @@ inline void stop_all(std::vector<NodeProcess>& nodes) {
     if (p.pid > 0) p.wait();
 }
 
+// Kills node `id` (SIGKILL, an OS crash) and waits until the survivors
+// have recovered it.
+inline void kill_and_await_recovery(const TempPool& t, std::vector<NodeProcess>& nodes, std::uint32_t id) {
+  nodes[id].kill();
+  nodes[id].wait();
+  REQUIRE(wait_until([&] { return recovered(*t.pool, layout::EventKind::kNodeFailed, id); }));
+}
+
+// Starts plain nodes `ids` and waits until all are members.
+inline void start_members(const TempPool& t, std::vector<NodeProcess>& nodes, std::initializer_list<std::uint32_t> ids) {
+  std::uint64_t mask = 0;
+  for (std::uint32_t id : ids) {
+    nodes[id] = spawn_node(t, id);
+    mask |= 1ull << id;
+  }
+  REQUIRE(wait_until([&] { return all_members(*t.pool, mask); }));
+}
+
 // After every node left cleanly, nothing may remain allocated.
 inline void require_empty(const TempPool& t) {
   for (std::uint32_t n = 0; n < t.pool->node_count(); ++n) {
@@ -202,6 +221,14 @@ inline void require_empty(const TempPool& t) {
     CHECK(t.pool->free_table(n)[0].length == t.pool->superblock().data_size);
   }
   REQUIRE_POOL_CLEAN(*t.pool);
+}
+
+// The end of a recovery test: the pool is clean with the nodes running,
+// and empty once they all left.
+inline void require_clean_then_empty(const TempPool& t, std::vector<NodeProcess>& nodes) {
+  REQUIRE_POOL_CLEAN(*t.pool);
+  stop_all(nodes);
+  require_empty(t);
 }
 
 }  // namespace gmm::test

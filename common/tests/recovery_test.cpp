@@ -58,9 +58,7 @@ TEST_CASE("recovery: a killed node is detected, removed from sharer lists and it
   auto nodes = start_sharing_cluster(t, 2);
   REQUIRE_POOL_CLEAN(*t.pool);
 
-  nodes[2].kill();
-  nodes[2].wait();
-  REQUIRE(wait_until([&] { return recovered(*t.pool, EventKind::kNodeFailed, 2); }));
+  kill_and_await_recovery(t, nodes, 2);
   CHECK(node_state(*t.pool, 2) == NodeState::kAbsent);
   CHECK(find_section(*t.pool, "only-2").entry == nullptr);  // nobody else shared it: freed
   const Section shared = find_section(*t.pool, "shared-2");
@@ -72,10 +70,7 @@ TEST_CASE("recovery: a killed node is detected, removed from sharer lists and it
   CHECK(record.declared_by == 1);  // node 2's predecessor in the ring
   CHECK(record.declared_ns >= record.last_beat_ns);
   CHECK(record.tables_recovered_ns >= record.declared_ns);
-  REQUIRE_POOL_CLEAN(*t.pool);
-
-  stop_all(nodes);
-  require_empty(t);
+  require_clean_then_empty(t, nodes);
 }
 
 TEST_CASE("recovery: killing the directory primary, then the replica, keeps two copies on live nodes",
@@ -87,9 +82,7 @@ TEST_CASE("recovery: killing the directory primary, then the replica, keeps two 
   CHECK(first_primary == 3);
   // The shared sections live on node 3: kill the holders in the other order.
   for (std::uint32_t victim : {load_acquire(t.pool->cluster().dir_replica), first_primary}) {
-    nodes[victim].kill();
-    nodes[victim].wait();
-    REQUIRE(wait_until([&] { return recovered(*t.pool, EventKind::kNodeFailed, victim); }));
+    kill_and_await_recovery(t, nodes, victim);
     const std::uint32_t primary = load_acquire(t.pool->cluster().dir_primary);
     const std::uint32_t replica = load_acquire(t.pool->cluster().dir_replica);
     INFO("after node " << victim << ": primary " << primary << ", replica " << replica);
@@ -108,16 +101,12 @@ TEST_CASE("recovery: a node restarted after a crash rejoins with a new incarnati
   TempPool t(64ull << 20, test_geometry(), "rejoin");
   auto nodes = start_sharing_cluster(t, 1);
   const std::uint32_t before = t.pool->node_slot(1).incarnation;
-  nodes[1].kill();
-  nodes[1].wait();
-  REQUIRE(wait_until([&] { return recovered(*t.pool, EventKind::kNodeFailed, 1); }));
+  kill_and_await_recovery(t, nodes, 1);
   nodes[1] = spawn_node(t, 1, [](Node& n) { (void)n.open("shared-1"); });
   REQUIRE(wait_until([&] { return all_members(*t.pool, 0b1111); }));
   CHECK(t.pool->node_slot(1).incarnation == before + 1);
   REQUIRE(wait_until([&] { return sharer_nodes(*t.pool, find_section(*t.pool, "shared-1")) == 0b1111; }));
-  REQUIRE_POOL_CLEAN(*t.pool);
-  stop_all(nodes);
-  require_empty(t);
+  require_clean_then_empty(t, nodes);
 }
 
 namespace {
@@ -159,9 +148,7 @@ void crash_point_recovery(const CrashPointInfo& info, std::array<std::uint32_t, 
   REQUIRE(WIFSIGNALED(status));
   REQUIRE(WTERMSIG(status) == SIGKILL);
   REQUIRE(wait_until([&] { return recovered(*t.pool, EventKind::kNodeFailed, victim); }));
-  REQUIRE_POOL_CLEAN(*t.pool);
-  stop_all(nodes);
-  require_empty(t);
+  require_clean_then_empty(t, nodes);
 }
 
 }  // namespace
@@ -199,9 +186,7 @@ TEST_CASE("recovery: the coordinator dying in the middle of recovery is recovere
            recovered(*t.pool, EventKind::kNodeFailed, 0);
   }));
   CHECK(find_section(*t.pool, "x").entry == nullptr);
-  REQUIRE_POOL_CLEAN(*t.pool);
-  stop_all(nodes);
-  require_empty(t);
+  require_clean_then_empty(t, nodes);
 }
 
 TEST_CASE("recovery: a paused node is expelled, touches nothing when it resumes, and rejoins", "[recovery][fencing]") {
@@ -248,9 +233,7 @@ TEST_CASE("recovery: memory loss of a node drops its sections and the directory 
   CHECK(t.pool->cluster().dir_replica != 0);
   CHECK(find_section(*t.pool, "shared-0").entry == nullptr);  // lived on node 0
   CHECK(find_section(*t.pool, "remote-0").entry != nullptr);  // lives on node 1
-  REQUIRE_POOL_CLEAN(*t.pool);
-  stop_all(nodes);
-  require_empty(t);
+  require_clean_then_empty(t, nodes);
 }
 
 TEST_CASE("recovery: a planned leave tells applications first, then revokes after the grace period",
@@ -270,9 +253,7 @@ TEST_CASE("recovery: a planned leave tells applications first, then revokes afte
   CHECK(node_state(*t.pool, 3) == NodeState::kAbsent);
   CHECK(find_section(*t.pool, "only-3").entry == nullptr);
   CHECK(sharer_nodes(*t.pool, find_section(*t.pool, "shared-3")) == 0b0111);
-  REQUIRE_POOL_CLEAN(*t.pool);
-  stop_all(nodes);
-  require_empty(t);
+  require_clean_then_empty(t, nodes);
 }
 
 TEST_CASE("events: predicates select callbacks and phases are delivered separately", "[events]") {
@@ -293,8 +274,7 @@ TEST_CASE("events: predicates select callbacks and phases are delivered separate
 TEST_CASE("recovery: a node that dies holding the membership lock is still declared failed", "[recovery]") {
   TempPool t(64ull << 20, test_geometry(), "mlock");
   std::vector<NodeProcess> nodes(4);
-  for (std::uint32_t id : {0u, 1u, 2u}) nodes[id] = spawn_node(t, id);
-  REQUIRE(wait_until([&] { return all_members(*t.pool, 0b0111); }));
+  start_members(t, nodes, {0, 1, 2});
   const Pool* pool = t.pool.get();
   nodes[3] = spawn_node(t, 3, [pool](Node& n) {
     // As if it died in the middle of join, leave or a failure declaration.
@@ -304,9 +284,7 @@ TEST_CASE("recovery: a node that dies holding the membership lock is still decla
   nodes[3].wait();
   REQUIRE(wait_until([&] { return recovered(*t.pool, EventKind::kNodeFailed, 3); }));
   CHECK(load_acquire(t.pool->locks().membership.owner) == 0);
-  REQUIRE_POOL_CLEAN(*t.pool);
-  stop_all(nodes);
-  require_empty(t);
+  require_clean_then_empty(t, nodes);
 }
 
 TEST_CASE("recovery: a node asked to leave that fails instead does not leave again when restarted",
@@ -334,13 +312,9 @@ TEST_CASE("recovery: the checker asks for no replica when no other member has in
   REQUIRE(declare_memory_lost(*t.pool, 1).ok());
   REQUIRE(wait_until([&] { return recovered(*t.pool, EventKind::kMemoryLost, 1); }));
   for (std::uint32_t victim : {2u, 3u}) {
-    nodes[victim].kill();
-    nodes[victim].wait();
-    REQUIRE(wait_until([&] { return recovered(*t.pool, EventKind::kNodeFailed, victim); }));
+    kill_and_await_recovery(t, nodes, victim);
   }
   // Members left: 0 (intact) and 1 (memory lost): no replica is possible.
   CHECK(load_acquire(t.pool->cluster().dir_replica) == kNoNode);
-  REQUIRE_POOL_CLEAN(*t.pool);
-  stop_all(nodes);
-  require_empty(t);
+  require_clean_then_empty(t, nodes);
 }
