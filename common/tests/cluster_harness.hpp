@@ -148,7 +148,7 @@ inline Section find_section(const Pool& pool, std::string_view name) {
   if (slot == layout::kNoIndex) return {};
   const layout::DirEntry& e = dir::entry(pool, slot);
   if (load_state<layout::EntryState>(e.state) != layout::EntryState::kCommitted) return {};
-  return {&e, (static_cast<std::uint64_t>(e.generation) << 32) | slot};
+  return {&e, dir::gid_of(e, slot)};
 }
 
 // The nodes holding a share of `s` (a bit each).
