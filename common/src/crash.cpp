@@ -21,6 +21,7 @@ constexpr std::array<CrashPointInfo, static_cast<std::size_t>(CrashPoint::kCount
 }};
 
 constexpr std::uint32_t kDisarmed = 0xFFFFFFFFu;
+constexpr std::uint32_t kAnyPoint = 0xFFFFFFFEu;
 std::atomic<std::uint32_t> g_armed{kDisarmed};
 std::atomic<std::uint32_t> g_remaining{0};
 std::atomic<CrashAction> g_action{CrashAction::kKill};
@@ -48,7 +49,15 @@ void crash_arm(CrashPoint point, std::uint32_t nth, CrashAction action) {
   g_armed.store(static_cast<std::uint32_t>(point));
 }
 
+void crash_arm_any(CrashAction action) {
+  g_remaining.store(1);
+  g_action.store(action);
+  g_armed.store(kAnyPoint);
+}
+
 void crash_disarm() { g_armed.store(kDisarmed); }
+
+bool crash_armed() { return g_armed.load() != kDisarmed; }
 
 Status crash_arm_from_spec(std::string_view spec) {
   std::string_view rest = spec;
@@ -93,8 +102,10 @@ Status crash_arm_from_env() {
 }
 
 void crash_point(CrashPoint point) {
-  if (g_armed.load(std::memory_order_relaxed) != static_cast<std::uint32_t>(point)) return;
+  const std::uint32_t armed = g_armed.load(std::memory_order_relaxed);
+  if (armed != static_cast<std::uint32_t>(point) && armed != kAnyPoint) return;
   if (g_remaining.fetch_sub(1) != 1) return;
+  g_armed.store(kDisarmed);
   switch (g_action.load()) {
     case CrashAction::kKill:
       ::kill(::getpid(), SIGKILL);

@@ -338,6 +338,10 @@ Result<SectionInfo> Node::allocate(std::string_view name, std::uint64_t size, Pl
     publish_state(s.state, EntryState::kReserved);
     offset_in_partition = *offset;
     crash_point(CrashPoint::kAllocSectionReserved);
+    if (!lock->held()) {
+      last_failure = TableLock::expelled();
+      break;
+    }
     SharerEntry& sh = pool_.sharers(home)[sharer];
     sh.section_index = section;
     sh.owner = txn.owner();

@@ -38,6 +38,8 @@ using Script = std::function<void(Node&)>;
 [[noreturn]] inline void node_process(const std::string& path, std::uint32_t id, const Script& script,
                                       const char* crash_spec) {
   std::signal(SIGTERM, [](int) { g_stop = 1; });
+  // The test's "pause": stop at the node's next step boundary (see stop_at_next_step).
+  std::signal(SIGUSR1, [](int) { crash_arm_any(CrashAction::kStop); });
   auto mapping = map_pool_file(path);
   if (!mapping) ::_exit(3);
   auto pool = Pool::attach(*mapping.value());
@@ -92,6 +94,22 @@ class NodeProcess {
     pid = -1;
   }
 };
+
+// Waits until `p` has stopped (SIGSTOP; here the crash action "stop").
+inline bool stopped(NodeProcess& p) {
+  int status = 0;
+  return ::waitpid(p.pid, &status, WUNTRACED) == p.pid && WIFSTOPPED(status);
+}
+
+// Pauses a busy node at its next step boundary (crash point) rather than at
+// a random instruction: stopped between a fencing check and the stores it
+// guards, a node that resumes after being expelled would still complete
+// those stores (docs/design.md, "Fencing": only the platform's fence closes
+// that window). At a step boundary the next thing it does is a check.
+inline void stop_at_next_step(NodeProcess& p) {
+  p.kill(SIGUSR1);
+  REQUIRE(stopped(p));
+}
 
 inline NodeProcess spawn_node(const TempPool& t, std::uint32_t id, Script script = {},
                               const char* crash_spec = nullptr) {

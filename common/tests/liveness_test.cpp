@@ -42,12 +42,6 @@ bool inside_allocation(const Pool& pool, std::uint32_t node) {
   return false;
 }
 
-// Waits until `p` has stopped (SIGSTOP, here the crash action "stop").
-bool stopped(NodeProcess& p) {
-  int status = 0;
-  return ::waitpid(p.pid, &status, WUNTRACED) == p.pid && WIFSTOPPED(status);
-}
-
 std::string report_text(const CheckReport& r) { return violations_text(r); }
 
 }  // namespace

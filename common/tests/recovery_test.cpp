@@ -123,19 +123,19 @@ void victim_sequence(Node& n, const Pool& pool) {
   (void)n.allocate("victim-b", 4096, Placement::local());
   (void)n.free("victim-b");
   gmm::test::run_sync_steps(n);
-  ::_exit(7);  // the point was not reached: the test fails below (not killed by SIGKILL)
+  if (crash_armed()) ::_exit(7);  // the point was not reached: the test fails below
 }
 
 // Nodes join one at a time in `order`: the first holds the directory
-// primary, the second the replica (paper 4.1).
-void crash_point_recovery(const CrashPointInfo& info, std::array<std::uint32_t, 4> order, std::uint32_t victim) {
-  TempPool t(64ull << 20, test_geometry(), "cp");
+// primary, the second the replica (paper 4.1). The victim fails at `spec`.
+std::vector<NodeProcess> start_with_victim(const TempPool& t, const std::string& spec,
+                                           std::array<std::uint32_t, 4> order, std::uint32_t victim) {
   std::vector<NodeProcess> nodes(4);
   std::uint64_t joined = 0;
   for (std::uint32_t id : order) {
     const Pool* pool = t.pool.get();
     if (id == victim) {
-      nodes[id] = spawn_node(t, id, [pool](Node& n) { victim_sequence(n, *pool); }, std::string(info.name).c_str());
+      nodes[id] = spawn_node(t, id, [pool](Node& n) { victim_sequence(n, *pool); }, spec.c_str());
     } else {
       nodes[id] = spawn_node(t, id, [](Node& n) { (void)n.allocate("pre", 4096, Placement::local()); });
     }
@@ -144,10 +144,32 @@ void crash_point_recovery(const CrashPointInfo& info, std::array<std::uint32_t, 
   }
   REQUIRE(load_acquire(t.pool->cluster().dir_primary) == order[0]);
   REQUIRE(load_acquire(t.pool->cluster().dir_replica) == order[1]);
+  return nodes;
+}
+
+void crash_point_recovery(const CrashPointInfo& info, std::array<std::uint32_t, 4> order, std::uint32_t victim) {
+  TempPool t(64ull << 20, test_geometry(), "cp");
+  auto nodes = start_with_victim(t, std::string(info.name), order, victim);
   const int status = nodes[victim].wait();
   REQUIRE(WIFSIGNALED(status));
   REQUIRE(WTERMSIG(status) == SIGKILL);
   REQUIRE(wait_until([&] { return recovered(*t.pool, EventKind::kNodeFailed, victim); }));
+  require_clean_then_empty(t, nodes);
+}
+
+// The same, but the victim stops there (a paused node) and resumes once the
+// others recovered it: it must write nothing more, and rejoin.
+void crash_point_stop_and_resume(const CrashPointInfo& info, std::array<std::uint32_t, 4> order, std::uint32_t victim) {
+  TempPool t(64ull << 20, test_geometry(), "cpstop");
+  auto nodes = start_with_victim(t, std::string(info.name) + ":1:stop", order, victim);
+  REQUIRE(stopped(nodes[victim]));
+  const std::uint32_t incarnation = t.pool->node_slot(victim).incarnation;
+  REQUIRE(wait_until([&] { return recovered(*t.pool, EventKind::kNodeFailed, victim); }));
+  REQUIRE_POOL_CLEAN(*t.pool);
+  nodes[victim].kill(SIGCONT);
+  REQUIRE(wait_until([&] {
+    return node_state(*t.pool, victim) == NodeState::kMember && t.pool->node_slot(victim).incarnation > incarnation;
+  }));
   require_clean_then_empty(t, nodes);
 }
 
@@ -163,6 +185,15 @@ TEST_CASE("recovery: a node killed at any crash point is recovered by the others
     }
     DYNAMIC_SECTION("victim holds the directory replica, dies at " << info.name) {
       crash_point_recovery(info, {0, 1, 2, 3}, 1);
+    }
+  }
+}
+
+TEST_CASE("recovery: a node stopped at any crash point touches nothing when it resumes, and rejoins",
+          "[recovery][fencing]") {
+  for (const CrashPointInfo& info : crash_points()) {
+    DYNAMIC_SECTION("victim holds the directory primary, stops at " << info.name) {
+      crash_point_stop_and_resume(info, {2, 0, 1, 3}, 2);
     }
   }
 }
@@ -189,12 +220,15 @@ TEST_CASE("recovery: the coordinator dying in the middle of recovery is recovere
   require_clean_then_empty(t, nodes);
 }
 
-TEST_CASE("recovery: a paused node is expelled, touches nothing when it resumes, and rejoins", "[recovery][fencing]") {
+TEST_CASE("recovery: a node paused in a busy stream of transactions is expelled, touches nothing when it resumes, "
+          "and rejoins",
+          "[recovery][fencing]") {
   TempPool t(64ull << 20, test_geometry(), "fence");
   std::vector<NodeProcess> nodes(4);
   for (std::uint32_t id : {0u, 1u, 3u}) nodes[id] = spawn_node(t, id);
-  // Node 2 keeps allocating and closing in a thread, so the pause is likely
-  // to hit it in the middle of a transaction, perhaps holding a lock.
+  // Node 2 keeps allocating and closing in a thread, so the pause (at its
+  // next step boundary) hits it in the middle of a transaction, perhaps
+  // holding a lock.
   nodes[2] = spawn_node(t, 2, [](Node& n) {
     (void)n.allocate("held-by-2", 4096, Placement::local());
     std::thread([&n] {
@@ -207,7 +241,7 @@ TEST_CASE("recovery: a paused node is expelled, touches nothing when it resumes,
   REQUIRE(wait_until([&] { return all_members(*t.pool, 0b1111) && find_section(*t.pool, "held-by-2").entry; }));
   std::this_thread::sleep_for(50ms);
   const std::uint32_t incarnation = t.pool->node_slot(2).incarnation;
-  nodes[2].kill(SIGSTOP);
+  stop_at_next_step(nodes[2]);
   REQUIRE(wait_until([&] { return recovered(*t.pool, EventKind::kNodeFailed, 2); }));
   CHECK(find_section(*t.pool, "held-by-2").entry == nullptr);
   REQUIRE_POOL_CLEAN(*t.pool);
