@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "cluster.hpp"
+#include "cluster/cluster.hpp"
 
 namespace fs = std::filesystem;
 using gmm::host::Cluster;

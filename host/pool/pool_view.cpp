@@ -1,4 +1,4 @@
-#include "pool_view.hpp"
+#include "pool/pool_view.hpp"
 
 #include <algorithm>
 #include <cstdio>

@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "cluster.hpp"
+#include "cluster/cluster.hpp"
 
 namespace gmm::host {
 

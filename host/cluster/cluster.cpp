@@ -1,4 +1,4 @@
-#include "cluster.hpp"
+#include "cluster/cluster.hpp"
 
 #include <pwd.h>
 #include <unistd.h>
@@ -12,9 +12,9 @@
 #include <functional>
 #include <sstream>
 
-#include "proc_cluster.hpp"
+#include "proc/proc_cluster.hpp"
 #include "proto/cli_text.hpp"
-#include "vm_cluster.hpp"
+#include "qemu/qemu_cluster.hpp"
 
 namespace gmm::host {
 

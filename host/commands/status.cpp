@@ -4,10 +4,10 @@
 #include <cstdio>
 #include <iostream>
 
-#include "command_support.hpp"
-#include "commands.hpp"
-#include "faults.hpp"
-#include "pool_view.hpp"
+#include "commands/command_support.hpp"
+#include "commands/commands.hpp"
+#include "cluster/faults.hpp"
+#include "pool/pool_view.hpp"
 #include "proto/cli_text.hpp"
 
 namespace gmm::host {

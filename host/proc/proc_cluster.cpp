@@ -1,4 +1,4 @@
-#include "proc_cluster.hpp"
+#include "proc/proc_cluster.hpp"
 
 #include <signal.h>
 #include <sys/wait.h>
@@ -9,9 +9,9 @@
 #include <iostream>
 #include <thread>
 
-#include "doorbell_server.hpp"
+#include "launcher/doorbell_server.hpp"
 #include "gmm/pool.hpp"
-#include "proc_gmmd.hpp"
+#include "proc/gmmd.hpp"
 #include "proto/client.hpp"
 #include "proto/cli_text.hpp"
 

@@ -23,8 +23,8 @@
 
 #include <CLI/CLI.hpp>
 
-#include "commands.hpp"
-#include "scenario_command.hpp"
+#include "commands/commands.hpp"
+#include "scenario/scenario_command.hpp"
 #include "proto/cli_text.hpp"
 
 namespace {

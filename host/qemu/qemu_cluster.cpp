@@ -1,4 +1,4 @@
-#include "vm_cluster.hpp"
+#include "qemu/qemu_cluster.hpp"
 
 #include <signal.h>
 #include <sys/wait.h>
@@ -14,18 +14,18 @@
 #include <memory>
 #include <thread>
 
-#include "accel.hpp"
-#include "agent_client.hpp"
-#include "atomic_check.hpp"
-#include "doorbell_server.hpp"
+#include "vm/accel.hpp"
+#include "agent_client/agent_client.hpp"
+#include "vm/atomic_check.hpp"
+#include "launcher/doorbell_server.hpp"
 #include "gmm/layout.hpp"
 #include "gmm/pool.hpp"
 #include "ivshmem_doorbell.hpp"
-#include "pool_view.hpp"
-#include "process.hpp"
+#include "pool/pool_view.hpp"
+#include "vm/process.hpp"
 #include "proto/cli_text.hpp"
-#include "qemu_command.hpp"
-#include "qmp.hpp"
+#include "vm/qemu_command.hpp"
+#include "vm/qmp.hpp"
 
 namespace gmm::host::vm {
 namespace {

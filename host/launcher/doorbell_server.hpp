@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <string>
 
-#include "cluster.hpp"
+#include "cluster/cluster.hpp"
 
 namespace gmm::host {
 

@@ -1,4 +1,4 @@
-#include "faults.hpp"
+#include "cluster/faults.hpp"
 
 #include <filesystem>
 #include <fstream>

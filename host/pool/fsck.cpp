@@ -1,6 +1,6 @@
-#include "fsck.hpp"
+#include "pool/fsck.hpp"
 
-#include "pool_view.hpp"
+#include "pool/pool_view.hpp"
 #include "proto/cli_text.hpp"
 
 namespace gmm::host {

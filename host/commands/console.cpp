@@ -25,10 +25,10 @@
 #include <optional>
 #include <string>
 
-#include "command_support.hpp"
-#include "commands.hpp"
+#include "commands/command_support.hpp"
+#include "commands/commands.hpp"
 #include "gmm/unique_fd.hpp"
-#include "qemu_command.hpp"
+#include "vm/qemu_command.hpp"
 #include "unix_socket.hpp"
 
 namespace gmm::host {

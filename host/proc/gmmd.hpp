@@ -7,7 +7,7 @@
 #include <optional>
 #include <string>
 
-#include "cluster.hpp"
+#include "cluster/cluster.hpp"
 
 namespace gmm::host::proc {
 

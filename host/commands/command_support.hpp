@@ -3,8 +3,8 @@
 
 #include <string>
 
-#include "cluster.hpp"
-#include "pool_view.hpp"
+#include "cluster/cluster.hpp"
+#include "pool/pool_view.hpp"
 
 namespace gmm::host {
 

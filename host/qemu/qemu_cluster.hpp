@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "cluster.hpp"
+#include "cluster/cluster.hpp"
 
 namespace gmm::host::vm {
 

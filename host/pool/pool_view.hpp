@@ -15,7 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "faults.hpp"
+#include "cluster/faults.hpp"
 #include "gmm/layout.hpp"
 #include "gmm/pool.hpp"
 #include "gmm/result.hpp"

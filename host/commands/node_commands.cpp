@@ -6,14 +6,14 @@
 #include <cstring>
 #include <iostream>
 
-#include "command_support.hpp"
-#include "commands.hpp"
-#include "faults.hpp"
+#include "commands/command_support.hpp"
+#include "commands/commands.hpp"
+#include "cluster/faults.hpp"
 #include "gmm/atomic.hpp"
 #include "gmm/clock.hpp"
 #include "gmm/crash.hpp"
 #include "gmm/membership.hpp"
-#include "pool_view.hpp"
+#include "pool/pool_view.hpp"
 #include "proto/cli_text.hpp"
 
 namespace gmm::host {

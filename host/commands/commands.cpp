@@ -1,4 +1,4 @@
-#include "commands.hpp"
+#include "commands/commands.hpp"
 
 #include <unistd.h>
 
@@ -8,10 +8,10 @@
 #include <filesystem>
 #include <iostream>
 
-#include "command_support.hpp"
-#include "fsck.hpp"
+#include "commands/command_support.hpp"
+#include "pool/fsck.hpp"
 #include "proto/cli_text.hpp"
-#include "vm_cluster.hpp"
+#include "qemu/qemu_cluster.hpp"
 
 namespace gmm::host {
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "cluster.hpp"
+#include "cluster/cluster.hpp"
 #include "gmm/layout.hpp"
 #include "gmm/result.hpp"
 

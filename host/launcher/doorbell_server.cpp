@@ -1,4 +1,4 @@
-#include "doorbell_server.hpp"
+#include "launcher/doorbell_server.hpp"
 
 #include <signal.h>
 
@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "ivshmem_doorbell.hpp"
-#include "process.hpp"
-#include "qemu_command.hpp"
+#include "vm/process.hpp"
+#include "vm/qemu_command.hpp"
 #include "unix_socket.hpp"
 
 namespace gmm::host {

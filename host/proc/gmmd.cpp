@@ -1,4 +1,4 @@
-#include "proc_gmmd.hpp"
+#include "proc/gmmd.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -12,8 +12,8 @@
 #include <iterator>
 #include <thread>
 
-#include "doorbell_server.hpp"
-#include "proc_cluster.hpp"
+#include "launcher/doorbell_server.hpp"
+#include "proc/proc_cluster.hpp"
 #include "proto/client.hpp"
 
 extern char** environ;
