@@ -7,8 +7,6 @@
 #include <chrono>
 #include <optional>
 #include <string>
-#include <string_view>
-#include <utility>
 #include <vector>
 
 #include "cluster/cluster.hpp"
@@ -44,11 +42,5 @@ int command_points(bool json);
 // VM mode: the shell on NODE's console port, interactive (a terminal;
 // Ctrl-] detaches) or, with `batch`, stdin run as a script (console.cpp).
 int command_console(const std::string& dir, std::uint32_t node, bool batch, std::chrono::seconds timeout);
-
-// "POINT[:N]" names a crash point and a positive count. Errors name the
-// unknown point.
-Status check_crash_spec(std::string_view spec);
-// "NODE=POINT[:N]" (up --crash-at).
-Result<std::pair<std::uint32_t, std::string>> parse_node_crash_spec(std::string_view text);
 
 }  // namespace gmm::host

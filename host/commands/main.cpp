@@ -23,6 +23,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cluster/crash_spec.hpp"
 #include "commands/commands.hpp"
 #include "scenario/scenario_command.hpp"
 #include "proto/cli_text.hpp"
