@@ -5,33 +5,35 @@
 
 #include <cctype>
 #include <cstdlib>
-#include <ctime>
-#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <sstream>
-
-#include "proc/proc_cluster.hpp"
-#include "proto/cli_text.hpp"
-#include "qemu/qemu_cluster.hpp"
+#include <utility>
 
 namespace gmm::host {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
 
+namespace {
+
+// The record's and the command line's name of each mode, both ways.
+constexpr std::pair<Mode, std::string_view> kModeNames[] = {{Mode::kProc, "proc"}, {Mode::kVm, "vm"}};
+
+}  // namespace
+
 std::string_view mode_name(Mode mode) {
-  switch (mode) {
-    case Mode::kProc: return "proc";
-    case Mode::kVm: return "vm";
+  for (const auto& [known, name] : kModeNames) {
+    if (known == mode) return name;
   }
   return "?";
 }
 
 std::optional<Mode> parse_mode(std::string_view name) {
-  if (name == "proc") return Mode::kProc;
-  if (name == "vm") return Mode::kVm;
+  for (const auto& [mode, known] : kModeNames) {
+    if (known == name) return mode;
+  }
   return std::nullopt;
 }
 
@@ -41,7 +43,7 @@ json cluster_json(const Cluster& cluster) {
     json entry{{"id", node.id}, {"socket", node.socket}, {"log", node.log}, {"pid", node.pid}};
     if (!node.crash_at.empty()) entry["crash_at"] = node.crash_at;
     if (node.left) entry["left"] = true;
-    if (cluster.mode == Mode::kVm) {
+    if (!node.qmp.empty()) {  // a VM
       entry["qmp"] = node.qmp;
       entry["ctl"] = node.ctl;
       entry["qemu_log"] = node.qemu_log;
@@ -58,43 +60,19 @@ json cluster_json(const Cluster& cluster) {
               {"binaries", {{"gmmd", cluster.binaries.gmmd}, {"gmmctl", cluster.binaries.gmmctl}}},
               {"started_unix", cluster.started_unix},
               {"nodes", nodes}};
-  if (cluster.mode == Mode::kVm) {
-    record["vm"] = json{{"server_pid", cluster.vm.server_pid},     {"server_log", cluster.vm.server_log},
-                        {"accel", cluster.vm.accel},               {"image_dir", cluster.vm.image_dir},
-                        {"share_dir", cluster.vm.share_dir},       {"ivshmem_server", cluster.vm.ivshmem_server}};
-  } else if (cluster.vm.server_pid > 0) {  // process mode: only the doorbell server
-    record["vm"] = json{{"server_pid", cluster.vm.server_pid},
-                        {"server_log", cluster.vm.server_log},
-                        {"ivshmem_server", cluster.vm.ivshmem_server}};
+  // The doorbell server (every mode since it exists), and how VMs were started.
+  const bool vms = !cluster.vm.accel.empty();
+  if (cluster.vm.server_pid > 0 || vms) {
+    json& vm = record["vm"] = json{{"server_pid", cluster.vm.server_pid},
+                                   {"server_log", cluster.vm.server_log},
+                                   {"ivshmem_server", cluster.vm.ivshmem_server}};
+    if (vms) {
+      vm["accel"] = cluster.vm.accel;
+      vm["image_dir"] = cluster.vm.image_dir;
+      vm["share_dir"] = cluster.vm.share_dir;
+    }
   }
   return record;
-}
-
-Cluster new_cluster(Mode mode, const std::string& dir, const UpOptions& options) {
-  Cluster cluster;
-  cluster.mode = mode;
-  cluster.dir = dir;
-  cluster.pool_path = options.pool_path.empty() ? default_pool_path(dir) : options.pool_path;
-  cluster.pool_size = options.pool_size;
-  cluster.membership = options.membership;
-  cluster.binaries = options.binaries;
-  cluster.started_unix = static_cast<std::int64_t>(std::time(nullptr));
-  return cluster;
-}
-
-Result<Geometry> pool_geometry(std::uint64_t size, std::uint32_t nodes, const Membership& membership) {
-  Geometry geometry;
-  geometry.node_count = nodes;
-  geometry.heartbeat_period_us = membership.heartbeat_ms * 1000;
-  geometry.miss_threshold = membership.miss_threshold;
-  geometry.leave_grace_ms = membership.leave_grace_ms;
-  const std::uint64_t needed = min_pool_size(geometry);
-  if (size < needed) {
-    return make_error(Errc::kInvalidArgument, "pool size " + format_size(size) + " is too small for " +
-                                                  std::to_string(nodes) + " nodes (need more than " +
-                                                  format_size(needed) + ")");
-  }
-  return geometry;
 }
 
 Result<Cluster> cluster_from_json(const json& record) {
@@ -192,36 +170,6 @@ Binaries sibling_binaries() {
   return Binaries{(dir / "gmmd").string(), (dir / "gmmctl").string()};
 }
 
-Result<Cluster> up(const UpOptions& options) {
-  switch (options.mode) {
-    case Mode::kProc: return proc::up(options);
-    case Mode::kVm: return vm::up(options);
-  }
-  return make_error(Errc::kInvalidArgument, "unsupported mode");
-}
-
-std::vector<NodeHealth> health(const Cluster& cluster) {
-  std::vector<NodeHealth> nodes;
-  for (std::uint32_t node = 0; node < cluster.nodes.size(); ++node) nodes.push_back(node_health(cluster, node));
-  return nodes;
-}
-
-NodeHealth node_health(const Cluster& cluster, std::uint32_t node) {
-  switch (cluster.mode) {
-    case Mode::kProc: return proc::node_health(cluster, node);
-    case Mode::kVm: return vm::node_health(cluster, node);
-  }
-  return NodeHealth{cluster.nodes.at(node), false, false, false, "unsupported mode"};
-}
-
-Status down(const Cluster& cluster) {
-  switch (cluster.mode) {
-    case Mode::kProc: return proc::down(cluster);
-    case Mode::kVm: return vm::down(cluster);
-  }
-  return make_error(Errc::kInvalidArgument, "unsupported mode");
-}
-
 std::string_view crash_how_name(CrashHow how) {
   switch (how) {
     case CrashHow::kKill: return "kill";
@@ -236,67 +184,6 @@ std::optional<CrashHow> parse_crash_how(std::string_view name) {
   if (name == "pause") return CrashHow::kPause;
   if (name == "panic") return CrashHow::kPanic;
   return std::nullopt;
-}
-
-Status crash_node(const Cluster& cluster, std::uint32_t node, CrashHow how, std::uint64_t* event_ns) {
-  switch (cluster.mode) {
-    case Mode::kProc:
-      if (how == CrashHow::kPanic) return make_error(Errc::kInvalidArgument, "--how panic needs a VM cluster");
-      return proc::crash_node(cluster, node, how);
-    case Mode::kVm: return vm::crash_node(cluster, node, how, event_ns);
-  }
-  return make_error(Errc::kInvalidArgument, "unsupported mode");
-}
-
-Status resume_node(const Cluster& cluster, std::uint32_t node) {
-  switch (cluster.mode) {
-    case Mode::kProc: return proc::resume_node(cluster, node);
-    case Mode::kVm: return vm::resume_node(cluster, node);
-  }
-  return make_error(Errc::kInvalidArgument, "unsupported mode");
-}
-
-Status start_node(Cluster& cluster, std::uint32_t node, const std::string& crash_at) {
-  switch (cluster.mode) {
-    case Mode::kProc: return proc::start_node(cluster, node, crash_at);
-    case Mode::kVm: return vm::start_node(cluster, node, crash_at);
-  }
-  return make_error(Errc::kInvalidArgument, "unsupported mode");
-}
-
-std::optional<std::string> node_exited(const Cluster& cluster, std::uint32_t node) {
-  switch (cluster.mode) {
-    case Mode::kProc: return proc::node_exited(cluster, node);
-    case Mode::kVm: return vm::node_exited(cluster, node);
-  }
-  return std::nullopt;
-}
-
-std::string file_tail(const std::string& path, int lines) {
-  std::ifstream in(path);
-  std::deque<std::string> last;
-  for (std::string line; std::getline(in, line);) {
-    last.push_back(line);
-    if (static_cast<int>(last.size()) > lines) last.pop_front();
-  }
-  std::string tail;
-  for (const std::string& line : last) tail += line + "\n";
-  return tail;
-}
-
-Status remove_cluster_files(const Cluster& cluster, const std::vector<std::string>& node_files) {
-  std::string failures;
-  auto remove = [&](const std::string& path) {
-    std::error_code error;
-    std::filesystem::remove(path, error);
-    if (error) failures += " " + path + " (" + error.message() + ")";
-  };
-  for (const std::string& path : node_files) remove(path);
-  remove(cluster.pool_path);
-  remove(cluster.faults_path());
-  remove(cluster.state_path());
-  if (!failures.empty()) return make_error(Errc::kIo, "could not remove" + failures);
-  return ok_status();
 }
 
 }  // namespace gmm::host

@@ -1,25 +1,22 @@
-// A testbed cluster as gmm-host records it in DIR/cluster.json, and the
-// lifecycle operations on it. The mode (process or, later, VM) is a property
-// of the recorded cluster: every command after `up` reads it from the record
-// and dispatches to that mode's launcher.
+// A testbed cluster as gmm-host records it in DIR/cluster.json. The mode
+// (process or VM) is a property of the recorded cluster: every command
+// after `up` reads it from the record and acts through that mode's launcher
+// (launcher/launcher.hpp). This folder knows no launcher.
 #pragma once
 
-#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
-#include "gmm/pool.hpp"
 #include "gmm/result.hpp"
 
 namespace gmm::host {
 
-enum class Mode { kProc, kVm };  // kVm: one QEMU VM per node (vm_cluster.hpp)
+enum class Mode { kProc, kVm };  // kProc: gmmd processes (proc/); kVm: one QEMU VM per node (qemu/)
 std::string_view mode_name(Mode mode);
 std::optional<Mode> parse_mode(std::string_view name);
 
@@ -37,12 +34,12 @@ struct NodeRecord {
   std::string qemu_log;  // QEMU's own stdout/stderr
 };
 
-// The ivshmem doorbell server (both modes, doorbell_server.hpp) and, VM mode
+// The ivshmem doorbell server (both modes, launcher/doorbell_server.hpp) and, VM mode
 // only, how the VMs were started.
 struct VmRecord {
   std::int64_t server_pid = 0;  // gmm-ivshmem-server (0: none, e.g. an older process-mode record)
   std::string server_log;
-  std::string accel;            // tcg or kvm
+  std::string accel;            // tcg or kvm; empty: not VMs
   std::string image_dir;        // vmlinux, initramfs.cpio.gz
   std::string share_dir;        // 9p share (the build dir)
   std::string ivshmem_server;   // the gmm-ivshmem-server binary
@@ -79,20 +76,12 @@ struct Cluster {
   VmRecord vm;  // the doorbell server; the rest VM mode only
 
   std::string state_path() const { return dir + "/cluster.json"; }
-  std::string faults_path() const { return dir + "/faults.json"; }  // see faults.hpp
+  std::string faults_path() const { return dir + "/faults.json"; }  // see cluster/faults.hpp
 };
 
 nlohmann::json cluster_json(const Cluster& cluster);
 // Errors: kInvalidArgument naming what is wrong in the record.
 Result<Cluster> cluster_from_json(const nlohmann::json& record);
-
-// The pool geometry for `nodes` nodes with `membership`'s timing, both
-// modes. Errors: kInvalidArgument if `size` bytes cannot hold it.
-Result<Geometry> pool_geometry(std::uint64_t size, std::uint32_t nodes, const Membership& membership);
-
-// Removes a cluster's files: the mode's per-node files (`node_files`), the
-// pool, the fault log and the record. Errors: kIo naming what stayed.
-Status remove_cluster_files(const Cluster& cluster, const std::vector<std::string>& node_files);
 
 // nullopt when DIR has no cluster.json. Errors: unreadable or corrupt record.
 Result<std::optional<Cluster>> load_cluster(const std::string& dir);
@@ -105,64 +94,11 @@ std::string default_pool_path(const std::string& dir);
 // gmmd and gmmctl built next to the running gmm-host.
 Binaries sibling_binaries();
 
-struct UpOptions {
-  // node id -> crash spec "POINT[:N]" passed to that node's gmmd as --crash-at
-  std::vector<std::pair<std::uint32_t, std::string>> crash_at;
-  Mode mode = Mode::kProc;
-  std::uint32_t nodes = 4;
-  std::uint64_t pool_size = 0;
-  std::string dir;
-  std::string pool_path;  // empty: default_pool_path(dir)
-  Membership membership;
-  Binaries binaries;
-  std::chrono::seconds ready_timeout{60};
-  std::string accel = "auto";  // VM mode: auto, kvm or tcg
-};
-
-struct NodeHealth {
-  NodeRecord node;
-  bool alive = false;      // the recorded process still exists (it may be paused)
-  bool paused = false;     // ... but is stopped (`gmm-host crash --how pause`): not pinged
-  bool answering = false;  // gmmd answers ping on its socket
-  std::string detail;      // why not, when not
-};
-
 // How `gmm-host crash` fails a node: kill = the node dies (process: SIGKILL);
 // pause = it stops without dying (process: SIGSTOP), `resume` continues it.
 // panic (VM mode only): the guest kernel panics (sysrq-c); QEMU pauses it.
 enum class CrashHow { kKill, kPause, kPanic };
 std::string_view crash_how_name(CrashHow how);
 std::optional<CrashHow> parse_crash_how(std::string_view name);
-
-// Starts a cluster and records it; returns once every node answers ping.
-// Refuses if a live cluster is recorded in DIR. On failure it stops what it
-// started, and the error names the node that failed with its log's tail.
-// The record of a cluster `up` is about to start in `dir`, before any
-// mode-specific part: what both modes take from `options` alike.
-Cluster new_cluster(Mode mode, const std::string& dir, const UpOptions& options);
-Result<Cluster> up(const UpOptions& options);
-std::vector<NodeHealth> health(const Cluster& cluster);
-NodeHealth node_health(const Cluster& cluster, std::uint32_t node);
-// Stops every node and removes sockets, the pool file and the record (logs
-// stay). Errors: a node that would not die, a file that would not go.
-Status down(const Cluster& cluster);
-
-// One node's platform, dispatched on the cluster's mode. Errors name the
-// node and say what is wrong (not running, still running, ...).
-// crash_node returns once the node is dead or stopped. `event_ns`, if given,
-// gets the platform's own time of the fault when it reports one (VM panic:
-// QEMU's GUEST_PANICKED event, CLOCK_REALTIME ns), else stays unchanged.
-Status crash_node(const Cluster& cluster, std::uint32_t node, CrashHow how, std::uint64_t* event_ns = nullptr);
-Status resume_node(const Cluster& cluster, std::uint32_t node);
-// Starts a node that is not running again (same socket; its log is
-// appended to) and records the new process in `cluster` (not saved).
-// `crash_at`: a crash spec for the new gmmd, or empty.
-Status start_node(Cluster& cluster, std::uint32_t node, const std::string& crash_at);
-// nullopt while the node's gmmd runs (or is paused); else why it is not
-// running, with its log's tail.
-std::optional<std::string> node_exited(const Cluster& cluster, std::uint32_t node);
-
-// The last `lines` lines of a text file ("" if unreadable).
-std::string file_tail(const std::string& path, int lines);
 
 }  // namespace gmm::host

@@ -1,9 +1,11 @@
 // Shared by the gmm-host command implementations (not by main.cpp).
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "cluster/cluster.hpp"
+#include "launcher/launcher.hpp"
 #include "pool/pool_view.hpp"
 
 namespace gmm::host {
@@ -16,9 +18,11 @@ Result<Cluster> recorded_cluster(const std::string& dir);
 // "proc mode, 4 nodes, pool PATH (256M), heartbeat 20 ms x 10"
 std::string cluster_summary(const Cluster& cluster);
 
-// The recorded cluster, `node` checked against it, and its pool mapped.
+// The recorded cluster, its mode's launcher, `node` checked against it,
+// and its pool mapped.
 struct NodeTarget {
   Cluster cluster;
+  std::unique_ptr<Launcher> launcher;
   MappedPool mapped;
   std::uint32_t node;
   const Pool& pool() const { return mapped.pool; }

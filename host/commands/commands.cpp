@@ -1,17 +1,11 @@
 #include "commands/commands.hpp"
 
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstdlib>
-#include <cstring>
-#include <filesystem>
 #include <iostream>
 
 #include "commands/command_support.hpp"
+#include "commands/launchers.hpp"
 #include "pool/fsck.hpp"
 #include "proto/cli_text.hpp"
-#include "qemu/qemu_cluster.hpp"
 
 namespace gmm::host {
 
@@ -36,7 +30,8 @@ Result<NodeTarget> node_target(const std::string& dir, std::uint32_t node) {
   }
   auto mapped = map_pool(cluster->pool_path);
   if (!mapped) return mapped.error();
-  return NodeTarget{std::move(*cluster), std::move(*mapped), node};
+  std::unique_ptr<Launcher> launcher = make_launcher(cluster->mode);
+  return NodeTarget{std::move(*cluster), std::move(launcher), std::move(*mapped), node};
 }
 
 std::string cluster_summary(const Cluster& cluster) {
@@ -46,7 +41,7 @@ std::string cluster_summary(const Cluster& cluster) {
 }
 
 int command_up(const UpOptions& options) {
-  auto cluster = up(options);
+  auto cluster = start_cluster(options);
   if (!cluster) return fail("up", cluster.error().message);
   std::cout << "cluster up in " << cluster->dir << ": " << cluster_summary(*cluster) << "\n";
   return 0;
@@ -59,7 +54,7 @@ int command_down(const std::string& dir) {
     std::cout << "no cluster recorded in " << dir << "; nothing to stop\n";
     return 0;
   }
-  Status stopped = down(**loaded);
+  Status stopped = make_launcher((*loaded)->mode)->down(**loaded);
   if (!stopped) return fail("down", stopped.error().message);
   std::cout << "cluster in " << (*loaded)->dir << " is down\n";
   return 0;
@@ -73,27 +68,10 @@ int command_exec(const std::string& dir, std::uint32_t node, const std::vector<s
                             std::to_string(cluster->nodes.size()) + ")");
   }
   if (argv.empty()) return fail("exec", "no command given (gmm-host exec NODE -- CMD...)");
-  if (cluster->mode == Mode::kVm) return vm::exec(*cluster, node, argv);
-  ::setenv("GMM_SOCKET", cluster->nodes[node].socket.c_str(), 1);
-  ::setenv("GMM_NODE", std::to_string(node).c_str(), 1);
-  ::setenv("GMM_POOL", cluster->pool_path.c_str(), 1);
-  ::setenv("GMM_CLUSTER_DIR", cluster->dir.c_str(), 1);
-
-  std::vector<std::string> args = argv;
-  if (args[0] == "gmmctl") {
-    // The gmmctl built with this gmm-host, else the one the cluster recorded.
-    std::string sibling = sibling_binaries().gmmctl;
-    args[0] = ::access(sibling.c_str(), X_OK) == 0 ? sibling : cluster->binaries.gmmctl;
-  } else if (args[0].find('/') == std::string::npos) {
-    // Other programs built with gmm-host (examples) before $PATH.
-    std::string sibling = std::filesystem::path(sibling_binaries().gmmctl).parent_path() / args[0];
-    if (::access(sibling.c_str(), X_OK) == 0) args[0] = sibling;
-  }
-  std::vector<char*> c_args;
-  for (std::string& arg : args) c_args.push_back(arg.data());
-  c_args.push_back(nullptr);
-  ::execvp(c_args[0], c_args.data());
-  return fail("exec", "cannot run " + args[0] + ": " + std::strerror(errno), 127);
+  auto outcome = make_launcher(cluster->mode)->exec(*cluster, node, argv);
+  if (!outcome) return fail("exec", outcome.error().message);
+  if (!outcome->note.empty()) std::cerr << "gmm-host: exec: " << outcome->note << "\n";
+  return outcome->status;
 }
 
 int command_fsck(const std::string& dir, const std::optional<std::string>& pool, bool json) {

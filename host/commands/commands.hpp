@@ -1,7 +1,8 @@
 // gmm-host's subcommands, each returning the process exit status. main.cpp
 // only parses arguments into these calls. Every command that touches a
-// node dispatches on the recorded cluster's mode (cluster.hpp); what it
-// reads or declares in the pool is the same in every mode.
+// node acts through the launcher of the recorded cluster's mode
+// (launchers.hpp); what it reads or declares in the pool is the same in
+// every mode.
 #pragma once
 
 #include <chrono>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "cluster/cluster.hpp"
+#include "launcher/launcher.hpp"
 
 namespace gmm::host {
 

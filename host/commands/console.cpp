@@ -1,19 +1,16 @@
-// `gmm-host console NODE`: the shell on a guest's second console port.
-//
-// QEMU serves the port as DIR/nodeK.shell (qemu_command.hpp); the image's
-// /init keeps a shell on it (respawned). Output the guest writes while no
-// one is attached is dropped by QEMU, so attaching shows a fresh prompt.
-// One attachment per node at a time (DIR/nodeK.shell.lock): QEMU serves
-// one client, a second would wait unanswered.
+// `gmm-host console NODE`: the terminal side of the shell on a node's
+// console. The launcher attaches (VM mode: the guest's second console port,
+// DIR/nodeK.shell, one attachment at a time; process mode has no console);
+// the image's /init keeps a shell on it (respawned). Output the guest
+// writes while no one is attached is dropped by QEMU, so attaching shows a
+// fresh prompt.
 //
 // Interactive (stdin and stdout are terminals): the terminal goes raw, every
 // key goes to the guest (Ctrl-C included) except Ctrl-], which detaches.
 // --batch (stdin a pipe or file): the input runs as a script in a subshell
 // of that shell with echo and prompts off; its output is printed without
 // the terminal's '\r' and the exit status is the script's.
-#include <fcntl.h>
 #include <poll.h>
-#include <sys/file.h>
 #include <sys/socket.h>
 #include <termios.h>
 #include <unistd.h>
@@ -27,8 +24,7 @@
 
 #include "commands/command_support.hpp"
 #include "commands/commands.hpp"
-#include "gmm/unique_fd.hpp"
-#include "vm/qemu_command.hpp"
+#include "commands/launchers.hpp"
 #include "unix_socket.hpp"
 
 namespace gmm::host {
@@ -208,35 +204,13 @@ int command_console(const std::string& dir, std::uint32_t node, bool batch_mode,
   }
   auto cluster = recorded_cluster(dir);
   if (!cluster) return fail("console", cluster.error().message);
-  if (cluster->mode != Mode::kVm) {
-    return fail("console", "the cluster in " + cluster->dir +
-                               " runs in process mode: its nodes are host processes (use `gmm-host exec NODE -- CMD`)");
-  }
   if (node >= cluster->nodes.size()) {
     return fail("console", "no node " + std::to_string(node) + " (the cluster has " +
                                std::to_string(cluster->nodes.size()) + ")", 2);
   }
-  if (node_exited(*cluster, node)) {
-    return fail("console", "node " + std::to_string(node) + " is not running (its QEMU is gone; see " +
-                               cluster->nodes[node].qemu_log + "): `gmm-host restart " + std::to_string(node) + "`");
-  }
-  NodeHealth health = node_health(*cluster, node);
-  if (health.paused) {
-    return fail("console", "node " + std::to_string(node) + " is stopped (" + health.detail +
-                               "): `gmm-host resume` a paused node, `gmm-host restart` a panicked one");
-  }
-  const vm::NodeFiles files = vm::node_files(cluster->dir, node);
-  UniqueFd lock(::open((files.shell + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-  if (!lock || ::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
-    return fail("console", "node " + std::to_string(node) + "'s console is in use by another gmm-host console (" +
-                               files.shell + ".lock)");
-  }
-  auto socket = connect_unix_retry(files.shell, 5s);
-  if (!socket) {
-    return fail("console", "node " + std::to_string(node) + ": " + socket.error().message +
-                               " (a VM started before gmm-host had consoles has none: restart it)");
-  }
-  return batch_mode ? batch(socket->get(), node, timeout) : interactive(socket->get(), node);
+  auto console = make_launcher(cluster->mode)->console(*cluster, node);
+  if (!console) return fail("console", console.error().message);
+  return batch_mode ? batch(console->stream.get(), node, timeout) : interactive(console->stream.get(), node);
 }
 
 }  // namespace gmm::host

@@ -25,8 +25,8 @@
 
 #include "cluster/crash_spec.hpp"
 #include "commands/commands.hpp"
-#include "scenario/scenario_command.hpp"
 #include "proto/cli_text.hpp"
+#include "scenario/scenario_command.hpp"
 
 namespace {
 

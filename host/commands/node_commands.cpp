@@ -1,14 +1,14 @@
 // gmm-host's fault and membership commands: crash, resume, restart, leave,
 // lose-memory and points. Node processes (or VMs) are hit through the
-// mode's launcher (cluster.hpp); declarations go through the pool.
+// mode's launcher (launcher/launcher.hpp); declarations go through the pool.
 #include <algorithm>
 #include <cstring>
 #include <iostream>
 
-#include "commands/command_support.hpp"
 #include "cluster/crash_spec.hpp"
-#include "commands/commands.hpp"
 #include "cluster/faults.hpp"
+#include "commands/command_support.hpp"
+#include "commands/commands.hpp"
 #include "gmm/atomic.hpp"
 #include "gmm/clock.hpp"
 #include "gmm/crash.hpp"
@@ -70,6 +70,20 @@ Result<FailureReport> wait_recovered(const NodeTarget& target, std::uint32_t inc
   return failure_report(*record, *injections, members_now(target.pool()));
 }
 
+// `gmm-host crash --how`: which verb of the launcher fails the node. A
+// panic's time is the platform's, when it reports one.
+Result<std::optional<std::uint64_t>> inject(Launcher& launcher, const Cluster& cluster, std::uint32_t node,
+                                            CrashHow how) {
+  Status done = ok_status();
+  switch (how) {
+    case CrashHow::kKill: done = launcher.kill(cluster, node); break;
+    case CrashHow::kPause: done = launcher.pause(cluster, node); break;
+    case CrashHow::kPanic: return launcher.panic(cluster, node);
+  }
+  if (!done) return done.error();
+  return std::optional<std::uint64_t>();
+}
+
 void overwrite_partition(const Pool& pool, std::uint32_t node) {
   const layout::Superblock& superblock = pool.superblock();
   std::byte* partition = pool.at(pool.partition_offset(node));
@@ -87,13 +101,13 @@ int command_crash(const std::string& dir, std::uint32_t node, CrashHow how, bool
   std::uint64_t injected_ns = realtime_ns();
   // A VM panic happens some time after the request: QEMU's GUEST_PANICKED
   // time replaces the request's.
-  Status crashed = crash_node(target->cluster, node, how, &injected_ns);
+  auto crashed = inject(*target->launcher, target->cluster, node, how);
   if (!crashed) return fail("crash", crashed.error().message);
+  if (*crashed) injected_ns = **crashed;
   Status recorded = record_injection(target->cluster, Injection{node, how, injected_ns, before.incarnation, pid});
   if (!recorded) return fail("crash", recorded.error().message);
   const char* done = how == CrashHow::kKill ? "killed" : how == CrashHow::kPause ? "paused" : "panicked";
-  const char* what = target->cluster.mode == Mode::kVm ? " QEMU pid " : " gmmd pid ";
-  std::cout << node_name(node) << ": " << done << what << pid << " (incarnation " << before.incarnation << ")\n";
+  std::cout << node_name(node) << ": " << done << " " << target->launcher->node_process() << " pid " << pid << " (incarnation " << before.incarnation << ")\n";
   if (!wait) return 0;
   HostSeen seen;
   auto report = wait_recovered(*target, before.incarnation, timeout, &seen);
@@ -107,7 +121,7 @@ int command_resume(const std::string& dir, std::uint32_t node, std::chrono::seco
   auto target = node_target(dir, node);
   if (!target) return fail("resume", target.error().message);
   SlotView before = read_slot(target->pool(), node);
-  Status resumed = resume_node(target->cluster, node);
+  Status resumed = target->launcher->resume(target->cluster, node);
   if (!resumed) return fail("resume", resumed.error().message);
   // Declared failed while paused: it rejoins as a new incarnation. Resumed
   // in time: it simply beats on as the same one.
@@ -141,7 +155,7 @@ int command_restart(const std::string& dir, std::uint32_t node, const std::strin
   auto target = node_target(dir, node);
   if (!target) return fail("restart", target.error().message);
   SlotView before = read_slot(target->pool(), node);
-  Status started = start_node(target->cluster, node, crash_at);
+  Status started = target->launcher->start(target->cluster, node, crash_at);
   if (!started) return fail("restart", started.error().message);
   Status saved = save_cluster(target->cluster);
   if (!saved) return fail("restart", saved.error().message);
@@ -149,17 +163,17 @@ int command_restart(const std::string& dir, std::uint32_t node, const std::strin
   std::optional<std::string> exited;
   SlotView now = before;
   bool member = poll_until(timeout, [&] {
-    if ((exited = node_exited(target->cluster, node))) return true;
+    if ((exited = target->launcher->exited(target->cluster, node))) return true;
     now = read_slot(target->pool(), node);
     return now.state == NodeState::kMember && now.incarnation > before.incarnation &&
-           node_health(target->cluster, node).answering;
+           target->launcher->health(target->cluster, node).answering;
   });
   if (exited) return fail("restart", *exited);
   if (!member) {
     return fail("restart", node_name(node) + " did not join within " + seconds_text(timeout) + " (slot " +
                                std::string(node_state_name(now.state)) + "); see " + target->cluster.nodes[node].log);
   }
-  std::cout << node_name(node) << " restarted: " << (target->cluster.mode == Mode::kVm ? "QEMU" : "gmmd") << " pid "
+  std::cout << node_name(node) << " restarted: " << target->launcher->node_process() << " pid "
             << target->cluster.nodes[node].pid
             << " joined as incarnation " << now.incarnation << "\n";
   return 0;
@@ -170,7 +184,7 @@ int command_leave(const std::string& dir, std::uint32_t node, std::chrono::secon
   if (!target) return fail("leave", target.error().message);
   // Only a running node can leave; a dead or paused one would keep its
   // leaving mark (crash recovery removes it instead).
-  NodeHealth health = node_health(target->cluster, node);
+  NodeHealth health = target->launcher->health(target->cluster, node);
   if (!health.alive || health.paused) return fail("leave", node_name(node) + " cannot leave: " + health.detail);
   SlotView before = read_slot(target->pool(), node);
   Status asked = request_leave(target->pool(), node);
@@ -182,7 +196,7 @@ int command_leave(const std::string& dir, std::uint32_t node, std::chrono::secon
     // OS is outside GMM now) until `restart` boots it to rejoin.
     return record && record_complete(*record, members_now(target->pool())) &&
            read_slot(target->pool(), node).state != NodeState::kMember &&
-           (node_exited(target->cluster, node) || !node_health(target->cluster, node).answering);
+           (target->launcher->exited(target->cluster, node) || !target->launcher->health(target->cluster, node).answering);
   });
   if (!gone) {
     return fail("leave",

@@ -4,9 +4,10 @@
 #include <cstdio>
 #include <iostream>
 
+#include "cluster/faults.hpp"
 #include "commands/command_support.hpp"
 #include "commands/commands.hpp"
-#include "cluster/faults.hpp"
+#include "commands/launchers.hpp"
 #include "pool/pool_view.hpp"
 #include "proto/cli_text.hpp"
 
@@ -64,7 +65,9 @@ Result<PoolState> read_pool_state(const Cluster& cluster) {
 int command_status(const std::string& dir, bool as_json) {
   auto cluster = recorded_cluster(dir);
   if (!cluster) return fail("status", cluster.error().message);
-  std::vector<NodeHealth> nodes = health(*cluster);
+  std::unique_ptr<Launcher> launcher = make_launcher(cluster->mode);
+  std::vector<NodeHealth> nodes;
+  for (const NodeRecord& node : cluster->nodes) nodes.push_back(launcher->health(*cluster, node.id));
   auto pool = read_pool_state(*cluster);
   auto slot_of = [&](std::uint32_t node) -> std::optional<SlotView> {
     if (!pool || node >= pool->membership.slots.size()) return std::nullopt;

@@ -10,9 +10,10 @@
 #include <vector>
 
 #include "ivshmem_doorbell.hpp"
+#include "launcher/backend_support.hpp"
+#include "unix_socket.hpp"
 #include "vm/process.hpp"
 #include "vm/qemu_command.hpp"
-#include "unix_socket.hpp"
 
 namespace gmm::host {
 namespace {
@@ -20,7 +21,6 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 constexpr const char* kServerName = "gmm-ivshmem-server";
-constexpr int kTailLines = 15;
 
 }  // namespace
 
@@ -28,11 +28,11 @@ std::string doorbell_socket(const Cluster& cluster, std::uint32_t node) {
   return vm::node_files(cluster.dir, node).ivshmem;
 }
 
-Status start_doorbell_server(Cluster& cluster) {
+Status start_doorbell_server(Cluster& cluster, PoolSizes sizes) {
   std::vector<std::string> argv{cluster.vm.ivshmem_server, "--shm", cluster.pool_path, "--vectors",
                                 std::to_string(ivshmem::kGmmVectors), "--host-peer", std::to_string(kDoorbellHostPeer),
                                 "--retain-peers"};  // a restarted VM must not crash the others (see the flag)
-  if (cluster.mode == Mode::kProc) argv.push_back("--any-size");  // no VM maps the pool
+  if (sizes == PoolSizes::kAny) argv.push_back("--any-size");
   for (const NodeRecord& node : cluster.nodes) {
     const std::string socket = doorbell_socket(cluster, node.id);
     if (Status fits = check_socket_path(socket); !fits)
@@ -58,7 +58,7 @@ Status start_doorbell_server(Cluster& cluster) {
     if (text.find("ready\n") != std::string::npos) return ok_status();
     if (auto status = vm::wait_process(*pid, 0ms); status) {
       return make_error(Errc::kIo, std::string(kServerName) + " exited (status " + std::to_string(*status) + "): " +
-                                       file_tail(cluster.vm.server_log, kTailLines));
+                                       file_tail(cluster.vm.server_log));
     }
     if (Clock::now() >= deadline) return make_error(Errc::kBusy, std::string(kServerName) + " did not get ready in 10 s");
     std::this_thread::sleep_for(20ms);

@@ -21,10 +21,14 @@ inline constexpr std::uint32_t kDoorbellHostPeer = 64;
 // DIR/nodeK.ivshmem: where node K connects.
 std::string doorbell_socket(const Cluster& cluster, std::uint32_t node);
 
-// Starts the server over the pool file (any size in process mode; a power of
-// two in VM mode) with --retain-peers, records its pid and returns once it
-// serves. Errors: it exited (its log's tail) or was not ready in 10 s.
-Status start_doorbell_server(Cluster& cluster);
+// How large the pool may be: a power of two where VMs map it as a PCI BAR,
+// any size where no VM maps it (process mode).
+enum class PoolSizes { kPowerOfTwo, kAny };
+
+// Starts the server over the pool file with --retain-peers, records its pid
+// and returns once it serves. Errors: it exited (its log's tail) or was not
+// ready in 10 s.
+Status start_doorbell_server(Cluster& cluster, PoolSizes sizes);
 bool doorbell_server_alive(const Cluster& cluster);
 // SIGTERM, then SIGKILL. Errors: it survived SIGKILL.
 Status stop_doorbell_server(const Cluster& cluster);

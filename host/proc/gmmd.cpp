@@ -6,14 +6,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <iterator>
-#include <thread>
 
 #include "launcher/doorbell_server.hpp"
-#include "proc/proc_cluster.hpp"
 #include "proto/client.hpp"
 
 extern char** environ;
@@ -21,12 +18,15 @@ extern char** environ;
 namespace gmm::host::proc {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 constexpr auto kPingTimeout = 5s;
 
 }  // namespace
+
+Result<std::optional<ProcessHandle>> open_gmmd(const NodeRecord& node) {
+  return ProcessHandle::open(node.pid, [&node] { return gmmd_alive(node); });
+}
 
 ProcessState gmmd_state(const NodeRecord& node) {
   if (node.pid <= 0) return ProcessState::kGone;
@@ -102,97 +102,6 @@ std::optional<int> exited_child(std::int64_t pid) {
   int status = 0;
   if (::waitpid(static_cast<pid_t>(pid), &status, WNOHANG) != pid) return std::nullopt;
   return status;
-}
-
-std::string describe_exit(int status) {
-  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) return std::string("was killed by signal ") + strsignal(WTERMSIG(status));
-  return "stopped";
-}
-
-NodeHealth node_health(const Cluster& cluster, std::uint32_t id) {
-  const NodeRecord& node = cluster.nodes.at(id);
-  ProcessState state = gmmd_state(node);
-  NodeHealth health{node, state != ProcessState::kGone, state == ProcessState::kStopped, false, ""};
-  if (!health.alive) {
-    health.detail = node.left ? "left the cluster" : "gmmd pid " + std::to_string(node.pid) + " is not running";
-  } else if (health.paused) {
-    health.detail = "gmmd pid " + std::to_string(node.pid) + " is paused (SIGSTOP)";
-  } else {
-    Status answered = ping(node);
-    health.answering = answered.ok();
-    if (!answered) health.detail = answered.error().message;
-  }
-  return health;
-}
-
-Status crash_node(const Cluster& cluster, std::uint32_t id, CrashHow how) {
-  const NodeRecord& node = cluster.nodes.at(id);
-  ProcessState state = gmmd_state(node);
-  std::string who = "node " + std::to_string(id) + "'s gmmd (pid " + std::to_string(node.pid) + ")";
-  if (state == ProcessState::kGone) return make_error(Errc::kNotFound, who + " is not running");
-  if (how == CrashHow::kPause && state == ProcessState::kStopped) {
-    return make_error(Errc::kExists, who + " is already paused");
-  }
-  int signal = how == CrashHow::kKill ? SIGKILL : SIGSTOP;
-  if (::kill(static_cast<pid_t>(node.pid), signal) != 0) {
-    return make_error(Errc::kIo, "cannot signal " + who + ": " + std::strerror(errno));
-  }
-  ProcessState wanted = how == CrashHow::kKill ? ProcessState::kGone : ProcessState::kStopped;
-  auto deadline = Clock::now() + kStopGrace;
-  while (gmmd_state(node) != wanted) {
-    if (Clock::now() >= deadline) {
-      return make_error(Errc::kBusy, who + " did not " + std::string(crash_how_name(how)) + " in time");
-    }
-    std::this_thread::sleep_for(1ms);
-  }
-  return ok_status();
-}
-
-Status resume_node(const Cluster& cluster, std::uint32_t id) {
-  const NodeRecord& node = cluster.nodes.at(id);
-  std::string who = "node " + std::to_string(id) + "'s gmmd (pid " + std::to_string(node.pid) + ")";
-  switch (gmmd_state(node)) {
-    case ProcessState::kGone: return make_error(Errc::kNotFound, who + " is not running; use `gmm-host restart`");
-    case ProcessState::kRunning: return make_error(Errc::kInvalidArgument, who + " is not paused");
-    case ProcessState::kStopped: break;
-  }
-  if (::kill(static_cast<pid_t>(node.pid), SIGCONT) != 0) {
-    return make_error(Errc::kIo, "cannot signal " + who + ": " + std::strerror(errno));
-  }
-  return ok_status();
-}
-
-Status start_node(Cluster& cluster, std::uint32_t id, const std::string& crash_at) {
-  NodeRecord& node = cluster.nodes.at(id);
-  if (gmmd_alive(node)) {
-    return make_error(Errc::kExists, "node " + std::to_string(id) + "'s gmmd is still running (pid " +
-                                         std::to_string(node.pid) + "); crash it first");
-  }
-  node.crash_at = crash_at;
-  auto pid = spawn_gmmd(cluster, node, /*append_log=*/true);
-  if (!pid) return pid.error();
-  node.pid = *pid;
-  node.left = false;
-  return ok_status();
-}
-
-std::optional<std::string> node_exited(const Cluster& cluster, std::uint32_t id) {
-  const NodeRecord& node = cluster.nodes.at(id);
-  std::string why;
-  int status = 0;
-  pid_t reaped = ::waitpid(static_cast<pid_t>(node.pid), &status, WNOHANG);
-  if (reaped == node.pid) {
-    why = describe_exit(status);
-  } else if (reaped == 0) {
-    return std::nullopt;  // our child (just restarted), still running: perhaps not even exec'd yet
-  } else if (!gmmd_alive(node)) {
-    why = "is not running";
-  } else {
-    return std::nullopt;
-  }
-  return "node " + std::to_string(id) + " (gmmd pid " + std::to_string(node.pid) + ") " + why + "; last lines of " +
-         node.log + ":\n" + file_tail(node.log, kLogTailLines);
 }
 
 }  // namespace gmm::host::proc

@@ -8,11 +8,11 @@
 #include <string>
 
 #include "cluster/cluster.hpp"
+#include "launcher/process_handle.hpp"
 
 namespace gmm::host::proc {
 
 inline constexpr auto kStopGrace = std::chrono::seconds(5);  // SIGTERM, then SIGKILL
-inline constexpr int kLogTailLines = 15;
 
 enum class ProcessState { kGone, kRunning, kStopped };
 
@@ -21,6 +21,8 @@ enum class ProcessState { kGone, kRunning, kStopped };
 // does a recycled pid running something else.
 ProcessState gmmd_state(const NodeRecord& node);
 inline bool gmmd_alive(const NodeRecord& node) { return gmmd_state(node) != ProcessState::kGone; }
+// The node's gmmd held by a pidfd; nullopt when it is not running.
+Result<std::optional<ProcessHandle>> open_gmmd(const NodeRecord& node);
 
 // gmmd answers ping on the node's socket, as that node.
 Status ping(const NodeRecord& node);
@@ -32,6 +34,5 @@ Result<std::int64_t> spawn_gmmd(const Cluster& cluster, const NodeRecord& node, 
 // Reaps `pid` if it is our child and has exited; its exit status, or
 // nullopt while it runs (or when it is not our child).
 std::optional<int> exited_child(std::int64_t pid);
-std::string describe_exit(int status);  // "exited with status 1", "was killed by signal ..."
 
 }  // namespace gmm::host::proc

@@ -1,19 +1,17 @@
-#include "proc/proc_cluster.hpp"
+#include "proc/proc_up.hpp"
 
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <ctime>
 #include <filesystem>
-#include <iostream>
 #include <thread>
 
-#include "launcher/doorbell_server.hpp"
 #include "gmm/pool.hpp"
+#include "launcher/backend_support.hpp"
+#include "launcher/doorbell_server.hpp"
 #include "proc/gmmd.hpp"
 #include "proto/client.hpp"
-#include "proto/cli_text.hpp"
 
 namespace gmm::host::proc {
 namespace {
@@ -23,40 +21,6 @@ using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 constexpr auto kPollPeriod = 100ms;
-
-bool wait_until_gone(const std::vector<NodeRecord>& nodes, Clock::time_point deadline) {
-  for (;;) {
-    bool any_alive = false;
-    for (const NodeRecord& node : nodes) any_alive = any_alive || gmmd_alive(node);
-    if (!any_alive) return true;
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(kPollPeriod);
-  }
-}
-
-// SIGTERM (gmmd leaves cleanly), SIGKILL whoever ignores it. Errors name
-// the nodes that survived even SIGKILL.
-Status stop_nodes(const std::vector<NodeRecord>& nodes) {
-  for (const NodeRecord& node : nodes) {
-    if (!gmmd_alive(node)) continue;
-    ::kill(static_cast<pid_t>(node.pid), SIGTERM);
-    ::kill(static_cast<pid_t>(node.pid), SIGCONT);  // a paused node must run to see it
-  }
-  if (wait_until_gone(nodes, Clock::now() + kStopGrace)) return ok_status();
-  for (const NodeRecord& node : nodes) {
-    if (gmmd_alive(node)) {
-      std::cerr << "gmm-host: node " << node.id << " (pid " << node.pid << ") ignored SIGTERM for "
-                << kStopGrace.count() << " s; killing it\n";
-      ::kill(static_cast<pid_t>(node.pid), SIGKILL);
-    }
-  }
-  if (wait_until_gone(nodes, Clock::now() + kStopGrace)) return ok_status();
-  std::string survivors;
-  for (const NodeRecord& node : nodes) {
-    if (gmmd_alive(node)) survivors += " " + std::to_string(node.id) + " (pid " + std::to_string(node.pid) + ")";
-  }
-  return make_error(Errc::kBusy, "nodes survived SIGKILL:" + survivors);
-}
 
 // A failed `up` stops the children it started by pid alone: until reaped,
 // their pids cannot be reused, and a gmmd that died early has no identity
@@ -79,31 +43,6 @@ void stop_children(const std::vector<NodeRecord>& nodes) {
     ::kill(static_cast<pid_t>(pid), SIGKILL);
     ::waitpid(static_cast<pid_t>(pid), nullptr, 0);
   }
-}
-
-// Sockets (gmmd's and the doorbell server's, only if still sockets), the
-// pool file and the record.
-Status remove_files(const Cluster& cluster) {
-  std::vector<std::string> sockets;
-  for (const NodeRecord& node : cluster.nodes) {
-    for (const std::string& path : {node.socket, doorbell_socket(cluster, node.id)}) {
-      std::error_code error;
-      if (fs::is_socket(fs::symlink_status(path, error))) sockets.push_back(path);
-    }
-  }
-  return remove_cluster_files(cluster, sockets);
-}
-
-std::string live_nodes(const Cluster& cluster) {
-  std::string live;
-  for (const NodeRecord& node : cluster.nodes) {
-    if (gmmd_alive(node)) {
-      live += (live.empty() ? "" : ", ") + std::string("node ") + std::to_string(node.id) + " (pid " +
-              std::to_string(node.pid) + ")";
-    }
-  }
-  if (doorbell_server_alive(cluster)) live += (live.empty() ? "" : ", ") + std::string("ivshmem server");
-  return live;
 }
 
 Status check_binary(const std::string& path, const char* what) {
@@ -137,7 +76,7 @@ Status wait_until_ready(const Cluster& cluster, Clock::time_point deadline) {
       if (auto status = exited_child(node.pid)) {
         return make_error(Errc::kIo, "node " + std::to_string(node.id) + " (gmmd pid " + std::to_string(node.pid) +
                                          ") " + describe_exit(*status) + " before answering; last lines of " +
-                                         node.log + ":\n" + file_tail(node.log, kLogTailLines));
+                                         node.log + ":\n" + file_tail(node.log));
       }
       Status answered = ping(node);
       waiting_for[i] = answered ? "" : answered.error().message;
@@ -150,7 +89,7 @@ Status wait_until_ready(const Cluster& cluster, Clock::time_point deadline) {
         if (waiting_for[i].empty()) continue;
         const NodeRecord& node = cluster.nodes[i];
         report += "\nnode " + std::to_string(node.id) + ": " + waiting_for[i] + "; last lines of " + node.log +
-                  ":\n" + file_tail(node.log, kLogTailLines);
+                  ":\n" + file_tail(node.log);
       }
       return make_error(Errc::kIo, "nodes did not answer ping in time:" + report);
     }
@@ -160,32 +99,14 @@ Status wait_until_ready(const Cluster& cluster, Clock::time_point deadline) {
 
 }  // namespace
 
-Result<Cluster> up(const UpOptions& options) {
+Status check_options(const UpOptions& options) {
   if (options.nodes == 0 || options.nodes > layout::kMaxNodes) {
     return make_error(Errc::kInvalidArgument, "--nodes must be 1.." + std::to_string(layout::kMaxNodes));
   }
-  if (options.membership.heartbeat_ms == 0 || options.membership.heartbeat_ms > 60'000 ||
-      options.membership.miss_threshold < 2) {
-    return make_error(Errc::kInvalidArgument, "--heartbeat-ms must be 1..60000 and --miss-threshold at least 2");
-  }
-  std::error_code error;
-  fs::create_directories(options.dir, error);
-  if (error) return make_error(Errc::kIo, "cannot create " + options.dir + ": " + error.message());
-  std::string dir = fs::canonical(options.dir).string();
+  return ok_status();
+}
 
-  auto recorded = load_cluster(dir);
-  if (!recorded) return recorded.error();
-  if (*recorded) {
-    std::string live = live_nodes(**recorded);
-    if (!live.empty()) {
-      return make_error(Errc::kExists, "a cluster is already running in " + dir + " (" + live +
-                                           "); run `gmm-host down` first");
-    }
-    std::cerr << "gmm-host: removing the stale cluster recorded in " << dir << "\n";
-    Status removed = remove_files(**recorded);
-    if (!removed) return removed.error();
-  }
-
+Result<Cluster> up(const UpOptions& options, const std::string& dir, const Launcher& launcher) {
   Cluster cluster = new_cluster(Mode::kProc, dir, options);
   cluster.vm.server_log = dir + "/ivshmem-server.log";
   cluster.vm.ivshmem_server = (fs::path(cluster.binaries.gmmd).parent_path() / "gmm-ivshmem-server").string();
@@ -199,14 +120,7 @@ Result<Cluster> up(const UpOptions& options) {
     }
     cluster.nodes.push_back(node);
   }
-  for (const auto& [id, spec] : options.crash_at) {
-    if (id >= options.nodes) {
-      return make_error(Errc::kInvalidArgument, "--crash-at names node " + std::to_string(id) +
-                                                    ", but the cluster has " + std::to_string(options.nodes) +
-                                                    " nodes");
-    }
-    cluster.nodes[id].crash_at = spec;
-  }
+  for (const auto& [id, spec] : options.crash_at) cluster.nodes[id].crash_at = spec;
   for (Status check : {check_binary(cluster.binaries.gmmd, "gmmd"), check_binary(cluster.binaries.gmmctl, "gmmctl"),
                        check_binary(cluster.vm.ivshmem_server, "gmm-ivshmem-server")}) {
     if (!check) return check.error();
@@ -215,7 +129,7 @@ Result<Cluster> up(const UpOptions& options) {
   if (!pool) return pool.error();
 
   // The doorbells: every gmmd connects to it (--doorbell DIR/nodeK.ivshmem).
-  Status started = start_doorbell_server(cluster);
+  Status started = start_doorbell_server(cluster, PoolSizes::kAny);
   for (NodeRecord& node : cluster.nodes) {
     if (!started) break;
     auto pid = spawn_gmmd(cluster, node, /*append_log=*/false);
@@ -231,19 +145,10 @@ Result<Cluster> up(const UpOptions& options) {
     // Leave nothing running; keep the logs to read.
     stop_children(cluster.nodes);
     (void)stop_doorbell_server(cluster);
-    (void)remove_files(cluster);
+    (void)launcher.remove_files(cluster);
     return started.error();
   }
   return cluster;
-}
-
-Status down(const Cluster& cluster) {
-  Status stopped = stop_nodes(cluster.nodes);
-  Status server = stop_doorbell_server(cluster);  // after the nodes: a leaving gmmd may still ring
-  Status removed = remove_files(cluster);
-  if (!stopped) return stopped;
-  if (!server) return server;
-  return removed;
 }
 
 }  // namespace gmm::host::proc
