@@ -1,4 +1,4 @@
-#include "scenario/run_process.hpp"
+#include "run_process.hpp"
 
 #include <fcntl.h>
 #include <poll.h>

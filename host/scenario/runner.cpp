@@ -9,7 +9,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "scenario/run_process.hpp"
+#include "run_process.hpp"
 
 namespace gmm::host {
 

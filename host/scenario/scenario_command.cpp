@@ -1,4 +1,4 @@
-#include "scenario/scenario_command.hpp"
+#include "scenario_command.hpp"
 
 #include <unistd.h>
 
