@@ -1,6 +1,7 @@
 // VM mode's launcher against a real QEMU started paused without a kernel
 // (-S): QMP verbs, fence, and the liveness stream from the pidfd and the
-// second QMP monitor. Label vm (it needs qemu-system-x86_64, not the image).
+// second QMP monitor ([qemu], label vm: it needs qemu-system-x86_64, not the
+// image). And what each QMP event means for liveness (label host).
 #include <catch2/catch.hpp>
 
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include "cluster/cluster.hpp"
 #include "commands/launchers.hpp"
 #include "gmm/clock.hpp"
+#include "qemu/qmp_events.hpp"
 #include "vm/process.hpp"
 #include "vm/qemu_command.hpp"
 #include "vm/qmp.hpp"
@@ -131,4 +133,35 @@ TEST_CASE("VM mode: resume, pause and nmi through QMP, fence by pidfd, each seen
   CHECK_THAT(kill.error().message, Catch::Contains("is not running"));
   CHECK(launcher->exited(cluster, 0).has_value());
   CHECK(launcher->live_parts(cluster).empty());
+}
+
+TEST_CASE("QMP events become liveness events with QEMU's time; the rest are not liveness", "[launcher]") {
+  auto event = [](std::string name, nlohmann::json data, std::int64_t seconds = 1700000000) {
+    vm::QmpEvent qmp;
+    qmp.name = std::move(name);
+    qmp.data = std::move(data);
+    qmp.seconds = seconds;
+    qmp.microseconds = seconds < 0 ? -1 : 250000;
+    return qmp;
+  };
+  auto stopped = gmm::host::liveness_event(3, event("STOP", nullptr));
+  REQUIRE(stopped);
+  CHECK(stopped->node == 3);
+  CHECK(stopped->kind == NodeEventKind::kStopped);
+  CHECK(stopped->time_ns == 1700000000250000000ull);
+  CHECK(gmm::host::liveness_event(3, event("RESUME", nullptr))->kind == NodeEventKind::kResumed);
+  auto panicked = gmm::host::liveness_event(3, event("GUEST_PANICKED", {{"action", "pause"}}));
+  REQUIRE(panicked);
+  CHECK(panicked->kind == NodeEventKind::kPanicked);
+  CHECK(panicked->detail == "action pause");
+  auto shutdown = gmm::host::liveness_event(3, event("SHUTDOWN", {{"guest", true}, {"reason", "guest-shutdown"}}));
+  REQUIRE(shutdown);
+  CHECK(shutdown->kind == NodeEventKind::kShutdown);
+  CHECK(shutdown->detail == "guest-shutdown");
+  const std::uint64_t before = gmm::realtime_ns();
+  auto no_clock = gmm::host::liveness_event(3, event("STOP", nullptr, -1));  // QEMU had no time: ours
+  REQUIRE(no_clock);
+  CHECK(no_clock->time_ns >= before);
+  CHECK_FALSE(gmm::host::liveness_event(3, event("BLOCK_IO_ERROR", nullptr)));
+  CHECK_FALSE(gmm::host::qmp_time_ns(event("STOP", nullptr, -1)));
 }
