@@ -12,13 +12,7 @@
 
 namespace {
 
-using gmm::host::Cluster;
-using gmm::host::Launcher;
-using gmm::host::LivenessStream;
-using gmm::host::make_launcher;
-using gmm::host::Mode;
-using gmm::host::NodeEvent;
-using gmm::host::NodeEventKind;
+using namespace gmm::host;
 using gmm::test::TestCluster;
 using namespace std::chrono_literals;
 
@@ -34,6 +28,21 @@ NodeEvent next_event(LivenessStream& stream) {
   REQUIRE(event);
   REQUIRE(event->has_value());
   return std::move(**event);
+}
+
+// The next event is `node`'s exit.
+NodeEvent require_exit(LivenessStream& stream, std::uint32_t node) {
+  NodeEvent event = next_event(stream);
+  CHECK(event.node == node);
+  CHECK(event.kind == NodeEventKind::kExited);
+  return event;
+}
+
+// Nothing happens for `wait`.
+void require_quiet(LivenessStream& stream, std::chrono::milliseconds wait) {
+  auto event = stream.next(wait);
+  REQUIRE(event);
+  CHECK_FALSE(event->has_value());
 }
 
 }  // namespace
@@ -86,14 +95,10 @@ TEST_CASE("process mode: kill, pause, fence and stop show in the liveness stream
   for (std::uint32_t node = 0; node < 4; ++node) CHECK(launcher->running(cluster, node));
   auto stream = launcher->watch(cluster);
   REQUIRE(stream);
-  auto quiet = stream->next(100ms);
-  REQUIRE(quiet);
-  CHECK_FALSE(quiet->has_value());
+  require_quiet(*stream, 100ms);
 
   REQUIRE(launcher->kill(cluster, 1).ok());
-  NodeEvent killed = next_event(*stream);
-  CHECK(killed.node == 1);
-  CHECK(killed.kind == NodeEventKind::kExited);
+  NodeEvent killed = require_exit(*stream, 1);
   CHECK_THAT(killed.detail, Catch::StartsWith("gmmd pid " + std::to_string(cluster.nodes[1].pid)));
   CHECK_FALSE(launcher->running(cluster, 1));
   auto again = launcher->kill(cluster, 1);
@@ -103,13 +108,9 @@ TEST_CASE("process mode: kill, pause, fence and stop show in the liveness stream
   // A paused gmmd cannot beat; fenced, it is gone for good.
   REQUIRE(launcher->pause(cluster, 2).ok());
   CHECK(launcher->health(cluster, 2).paused);
-  auto paused = stream->next(200ms);  // process mode cannot see a stop
-  REQUIRE(paused);
-  CHECK_FALSE(paused->has_value());
+  require_quiet(*stream, 200ms);  // process mode cannot see a stop
   REQUIRE(launcher->fence(cluster, 2).ok());
-  NodeEvent fenced = next_event(*stream);
-  CHECK(fenced.node == 2);
-  CHECK(fenced.kind == NodeEventKind::kExited);
+  require_exit(*stream, 2);
   CHECK_FALSE(launcher->running(cluster, 2));
   CHECK(launcher->fence(cluster, 2).ok());  // gone already: still fenced
 
@@ -117,8 +118,7 @@ TEST_CASE("process mode: kill, pause, fence and stop show in the liveness stream
                                              "), node 3 (gmmd pid " + std::to_string(cluster.nodes[3].pid) +
                                              "), ivshmem server");
   REQUIRE(launcher->stop(cluster, {3}).ok());
-  NodeEvent stopped = next_event(*stream);
-  CHECK(stopped.node == 3);
+  require_exit(*stream, 3);
   CHECK_FALSE(launcher->running(cluster, 3));
   CHECK(launcher->running(cluster, 0));
 
@@ -133,7 +133,5 @@ TEST_CASE("process mode: kill, pause, fence and stop show in the liveness stream
     gone.insert(event.node);
   }
   CHECK(gone == std::set<std::uint32_t>{1, 2, 3});
-  auto nothing = later->next(100ms);
-  REQUIRE(nothing);
-  CHECK_FALSE(nothing->has_value());
+  require_quiet(*later, 100ms);
 }

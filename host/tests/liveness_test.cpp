@@ -18,12 +18,7 @@
 
 namespace {
 
-using gmm::host::EventSource;
-using gmm::host::LivenessStream;
-using gmm::host::NodeEvent;
-using gmm::host::NodeEventKind;
-using gmm::host::ProcessExitSource;
-using gmm::host::ProcessHandle;
+using namespace gmm::host;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 

@@ -21,13 +21,7 @@
 
 namespace {
 
-using gmm::host::Cluster;
-using gmm::host::Launcher;
-using gmm::host::LivenessStream;
-using gmm::host::Mode;
-using gmm::host::NodeEvent;
-using gmm::host::NodeEventKind;
-namespace vm = gmm::host::vm;
+using namespace gmm::host;
 using namespace std::chrono_literals;
 
 struct TempDir {
