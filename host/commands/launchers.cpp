@@ -3,7 +3,6 @@
 #include <filesystem>
 #include <iostream>
 
-#include "gmm/layout.hpp"
 #include "proc/proc_launcher.hpp"
 #include "qemu/qemu_launcher.hpp"
 

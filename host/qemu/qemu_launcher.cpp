@@ -8,7 +8,6 @@
 #include <iostream>
 #include <thread>
 
-#include "gmm/clock.hpp"
 #include "launcher/doorbell_server.hpp"
 #include "qemu/qemu_node.hpp"
 #include "qemu/qemu_up.hpp"
