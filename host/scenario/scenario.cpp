@@ -9,7 +9,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "commands.hpp"
+#include "cluster/crash_spec.hpp"
 
 namespace gmm::host {
 

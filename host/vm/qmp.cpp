@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <iterator>
 
 #include "unix_socket.hpp"
 
@@ -107,6 +108,31 @@ Result<std::optional<QmpEvent>> QmpClient::next_event(milliseconds timeout) {
     if (!message) return message.error();
     if (message->contains("event")) return std::optional<QmpEvent>(to_event(*message));
   }
+}
+
+Result<std::vector<QmpEvent>> QmpClient::read_events() {
+  std::vector<QmpEvent> events(std::make_move_iterator(events_.begin()), std::make_move_iterator(events_.end()));
+  events_.clear();
+  bool closed = false;
+  for (;;) {
+    char chunk[4096];
+    ssize_t n = ::recv(socket_.get(), chunk, sizeof(chunk), MSG_DONTWAIT);
+    if (n > 0) {
+      buffer_.append(chunk, static_cast<std::size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    closed = n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+    break;
+  }
+  for (auto eol = buffer_.find('\n'); eol != std::string::npos; eol = buffer_.find('\n')) {
+    json message = json::parse(buffer_.substr(0, eol), nullptr, /*allow_exceptions=*/false);
+    buffer_.erase(0, eol + 1);
+    // Replies (nobody asked anything here) and noise are not events.
+    if (message.is_object() && message.contains("event")) events.push_back(to_event(message));
+  }
+  if (closed && events.empty()) return make_error(Errc::kIo, "QMP: connection closed (QEMU exited)");
+  return events;
 }
 
 Result<QmpEvent> QmpClient::wait_event(const std::string& name, milliseconds timeout) {
