@@ -7,19 +7,8 @@
 namespace gmm::host {
 
 Status check_crash_spec(std::string_view spec) {
-  auto colon = spec.find(':');
-  std::string_view name = spec.substr(0, colon);
-  if (!crash_point_by_name(name)) {
-    return make_error(Errc::kInvalidArgument,
-                      "unknown crash point '" + std::string(name) + "' (gmm-host points lists them)");
-  }
-  if (colon == std::string_view::npos) return ok_status();
-  std::string_view count = spec.substr(colon + 1);
-  std::uint32_t nth = 0;
-  auto [end, error] = std::from_chars(count.data(), count.data() + count.size(), nth);
-  if (error != std::errc() || end != count.data() + count.size() || nth == 0) {
-    return make_error(Errc::kInvalidArgument, "crash point count must be a positive integer: " + std::string(spec));
-  }
+  auto parsed = parse_crash_spec(spec);
+  if (!parsed) return parsed.error();
   return ok_status();
 }
 
@@ -29,7 +18,7 @@ Result<std::pair<std::uint32_t, std::string>> parse_node_crash_spec(std::string_
   auto digits = text.substr(0, equals);
   auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), node);
   if (equals == std::string_view::npos || error != std::errc() || end != digits.data() + digits.size()) {
-    return make_error(Errc::kInvalidArgument, "--crash-at takes NODE=POINT[:N], not \"" + std::string(text) + "\"");
+    return make_error(Errc::kInvalidArgument, "--crash-at takes NODE=POINT[:N][:ACTION], not \"" + std::string(text) + "\"");
   }
   std::string spec(text.substr(equals + 1));
   if (Status valid = check_crash_spec(spec); !valid) return valid.error();

@@ -1,7 +1,7 @@
-// Crash specs as gmm-host takes them (`up --crash-at NODE=POINT[:N]`,
-// `restart --crash-at POINT[:N]`, scenario files) and records them per node:
-// gmmd is started with `--crash-at POINT[:N]` and dies the N-th time it
-// reaches POINT (gmm/crash.hpp lists the points).
+// Crash specs as gmm-host takes them (`up --crash-at NODE=POINT[:N][:ACTION]`,
+// `restart --crash-at POINT[:N][:ACTION]`, scenario files) and records them
+// per node: gmmd is started with `--crash-at` and fails (kill, stop or hang)
+// the N-th time it reaches POINT (gmm/crash.hpp lists points and actions).
 #pragma once
 
 #include <cstdint>
@@ -13,10 +13,9 @@
 
 namespace gmm::host {
 
-// "POINT[:N]" names a crash point and a positive count. Errors name the
-// unknown point.
+// "POINT[:N][:ACTION]" (gmm::parse_crash_spec). Errors name what is wrong.
 Status check_crash_spec(std::string_view spec);
-// "NODE=POINT[:N]" (up --crash-at).
+// "NODE=POINT[:N][:ACTION]" (up --crash-at).
 Result<std::pair<std::uint32_t, std::string>> parse_node_crash_spec(std::string_view text);
 
 }  // namespace gmm::host

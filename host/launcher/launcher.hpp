@@ -32,7 +32,7 @@ namespace gmm::host {
 
 // What `gmm-host up` asks for.
 struct UpOptions {
-  // node id -> crash spec "POINT[:N]" passed to that node's gmmd as --crash-at
+  // node id -> crash spec "POINT[:N][:ACTION]" passed to that node's gmmd as --crash-at
   std::vector<std::pair<std::uint32_t, std::string>> crash_at;
   Mode mode = Mode::kProc;
   std::uint32_t nodes = 4;

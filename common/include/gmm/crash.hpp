@@ -70,8 +70,15 @@ void crash_arm_any(CrashAction action);
 void crash_disarm();
 // True while armed and not yet fired.
 bool crash_armed();
-// Parses GMMD_CRASH_AT=<point>[:<nth>][:kill|stop|hang]; errors name what
-// is wrong (an unknown point or action, a count that is not positive).
+struct CrashSpec {
+  CrashPoint point;
+  std::uint32_t nth = 1;
+  CrashAction action = CrashAction::kKill;
+};
+// Parses "<point>[:<nth>][:kill|stop|hang]"; errors name what is wrong (an
+// unknown point or action, a count that is not positive).
+Result<CrashSpec> parse_crash_spec(std::string_view spec);
+// Arms from GMMD_CRASH_AT (nothing if unset) or from a spec.
 Status crash_arm_from_env();
 Status crash_arm_from_spec(std::string_view spec);
 
