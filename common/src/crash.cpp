@@ -115,10 +115,13 @@ void crash_point(CrashPoint point) {
   g_armed.store(kDisarmed);
   switch (g_action.load()) {
     case CrashAction::kKill:
-      ::kill(::getpid(), SIGKILL);
+      ::raise(SIGKILL);
       ::_exit(137);  // not reached
     case CrashAction::kStop:
-      ::kill(::getpid(), SIGSTOP);  // the whole process, until SIGCONT
+      // raise(): to this thread. A SIGSTOP sent to the process may be taken
+      // by another thread first, and this one would run on (past the step
+      // boundary, into the next writes) until the group stop reaches it.
+      ::raise(SIGSTOP);  // the whole process stops; SIGCONT resumes it here
       return;
     case CrashAction::kHang:
       for (;;) ::pause();  // this thread only; the others run on
