@@ -28,8 +28,9 @@
 #include "command_support.hpp"
 #include "commands.hpp"
 #include "gmm/unique_fd.hpp"
+#include "io/deadline.hpp"
+#include "io/unix_socket.hpp"
 #include "qemu_command.hpp"
-#include "unix_socket.hpp"
 
 namespace gmm::host {
 namespace {

@@ -9,10 +9,10 @@
 #include <thread>
 #include <vector>
 
-#include "ivshmem_doorbell.hpp"
+#include "io/unix_socket.hpp"
+#include "ivshmem/ivshmem_doorbell.hpp"
 #include "process.hpp"
 #include "qemu_command.hpp"
-#include "unix_socket.hpp"
 
 namespace gmm::host {
 namespace {

@@ -10,10 +10,11 @@
 #include <thread>
 
 #include "doorbell_server.hpp"
+#include "file/file_pool.hpp"
 #include "gmm/pool.hpp"
 #include "proc_gmmd.hpp"
-#include "proto/client.hpp"
 #include "proto/cli_text.hpp"
+#include "proto/client.hpp"
 
 namespace gmm::host::proc {
 namespace {

@@ -8,7 +8,8 @@
 #include <charconv>
 #include <optional>
 
-#include "unix_socket.hpp"
+#include "io/deadline.hpp"
+#include "io/unix_socket.hpp"
 
 namespace gmm::host::vm {
 

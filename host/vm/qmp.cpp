@@ -4,7 +4,8 @@
 
 #include <cerrno>
 
-#include "unix_socket.hpp"
+#include "io/deadline.hpp"
+#include "io/unix_socket.hpp"
 
 namespace gmm::host::vm {
 

@@ -1,4 +1,4 @@
-#include "unix_socket.hpp"
+#include "io/unix_socket.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstring>
 #include <thread>
+
+#include "io/deadline.hpp"
 
 namespace gmm {
 
@@ -26,11 +28,6 @@ Result<sockaddr_un> socket_address(const std::string& path) {
 }
 
 }  // namespace
-
-milliseconds Deadline::remaining() const {
-  auto left = std::chrono::ceil<milliseconds>(end_ - std::chrono::steady_clock::now());
-  return left.count() < 0 ? milliseconds(0) : left;
-}
 
 std::string errno_text(std::string_view what) { return std::string(what) + ": " + std::strerror(errno); }
 
