@@ -1,10 +1,5 @@
 #include "qmp.hpp"
 
-#include <sys/socket.h>
-
-#include <cerrno>
-
-#include "io/deadline.hpp"
 #include "io/unix_socket.hpp"
 
 namespace gmm::host::vm {
@@ -16,8 +11,7 @@ Result<QmpClient> QmpClient::connect(const std::string& path, milliseconds timeo
   Deadline deadline(timeout);
   auto socket = connect_unix_retry(path, timeout);
   if (!socket) return make_error(Errc::kIo, "QMP: " + socket.error().message);
-  QmpClient client;
-  client.socket_ = std::move(*socket);
+  QmpClient client(std::move(*socket));
   auto greeting = client.read_message(deadline.remaining());
   if (!greeting) return greeting.error();
   if (!greeting->contains("QMP")) return make_error(Errc::kIo, "QMP: no greeting from " + path + ": " + greeting->dump());
@@ -27,29 +21,29 @@ Result<QmpClient> QmpClient::connect(const std::string& path, milliseconds timeo
   return client;
 }
 
-Result<json> QmpClient::read_message(milliseconds timeout) {
-  Deadline deadline(timeout);
+Result<std::optional<json>> QmpClient::next_message(const Deadline& deadline) {
   for (;;) {
-    auto eol = buffer_.find('\n');
-    if (eol != std::string::npos) {
-      std::string line = buffer_.substr(0, eol);
-      buffer_.erase(0, eol + 1);
-      if (line.find_first_not_of(" \r\t") == std::string::npos) continue;
-      json message = json::parse(line, nullptr, /*allow_exceptions=*/false);
-      if (message.is_discarded() || !message.is_object())
-        return make_error(Errc::kIo, "QMP: not a JSON object: " + line);
-      return message;
+    auto read = reader_.next_line(deadline);
+    switch (read.got) {
+      case LineReader::Got::kLine: break;
+      case LineReader::Got::kTimedOut: return std::optional<json>();
+      case LineReader::Got::kClosed: return make_error(Errc::kIo, "QMP: connection closed (QEMU exited)");
+      case LineReader::Got::kTooLong:  // no limit here
+      case LineReader::Got::kFailed: return make_error(Errc::kIo, "QMP: " + read.text);
     }
-    auto readable = wait_readable(socket_.get(), deadline.remaining());
-    if (!readable) return readable.error();
-    if (!*readable) return make_error(Errc::kIo, "QMP: no answer within " + std::to_string(timeout.count()) + " ms");
-    char chunk[4096];
-    ssize_t n = ::recv(socket_.get(), chunk, sizeof(chunk), 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return make_error(Errc::kIo, errno_text("QMP: recv"));
-    if (n == 0) return make_error(Errc::kIo, "QMP: connection closed (QEMU exited)");
-    buffer_.append(chunk, static_cast<std::size_t>(n));
+    if (read.text.find_first_not_of(" \r\t") == std::string::npos) continue;
+    json message = json::parse(read.text, nullptr, /*allow_exceptions=*/false);
+    if (message.is_discarded() || !message.is_object())
+      return make_error(Errc::kIo, "QMP: not a JSON object: " + read.text);
+    return std::optional<json>(std::move(message));
   }
+}
+
+Result<json> QmpClient::read_message(milliseconds timeout) {
+  auto message = next_message(Deadline(timeout));
+  if (!message) return message.error();
+  if (!*message) return make_error(Errc::kIo, "QMP: no answer within " + std::to_string(timeout.count()) + " ms");
+  return std::move(**message);
 }
 
 QmpEvent QmpClient::to_event(const json& message) {
@@ -99,14 +93,10 @@ Result<std::optional<QmpEvent>> QmpClient::next_event(milliseconds timeout) {
   }
   Deadline deadline(timeout);
   for (;;) {
-    if (buffer_.find('\n') == std::string::npos) {
-      auto readable = wait_readable(socket_.get(), deadline.remaining());
-      if (!readable) return readable.error();
-      if (!*readable) return std::optional<QmpEvent>();
-    }
-    auto message = read_message(deadline.remaining());
+    auto message = next_message(deadline);
     if (!message) return message.error();
-    if (message->contains("event")) return std::optional<QmpEvent>(to_event(*message));
+    if (!*message) return std::optional<QmpEvent>();
+    if ((*message)->contains("event")) return std::optional<QmpEvent>(to_event(**message));
   }
 }
 
