@@ -321,7 +321,7 @@ class Checker {
         continue;
       }
       const SectionEntry& s = snap_.partitions[e.home_node].sections[e.section_index];
-      const std::uint64_t gid = (static_cast<std::uint64_t>(e.generation) << 32) | i;
+      const std::uint64_t gid = dir::gid_of(e, i);
       if ((static_cast<EntryState>(s.state) == EntryState::kFree || s.gid != gid) && !close_in_flight(gid))
         violation("{} (GID {:#x}) points at node {} section {}, which does not hold it", what, gid, e.home_node,
                   e.section_index);

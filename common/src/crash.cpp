@@ -21,6 +21,7 @@ constexpr std::array<CrashPointInfo, static_cast<std::size_t>(CrashPoint::kCount
 }};
 
 constexpr std::uint32_t kDisarmed = 0xFFFFFFFFu;
+constexpr std::uint32_t kAnyPoint = 0xFFFFFFFEu;
 std::atomic<std::uint32_t> g_armed{kDisarmed};
 std::atomic<std::uint32_t> g_remaining{0};
 std::atomic<CrashAction> g_action{CrashAction::kKill};
@@ -48,9 +49,20 @@ void crash_arm(CrashPoint point, std::uint32_t nth, CrashAction action) {
   g_armed.store(static_cast<std::uint32_t>(point));
 }
 
+void crash_arm_any(CrashAction action) {
+  g_remaining.store(1);
+  g_action.store(action);
+  g_armed.store(kAnyPoint);
+}
+
 void crash_disarm() { g_armed.store(kDisarmed); }
 
-Status crash_arm_from_spec(std::string_view spec) {
+bool crash_armed() { return g_armed.load() != kDisarmed; }
+
+Result<CrashSpec> parse_crash_spec(std::string_view spec) {
+  const auto wrong = [&] {
+    return make_error(Errc::kInvalidArgument, "crash spec is POINT[:N][:kill|stop|hang], not '" + std::string(spec) + "'");
+  };
   std::string_view rest = spec;
   auto next_field = [&rest] {
     const auto colon = rest.find(':');
@@ -59,30 +71,34 @@ Status crash_arm_from_spec(std::string_view spec) {
     return field;
   };
   const std::string_view name = next_field();
-  if (spec.ends_with(':'))
-    return make_error(Errc::kInvalidArgument, "crash spec is POINT[:N][:kill|stop|hang], not '" + std::string(spec) + "'");
-  std::uint32_t nth = 1;
-  CrashAction action = CrashAction::kKill;
-  bool have_count = false, have_action = false;
-  while (!rest.empty()) {
-    const std::string_view field = next_field();
-    if (!field.empty() && field.find_first_not_of("0123456789") == std::string_view::npos && !have_count) {
-      auto [ptr, ec] = std::from_chars(field.data(), field.data() + field.size(), nth);
-      if (ec != std::errc() || nth == 0)
-        return make_error(Errc::kInvalidArgument, "crash point count must be a positive integer: " + std::string(spec));
-      have_count = true;
-    } else if (auto parsed = action_by_name(field); parsed && !have_action) {
-      action = *parsed;
-      have_action = true;
-    } else {
-      return make_error(Errc::kInvalidArgument, "crash spec is POINT[:N][:kill|stop|hang], not '" + std::string(spec) + "'");
-    }
-  }
+  if (spec.ends_with(':')) return wrong();
   auto point = crash_point_by_name(name);
   if (!point)
     return make_error(Errc::kInvalidArgument,
                       "unknown crash point '" + std::string(name) + "' (gmm-host points lists them)");
-  crash_arm(*point, nth, action);
+  CrashSpec parsed{*point};
+  bool have_count = false, have_action = false;
+  while (!rest.empty()) {
+    const std::string_view field = next_field();
+    if (!field.empty() && field.find_first_not_of("0123456789") == std::string_view::npos && !have_count) {
+      auto [ptr, ec] = std::from_chars(field.data(), field.data() + field.size(), parsed.nth);
+      if (ec != std::errc() || parsed.nth == 0)
+        return make_error(Errc::kInvalidArgument, "crash point count must be a positive integer: " + std::string(spec));
+      have_count = true;
+    } else if (auto action = action_by_name(field); action && !have_action) {
+      parsed.action = *action;
+      have_action = true;
+    } else {
+      return wrong();
+    }
+  }
+  return parsed;
+}
+
+Status crash_arm_from_spec(std::string_view spec) {
+  auto parsed = parse_crash_spec(spec);
+  if (!parsed) return parsed.error();
+  crash_arm(parsed->point, parsed->nth, parsed->action);
   return ok_status();
 }
 
@@ -93,8 +109,10 @@ Status crash_arm_from_env() {
 }
 
 void crash_point(CrashPoint point) {
-  if (g_armed.load(std::memory_order_relaxed) != static_cast<std::uint32_t>(point)) return;
+  const std::uint32_t armed = g_armed.load(std::memory_order_relaxed);
+  if (armed != static_cast<std::uint32_t>(point) && armed != kAnyPoint) return;
   if (g_remaining.fetch_sub(1) != 1) return;
+  g_armed.store(kDisarmed);
   switch (g_action.load()) {
     case CrashAction::kKill:
       ::kill(::getpid(), SIGKILL);

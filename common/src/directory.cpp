@@ -57,6 +57,10 @@ std::uint32_t replica_node(const Pool& pool) {
 
 const DirEntry& entry(const Pool& pool, std::uint32_t slot) { return pool.dir_entries(primary_node(pool))[slot]; }
 
+std::uint64_t gid_of(const DirEntry& entry, std::uint32_t slot) {
+  return (static_cast<std::uint64_t>(entry.generation) << 32) | slot;
+}
+
 std::uint32_t find_name(const Pool& pool, std::string_view name) {
   if (name.empty()) return kNoIndex;
   auto table = pool.dir_entries(primary_node(pool));

@@ -20,6 +20,8 @@ std::uint64_t name_hash(std::string_view name);  // never 0 (0 = anonymous)
 std::uint32_t primary_node(const Pool& pool);
 std::uint32_t replica_node(const Pool& pool);  // layout::kNoNode if none
 const layout::DirEntry& entry(const Pool& pool, std::uint32_t slot);  // in the primary
+// The GID of the entry in `slot`: (generation << 32) | slot.
+std::uint64_t gid_of(const layout::DirEntry& entry, std::uint32_t slot);
 
 // Slot holding `name` (any non-free state, not unlinked), or kNoIndex.
 std::uint32_t find_name(const Pool& pool, std::string_view name);

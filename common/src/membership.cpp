@@ -207,41 +207,28 @@ bool ClusterAgent::progress(std::uint64_t sequence) {
   if (load_acquire(r.sequence) != sequence) return true;  // overwritten: too old
   const Event event{static_cast<EventKind>(r.kind), r.node, r.incarnation, sequence};
   bool& first_phase_done = pending_[sequence];
-  auto finish = [&] {
-    store_release(r.finished_ns[node_.id()], realtime_ns());
-    fetch_or_acq_rel(r.done, bit(node_.id()));
-  };
   using Phase = EventService::Phase;
-  switch (event.kind) {
-    case EventKind::kNodeJoined:
-      events_.deliver(Phase::kSystem, event);
-      events_.deliver(Phase::kApplication, event);
-      return true;
-    case EventKind::kNodeFailed:
-    case EventKind::kMemoryLost:
-      // System first, applications once the tables are recovered.
-      if (!first_phase_done) {
-        if (event.kind == EventKind::kMemoryLost) node_.forget_shares_on(event.node);
-        events_.deliver(Phase::kSystem, event);
-        first_phase_done = true;
-      }
-      if (load_acquire(r.tables_recovered_ns) == 0) return false;
-      events_.deliver(Phase::kApplication, event);
-      finish();
-      return true;
-    case EventKind::kNodeLeaving:
-      // Applications first (they get the grace period), the system after.
-      if (!first_phase_done) {
-        events_.deliver(Phase::kApplication, event);
-        first_phase_done = true;
-      }
-      if (load_acquire(r.tables_recovered_ns) == 0) return false;
-      events_.deliver(Phase::kSystem, event);
-      finish();
-      return true;
-    case EventKind::kNone:
-      break;
+  if (event.kind == EventKind::kNone) return true;
+  if (event.kind == EventKind::kNodeJoined) {
+    events_.deliver(Phase::kSystem, event);
+    events_.deliver(Phase::kApplication, event);
+    return true;
   }
+  // Paper 3.7: after a crash or memory loss the system recovers first and
+  // applications are told once the tables are recovered; a planned leave
+  // tells applications first (they get the grace period), the system after.
+  const bool planned = event.kind == EventKind::kNodeLeaving;
+  const Phase first = planned ? Phase::kApplication : Phase::kSystem;
+  const Phase second = planned ? Phase::kSystem : Phase::kApplication;
+  if (!first_phase_done) {
+    if (event.kind == EventKind::kMemoryLost) node_.forget_shares_on(event.node);
+    events_.deliver(first, event);
+    first_phase_done = true;
+  }
+  if (load_acquire(r.tables_recovered_ns) == 0) return false;
+  events_.deliver(second, event);
+  store_release(r.finished_ns[node_.id()], realtime_ns());
+  fetch_or_acq_rel(r.done, bit(node_.id()));
   return true;
 }
 

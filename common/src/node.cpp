@@ -25,6 +25,15 @@ Error busy(std::string_view what) {
   return make_error(Errc::kBusy, fmt::format("{} is being created or released by another transaction", what));
 }
 
+// The GID of the committed entry named `name` (directory lock held).
+Result<Gid> committed_gid(const Pool& pool, std::string_view name) {
+  const std::uint32_t slot = dir::find_name(pool, name);
+  if (slot == kNoIndex) return make_error(Errc::kNotFound, fmt::format("no section named '{}'", name));
+  const DirEntry& e = dir::entry(pool, slot);
+  if (load_state<EntryState>(e.state) != EntryState::kCommitted) return busy(fmt::format("name '{}'", name));
+  return Gid{dir::gid_of(e, slot)};
+}
+
 }  // namespace
 
 std::string to_string(Gid gid) { return fmt::format("{:#018x}", gid.value); }
@@ -294,8 +303,8 @@ Result<SectionInfo> Node::allocate(std::string_view name, std::uint64_t size, Pl
       continue;
     }
     auto lock = lock_partition(home);
-    if (!lock || !lock->held()) {
-      last_failure = lock ? TableLock::expelled() : lock.error();
+    if (!lock) {
+      last_failure = lock.error();
       break;
     }
     const std::uint32_t section = part::find_free_section(pool_, home);
@@ -329,6 +338,10 @@ Result<SectionInfo> Node::allocate(std::string_view name, std::uint64_t size, Pl
     publish_state(s.state, EntryState::kReserved);
     offset_in_partition = *offset;
     crash_point(CrashPoint::kAllocSectionReserved);
+    if (!lock->held()) {
+      last_failure = TableLock::expelled();
+      break;
+    }
     SharerEntry& sh = pool_.sharers(home)[sharer];
     sh.section_index = section;
     sh.owner = txn.owner();
@@ -482,19 +495,17 @@ Status Node::close_share(Gid gid, Share share, std::uint32_t sharer_node) {
 
 Status Node::free(std::string_view name, std::uint64_t holder) {
   std::lock_guard guard(mutex_);
-  std::uint64_t gid = 0;
+  Gid gid;
   {
     auto lock = lock_directory();
     if (!lock) return lock.error();
-    const std::uint32_t slot = dir::find_name(pool_, name);
-    if (slot == kNoIndex) return make_error(Errc::kNotFound, fmt::format("no section named '{}'", name));
-    const DirEntry& e = dir::entry(pool_, slot);
-    if (load_state<EntryState>(e.state) != EntryState::kCommitted) return busy(fmt::format("name '{}'", name));
-    gid = (static_cast<std::uint64_t>(e.generation) << 32) | slot;
+    auto found = committed_gid(pool_, name);
+    if (!found) return found.error();
+    gid = *found;
     if (!lock->held()) return TableLock::expelled();
-    dir::set_unlinked(pool_, slot, CrashPoint::kUnlinkPrimary);
+    dir::set_unlinked(pool_, gid.slot(), CrashPoint::kUnlinkPrimary);
   }
-  if (shares_.contains({gid, holder})) return close_locked(Gid{gid}, holder);
+  if (shares_.contains({gid.value, holder})) return close_locked(gid, holder);
   return ok_status();
 }
 
@@ -506,11 +517,7 @@ Result<Gid> Node::lookup_name(std::string_view name) {
 Result<Gid> Node::resolve_name_locked(std::string_view name) {
   auto lock = lock_directory();
   if (!lock) return lock.error();
-  const std::uint32_t slot = dir::find_name(pool_, name);
-  if (slot == kNoIndex) return make_error(Errc::kNotFound, fmt::format("no section named '{}'", name));
-  const DirEntry& e = dir::entry(pool_, slot);
-  if (load_state<EntryState>(e.state) != EntryState::kCommitted) return busy(fmt::format("name '{}'", name));
-  return Gid{(static_cast<std::uint64_t>(e.generation) << 32) | slot};
+  return committed_gid(pool_, name);
 }
 
 Result<SectionInfo> Node::describe(Gid gid) {
@@ -568,7 +575,7 @@ std::vector<SectionInfo> Node::list() {
     auto table = pool_.dir_entries(dir::primary_node(pool_));
     for (std::uint32_t i = 0; i < table.size(); ++i)
       if (load_state<EntryState>(table[i].state) == EntryState::kCommitted)
-        gids.push_back(Gid{(static_cast<std::uint64_t>(table[i].generation) << 32) | i});
+        gids.push_back(Gid{dir::gid_of(table[i], i)});
   }
   std::vector<SectionInfo> out;
   for (Gid gid : gids)

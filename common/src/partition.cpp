@@ -97,6 +97,7 @@ void free_section(const Pool& pool, std::uint32_t node, std::uint32_t index, std
   if (!in_use(load_acquire(s.state))) return;
   give_back(pool, node, s.offset, s.size);
   if (between) crash_point(*between);
+  if (!TableLock::writes_allowed()) return;
   s.owner = Owner{kNoNode, 0, 0};
   publish_state(s.state, EntryState::kFree);
 }

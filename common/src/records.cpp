@@ -94,7 +94,6 @@ Result<bool> declare_failed(const Pool& pool, std::uint64_t me, const Stall& sta
                             const std::function<void()>& keep_alive) {
   auto lock = lock_membership(pool, me, keep_alive);
   if (!lock) return lock.error();
-  if (!lock->held()) return TableLock::expelled();
   return declare_locked(pool, stall, lock_owner_node(me), Recheck::kEvidence);
 }
 

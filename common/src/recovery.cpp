@@ -81,7 +81,6 @@ Status Node::recover_failed_nodes(const std::vector<std::uint32_t>& dead_nodes) 
   // 4. Keep two directory copies on live nodes.
   auto lock = lock_directory();
   if (!lock) return lock.error();
-  if (!lock->held()) return TableLock::expelled();
   relocate_directory(kNoNode);
   return ok_status();
 }
@@ -106,7 +105,6 @@ Status Node::sweep_reservations(std::uint32_t node) {
     if (pool_.partition_lost(home)) continue;
     auto lock = lock_partition(home);
     if (!lock) return lock.error();
-    if (!lock->held()) return TableLock::expelled();
     auto sharers = pool_.sharers(home);
     for (std::uint32_t i = 0; i < sharers.size(); ++i) {
       SharerEntry& sh = sharers[i];
@@ -129,7 +127,6 @@ Status Node::sweep_reservations(std::uint32_t node) {
   }
   auto lock = lock_directory();
   if (!lock) return lock.error();
-  if (!lock->held()) return TableLock::expelled();
   auto table = pool_.dir_entries(dir::primary_node(pool_));
   for (std::uint32_t i = 0; i < table.size(); ++i) {
     const DirEntry& e = table[i];
@@ -165,7 +162,6 @@ Status Node::recover_lost_memory(std::uint32_t lost) {
   std::lock_guard guard(mutex_);
   auto lock = lock_directory();
   if (!lock) return lock.error();
-  if (!lock->held()) return TableLock::expelled();
   relocate_directory(kNoNode);  // first: a copy on the lost partition must not be read again
   auto table = pool_.dir_entries(dir::primary_node(pool_));
   for (std::uint32_t i = 0; i < table.size(); ++i)

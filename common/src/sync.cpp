@@ -66,6 +66,7 @@ Result<std::uint32_t> create(const Pool& pool, std::uint64_t me, SyncKind kind, 
     std::memset(object.name, 0, sizeof object.name);
     std::memcpy(object.name, name.data(), name.size());
     crash_point(CrashPoint::kSyncCreateWritten);
+    if (!lock->held()) return TableLock::expelled();
     publish_state(object.state, EntryState::kCommitted);
     return i;
   }
@@ -148,6 +149,7 @@ void mutex_abandon(const Pool& pool, std::uint64_t me, std::uint64_t client, std
   // in between leaves the lock with a dead owner: abandoned all the same.
   store_release(object.abandoned, std::uint32_t{1});
   crash_point(CrashPoint::kMutexAbandonMarked);
+  if (!mutex_held_by(pool, me, client, index) || !lock_owner_alive(pool, me)) return;  // fenced: another holder now
   store_release(object.recursion, std::uint32_t{0});
   store_release(object.holder_client, std::uint64_t{0});
   lock_release(object.lock, me);

@@ -45,7 +45,6 @@ Status roll_forward(const Pool& pool, std::uint64_t me, std::uint32_t node, cons
   if (home_usable(pool, r)) {
     auto lock = lock_part(pool, me, r.home_node);
     if (!lock) return lock.error();
-    if (!lock->held()) return TableLock::expelled();
     if (kind == TxnKind::kAllocate && r.section_index != kNoIndex) {
       SectionEntry& s = pool.sections(r.home_node)[r.section_index];
       if (owned_by(s.owner, owner) && state_is(s.state, EntryState::kReserved))
@@ -67,7 +66,6 @@ Status roll_forward(const Pool& pool, std::uint64_t me, std::uint32_t node, cons
   if (kind == TxnKind::kAllocate && r.dir_slot != kNoIndex) {
     auto lock = lock_dir(pool, me);
     if (!lock) return lock.error();
-    if (!lock->held()) return TableLock::expelled();
     const DirEntry& e = dir::entry(pool, r.dir_slot);
     if (owned_by(e.owner, owner) && state_is(e.state, EntryState::kReserved) && !home_usable(pool, r)) {
       dir::release(pool, r.dir_slot, std::nullopt);  // its memory was lost meanwhile
@@ -79,7 +77,6 @@ Status roll_forward(const Pool& pool, std::uint64_t me, std::uint32_t node, cons
   if (kind == TxnKind::kClose && r.gid != 0) {
     auto lock = lock_dir(pool, me);
     if (!lock) return lock.error();
-    if (!lock->held()) return TableLock::expelled();
     dir::release_if_orphaned(pool, r.gid, CrashPoint::kCloseDirPrimaryFreed);
   }
   return ok_status();
@@ -91,7 +88,6 @@ Status roll_back(const Pool& pool, std::uint64_t me, std::uint32_t node, const T
   if (home_usable(pool, r)) {
     auto lock = lock_part(pool, me, r.home_node);
     if (!lock) return lock.error();
-    if (!lock->held()) return TableLock::expelled();
     if (r.sharer_index != kNoIndex) {
       SharerEntry& sh = pool.sharers(r.home_node)[r.sharer_index];
       if (owned_by(sh.owner, owner)) {
@@ -111,7 +107,6 @@ Status roll_back(const Pool& pool, std::uint64_t me, std::uint32_t node, const T
   if (r.dir_slot != kNoIndex || r.gid != 0) {
     auto lock = lock_dir(pool, me);
     if (!lock) return lock.error();
-    if (!lock->held()) return TableLock::expelled();
     if (kind == TxnKind::kAllocate && r.dir_slot != kNoIndex) {
       const DirEntry& e = dir::entry(pool, r.dir_slot);
       if (owned_by(e.owner, owner) && state_is(e.state, EntryState::kReserved)) dir::release(pool, r.dir_slot, std::nullopt);

@@ -63,7 +63,10 @@ TEST_CASE("chaos: random kills, pauses and restarts while nodes allocate, share 
     const bool pause = rng() % 3 == 0;
     INFO("injection " << i << ": " << (pause ? "pause" : "kill") << " node " << victim);
     const std::uint64_t before = load_acquire(t.pool->cluster().events);
-    nodes[victim].kill(pause ? SIGSTOP : SIGKILL);
+    if (pause)
+      stop_at_next_step(nodes[victim]);  // a paused node, mid-transaction
+    else
+      nodes[victim].kill(SIGKILL);
     REQUIRE(wait_until([&] {
       const auto r = latest_record(*t.pool, EventKind::kNodeFailed);
       return r.sequence > before && recovered(*t.pool, EventKind::kNodeFailed, victim);

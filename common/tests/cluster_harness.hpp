@@ -15,6 +15,7 @@
 #include <chrono>
 #include <csignal>
 #include <functional>
+#include <initializer_list>
 #include <thread>
 #include <utility>
 
@@ -37,6 +38,8 @@ using Script = std::function<void(Node&)>;
 [[noreturn]] inline void node_process(const std::string& path, std::uint32_t id, const Script& script,
                                       const char* crash_spec) {
   std::signal(SIGTERM, [](int) { g_stop = 1; });
+  // The test's "pause": stop at the node's next step boundary (see stop_at_next_step).
+  std::signal(SIGUSR1, [](int) { crash_arm_any(CrashAction::kStop); });
   auto mapping = map_pool_file(path);
   if (!mapping) ::_exit(3);
   auto pool = Pool::attach(*mapping.value());
@@ -91,6 +94,22 @@ class NodeProcess {
     pid = -1;
   }
 };
+
+// Waits until `p` has stopped (SIGSTOP; here the crash action "stop").
+inline bool stopped(NodeProcess& p) {
+  int status = 0;
+  return ::waitpid(p.pid, &status, WUNTRACED) == p.pid && WIFSTOPPED(status);
+}
+
+// Pauses a busy node at its next step boundary (crash point) rather than at
+// a random instruction: stopped between a fencing check and the stores it
+// guards, a node that resumes after being expelled would still complete
+// those stores (docs/design.md, "Fencing": only the platform's fence closes
+// that window). At a step boundary the next thing it does is a check.
+inline void stop_at_next_step(NodeProcess& p) {
+  p.kill(SIGUSR1);
+  REQUIRE(stopped(p));
+}
 
 inline NodeProcess spawn_node(const TempPool& t, std::uint32_t id, Script script = {},
                               const char* crash_spec = nullptr) {
@@ -147,7 +166,7 @@ inline Section find_section(const Pool& pool, std::string_view name) {
   if (slot == layout::kNoIndex) return {};
   const layout::DirEntry& e = dir::entry(pool, slot);
   if (load_state<layout::EntryState>(e.state) != layout::EntryState::kCommitted) return {};
-  return {&e, (static_cast<std::uint64_t>(e.generation) << 32) | slot};
+  return {&e, dir::gid_of(e, slot)};
 }
 
 // The nodes holding a share of `s` (a bit each).
@@ -193,6 +212,24 @@ inline void stop_all(std::vector<NodeProcess>& nodes) {
     if (p.pid > 0) p.wait();
 }
 
+// Kills node `id` (SIGKILL, an OS crash) and waits until the survivors
+// have recovered it.
+inline void kill_and_await_recovery(const TempPool& t, std::vector<NodeProcess>& nodes, std::uint32_t id) {
+  nodes[id].kill();
+  nodes[id].wait();
+  REQUIRE(wait_until([&] { return recovered(*t.pool, layout::EventKind::kNodeFailed, id); }));
+}
+
+// Starts plain nodes `ids` and waits until all are members.
+inline void start_members(const TempPool& t, std::vector<NodeProcess>& nodes, std::initializer_list<std::uint32_t> ids) {
+  std::uint64_t mask = 0;
+  for (std::uint32_t id : ids) {
+    nodes[id] = spawn_node(t, id);
+    mask |= 1ull << id;
+  }
+  REQUIRE(wait_until([&] { return all_members(*t.pool, mask); }));
+}
+
 // After every node left cleanly, nothing may remain allocated.
 inline void require_empty(const TempPool& t) {
   for (std::uint32_t n = 0; n < t.pool->node_count(); ++n) {
@@ -202,6 +239,14 @@ inline void require_empty(const TempPool& t) {
     CHECK(t.pool->free_table(n)[0].length == t.pool->superblock().data_size);
   }
   REQUIRE_POOL_CLEAN(*t.pool);
+}
+
+// The end of a recovery test: the pool is clean with the nodes running,
+// and empty once they all left.
+inline void require_clean_then_empty(const TempPool& t, std::vector<NodeProcess>& nodes) {
+  REQUIRE_POOL_CLEAN(*t.pool);
+  stop_all(nodes);
+  require_empty(t);
 }
 
 }  // namespace gmm::test

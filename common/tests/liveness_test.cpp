@@ -42,12 +42,6 @@ bool inside_allocation(const Pool& pool, std::uint32_t node) {
   return false;
 }
 
-// Waits until `p` has stopped (SIGSTOP, here the crash action "stop").
-bool stopped(NodeProcess& p) {
-  int status = 0;
-  return ::waitpid(p.pid, &status, WUNTRACED) == p.pid && WIFSTOPPED(status);
-}
-
 std::string report_text(const CheckReport& r) { return violations_text(r); }
 
 }  // namespace
@@ -63,15 +57,11 @@ TEST_CASE("liveness: a node dying with the directory lock while the only other n
   // Node 1's join waits for the directory lock: nobody else could notice node 2.
   nodes[1] = spawn_node(t, 1);
   REQUIRE(wait_until([&] { return node_state(*t.pool, 1) == NodeState::kJoining; }));
-  nodes[2].kill();
-  nodes[2].wait();
-  REQUIRE(wait_until([&] { return recovered(*t.pool, EventKind::kNodeFailed, 2); }));
+  kill_and_await_recovery(t, nodes, 2);
   CHECK(node_state(*t.pool, 1) == NodeState::kMember);
   CHECK(t.pool->node_slot(1).incarnation == 1);  // never expelled itself
   CHECK(latest_record(*t.pool, EventKind::kNodeFailed).declared_by == 1);
-  REQUIRE_POOL_CLEAN(*t.pool);
-  stop_all(nodes);
-  require_empty(t);
+  require_clean_then_empty(t, nodes);
 }
 
 TEST_CASE("liveness: a node dying with a partition lock while its watcher is inside join is declared by the watcher",
@@ -89,15 +79,11 @@ TEST_CASE("liveness: a node dying with a partition lock while its watcher is ins
   // lock, so it waits on node 2's.
   nodes[1] = spawn_node(t, 1);
   REQUIRE(wait_until([&] { return node_state(*t.pool, 1) == NodeState::kMember; }));
-  nodes[2].kill();
-  nodes[2].wait();
-  REQUIRE(wait_until([&] { return recovered(*t.pool, EventKind::kNodeFailed, 2); }));
+  kill_and_await_recovery(t, nodes, 2);
   CHECK(node_state(*t.pool, 1) == NodeState::kMember);
   CHECK(t.pool->node_slot(1).incarnation == 1);
   CHECK(latest_record(*t.pool, EventKind::kNodeFailed).declared_by == 1);
-  REQUIRE_POOL_CLEAN(*t.pool);
-  stop_all(nodes);
-  require_empty(t);
+  require_clean_then_empty(t, nodes);
 }
 
 TEST_CASE("liveness: a second node dying with a lock the coordinator's recovery needs is recovered too",
@@ -132,26 +118,40 @@ TEST_CASE("liveness: a second node dying with a lock the coordinator's recovery 
   const Section x = find_section(*t.pool, "x");
   REQUIRE(x.entry != nullptr);
   CHECK(sharer_nodes(*t.pool, x) == 0b0001);
-  REQUIRE_POOL_CLEAN(*t.pool);
-  stop_all(nodes);
-  require_empty(t);
+  require_clean_then_empty(t, nodes);
 }
+
+namespace {
+
+// Node `id` allocates `name` on its own partition and fails at
+// alloc.extent_carved (partition lock held, free list carved) with
+// `action`: "stop" or "hang". With `wait_for_all`, only once nodes 0..3
+// are all members. Returns once it is there.
+void fail_inside_allocation(const TempPool& t, std::vector<NodeProcess>& nodes, std::uint32_t id, const char* name,
+                            const std::string& action, bool wait_for_all) {
+  const Pool* pool = t.pool.get();
+  const std::string spec = "alloc.extent_carved:1:" + action;
+  nodes[id] = spawn_node(
+      t, id,
+      [pool, name, wait_for_all](Node& n) {
+        if (wait_for_all && !wait_until([&] { return all_members(*pool, 0b1111); })) ::_exit(21);
+        (void)n.allocate(name, 4096, Placement::local());
+      },
+      spec.c_str());
+  if (action == "stop")
+    REQUIRE(stopped(nodes[id]));
+  else
+    REQUIRE(wait_until([&] { return inside_allocation(*t.pool, id); }));
+}
+
+}  // namespace
 
 TEST_CASE("liveness: a node stopped inside an allocation with its partition lock is recovered, then rejoins",
           "[recovery][liveness][fencing]") {
   TempPool t(64ull << 20, test_geometry(), "stopped");
   std::vector<NodeProcess> nodes(4);
-  for (std::uint32_t id : {0u, 1u, 2u}) nodes[id] = spawn_node(t, id);
-  REQUIRE(wait_until([&] { return all_members(*t.pool, 0b0111); }));
-  const Pool* pool = t.pool.get();
-  nodes[3] = spawn_node(
-      t, 3,
-      [pool](Node& n) {
-        if (!wait_until([&] { return all_members(*pool, 0b1111); })) ::_exit(21);
-        (void)n.allocate("stopped-in-alloc", 4096, Placement::local());  // stops inside, then is expelled
-      },
-      "alloc.extent_carved:1:stop");
-  REQUIRE(stopped(nodes[3]));
+  start_members(t, nodes, {0, 1, 2});
+  fail_inside_allocation(t, nodes, 3, "stopped-in-alloc", "stop", true);
   CHECK(owner_node(t.pool->locks().partition[3]) == 3);
   const std::uint32_t incarnation = t.pool->node_slot(3).incarnation;
   REQUIRE(wait_until([&] { return recovered(*t.pool, EventKind::kNodeFailed, 3); }));
@@ -163,28 +163,17 @@ TEST_CASE("liveness: a node stopped inside an allocation with its partition lock
     return node_state(*t.pool, 3) == NodeState::kMember && t.pool->node_slot(3).incarnation > incarnation;
   }));
   CHECK(find_section(*t.pool, "stopped-in-alloc").entry == nullptr);
-  REQUIRE_POOL_CLEAN(*t.pool);
-  stop_all(nodes);
-  require_empty(t);
+  require_clean_then_empty(t, nodes);
 }
 
 TEST_CASE("liveness: a wedged daemon holding a partition lock stops its progress and is declared failed",
           "[recovery][liveness]") {
   TempPool t(64ull << 20, test_geometry(), "wedged");
   std::vector<NodeProcess> nodes(4);
-  for (std::uint32_t id : {0u, 1u, 2u}) nodes[id] = spawn_node(t, id);
-  REQUIRE(wait_until([&] { return all_members(*t.pool, 0b0111); }));
-  const Pool* pool = t.pool.get();
+  start_members(t, nodes, {0, 1, 2});
   // Its request thread blocks for ever holding the lock; its liveness
   // thread keeps beating.
-  nodes[3] = spawn_node(
-      t, 3,
-      [pool](Node& n) {
-        if (!wait_until([&] { return all_members(*pool, 0b1111); })) ::_exit(21);
-        (void)n.allocate("wedged-in-alloc", 4096, Placement::local());
-      },
-      "alloc.extent_carved:1:hang");
-  REQUIRE(wait_until([&] { return inside_allocation(*t.pool, 3); }));
+  fail_inside_allocation(t, nodes, 3, "wedged-in-alloc", "hang", true);
   const std::uint64_t beats_before = load_acquire(t.pool->node_slot(3).heartbeat);
   REQUIRE(wait_until([&] { return recovered(*t.pool, EventKind::kNodeFailed, 3); }));
   CHECK(load_acquire(t.pool->node_slot(3).heartbeat) > beats_before);  // it was beating all along
@@ -201,26 +190,11 @@ TEST_CASE("liveness: the checker reports a stopped or wedged lock holder and fin
   // Node 0 alone: nobody declares it, so the checker meets the held lock.
   TempPool t(64ull << 20, test_geometry(), "checkstall");
   std::vector<NodeProcess> nodes(4);
-  SECTION("stopped") {
-    nodes[0] = spawn_node(t, 0, [](Node& n) { (void)n.allocate("a", 4096, Placement::local()); },
-                          "alloc.extent_carved:1:stop");
-    REQUIRE(stopped(nodes[0]));
-    const CheckReport report = check_pool(*t.pool);
-    INFO(report_text(report));
-    CHECK(report_text(report).find("partition 0 lock not taken: held by node 0 (incarnation 1): no heartbeat") !=
-          std::string::npos);
-    nodes[0].kill(SIGKILL);
-  }
-  SECTION("wedged") {
-    nodes[0] = spawn_node(t, 0, [](Node& n) { (void)n.allocate("a", 4096, Placement::local()); },
-                          "alloc.extent_carved:1:hang");
-    REQUIRE(wait_until([&] { return inside_allocation(*t.pool, 0); }));
-    const CheckReport report = check_pool(*t.pool);
-    INFO(report_text(report));
-    CHECK(report_text(report).find("partition 0 lock not taken: held by node 0 (incarnation 1): no progress") !=
-          std::string::npos);
-    nodes[0].kill(SIGKILL);
-  }
+  const auto [action, evidence] = GENERATE(table<std::string, std::string>({{"stop", "no heartbeat"}, {"hang", "no progress"}}));
+  fail_inside_allocation(t, nodes, 0, "a", action, false);
+  const std::string report = report_text(check_pool(*t.pool));
+  INFO(report);
+  CHECK(report.find("partition 0 lock not taken: held by node 0 (incarnation 1): " + evidence) != std::string::npos);
 }
 
 // ------------------------------------------------------------- the pieces --

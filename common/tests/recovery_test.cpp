@@ -58,9 +58,7 @@ TEST_CASE("recovery: a killed node is detected, removed from sharer lists and it
   auto nodes = start_sharing_cluster(t, 2);
   REQUIRE_POOL_CLEAN(*t.pool);
 
-  nodes[2].kill();
-  nodes[2].wait();
-  REQUIRE(wait_until([&] { return recovered(*t.pool, EventKind::kNodeFailed, 2); }));
+  kill_and_await_recovery(t, nodes, 2);
   CHECK(node_state(*t.pool, 2) == NodeState::kAbsent);
   CHECK(find_section(*t.pool, "only-2").entry == nullptr);  // nobody else shared it: freed
   const Section shared = find_section(*t.pool, "shared-2");
@@ -72,10 +70,7 @@ TEST_CASE("recovery: a killed node is detected, removed from sharer lists and it
   CHECK(record.declared_by == 1);  // node 2's predecessor in the ring
   CHECK(record.declared_ns >= record.last_beat_ns);
   CHECK(record.tables_recovered_ns >= record.declared_ns);
-  REQUIRE_POOL_CLEAN(*t.pool);
-
-  stop_all(nodes);
-  require_empty(t);
+  require_clean_then_empty(t, nodes);
 }
 
 TEST_CASE("recovery: killing the directory primary, then the replica, keeps two copies on live nodes",
@@ -87,9 +82,7 @@ TEST_CASE("recovery: killing the directory primary, then the replica, keeps two 
   CHECK(first_primary == 3);
   // The shared sections live on node 3: kill the holders in the other order.
   for (std::uint32_t victim : {load_acquire(t.pool->cluster().dir_replica), first_primary}) {
-    nodes[victim].kill();
-    nodes[victim].wait();
-    REQUIRE(wait_until([&] { return recovered(*t.pool, EventKind::kNodeFailed, victim); }));
+    kill_and_await_recovery(t, nodes, victim);
     const std::uint32_t primary = load_acquire(t.pool->cluster().dir_primary);
     const std::uint32_t replica = load_acquire(t.pool->cluster().dir_replica);
     INFO("after node " << victim << ": primary " << primary << ", replica " << replica);
@@ -108,16 +101,12 @@ TEST_CASE("recovery: a node restarted after a crash rejoins with a new incarnati
   TempPool t(64ull << 20, test_geometry(), "rejoin");
   auto nodes = start_sharing_cluster(t, 1);
   const std::uint32_t before = t.pool->node_slot(1).incarnation;
-  nodes[1].kill();
-  nodes[1].wait();
-  REQUIRE(wait_until([&] { return recovered(*t.pool, EventKind::kNodeFailed, 1); }));
+  kill_and_await_recovery(t, nodes, 1);
   nodes[1] = spawn_node(t, 1, [](Node& n) { (void)n.open("shared-1"); });
   REQUIRE(wait_until([&] { return all_members(*t.pool, 0b1111); }));
   CHECK(t.pool->node_slot(1).incarnation == before + 1);
   REQUIRE(wait_until([&] { return sharer_nodes(*t.pool, find_section(*t.pool, "shared-1")) == 0b1111; }));
-  REQUIRE_POOL_CLEAN(*t.pool);
-  stop_all(nodes);
-  require_empty(t);
+  require_clean_then_empty(t, nodes);
 }
 
 namespace {
@@ -134,19 +123,19 @@ void victim_sequence(Node& n, const Pool& pool) {
   (void)n.allocate("victim-b", 4096, Placement::local());
   (void)n.free("victim-b");
   gmm::test::run_sync_steps(n);
-  ::_exit(7);  // the point was not reached: the test fails below (not killed by SIGKILL)
+  if (crash_armed()) ::_exit(7);  // the point was not reached: the test fails below
 }
 
 // Nodes join one at a time in `order`: the first holds the directory
-// primary, the second the replica (paper 4.1).
-void crash_point_recovery(const CrashPointInfo& info, std::array<std::uint32_t, 4> order, std::uint32_t victim) {
-  TempPool t(64ull << 20, test_geometry(), "cp");
+// primary, the second the replica (paper 4.1). The victim fails at `spec`.
+std::vector<NodeProcess> start_with_victim(const TempPool& t, const std::string& spec,
+                                           std::array<std::uint32_t, 4> order, std::uint32_t victim) {
   std::vector<NodeProcess> nodes(4);
   std::uint64_t joined = 0;
   for (std::uint32_t id : order) {
     const Pool* pool = t.pool.get();
     if (id == victim) {
-      nodes[id] = spawn_node(t, id, [pool](Node& n) { victim_sequence(n, *pool); }, std::string(info.name).c_str());
+      nodes[id] = spawn_node(t, id, [pool](Node& n) { victim_sequence(n, *pool); }, spec.c_str());
     } else {
       nodes[id] = spawn_node(t, id, [](Node& n) { (void)n.allocate("pre", 4096, Placement::local()); });
     }
@@ -155,13 +144,33 @@ void crash_point_recovery(const CrashPointInfo& info, std::array<std::uint32_t, 
   }
   REQUIRE(load_acquire(t.pool->cluster().dir_primary) == order[0]);
   REQUIRE(load_acquire(t.pool->cluster().dir_replica) == order[1]);
+  return nodes;
+}
+
+void crash_point_recovery(const CrashPointInfo& info, std::array<std::uint32_t, 4> order, std::uint32_t victim) {
+  TempPool t(64ull << 20, test_geometry(), "cp");
+  auto nodes = start_with_victim(t, std::string(info.name), order, victim);
   const int status = nodes[victim].wait();
   REQUIRE(WIFSIGNALED(status));
   REQUIRE(WTERMSIG(status) == SIGKILL);
   REQUIRE(wait_until([&] { return recovered(*t.pool, EventKind::kNodeFailed, victim); }));
+  require_clean_then_empty(t, nodes);
+}
+
+// The same, but the victim stops there (a paused node) and resumes once the
+// others recovered it: it must write nothing more, and rejoin.
+void crash_point_stop_and_resume(const CrashPointInfo& info, std::array<std::uint32_t, 4> order, std::uint32_t victim) {
+  TempPool t(64ull << 20, test_geometry(), "cpstop");
+  auto nodes = start_with_victim(t, std::string(info.name) + ":1:stop", order, victim);
+  REQUIRE(stopped(nodes[victim]));
+  const std::uint32_t incarnation = t.pool->node_slot(victim).incarnation;
+  REQUIRE(wait_until([&] { return recovered(*t.pool, EventKind::kNodeFailed, victim); }));
   REQUIRE_POOL_CLEAN(*t.pool);
-  stop_all(nodes);
-  require_empty(t);
+  nodes[victim].kill(SIGCONT);
+  REQUIRE(wait_until([&] {
+    return node_state(*t.pool, victim) == NodeState::kMember && t.pool->node_slot(victim).incarnation > incarnation;
+  }));
+  require_clean_then_empty(t, nodes);
 }
 
 }  // namespace
@@ -176,6 +185,15 @@ TEST_CASE("recovery: a node killed at any crash point is recovered by the others
     }
     DYNAMIC_SECTION("victim holds the directory replica, dies at " << info.name) {
       crash_point_recovery(info, {0, 1, 2, 3}, 1);
+    }
+  }
+}
+
+TEST_CASE("recovery: a node stopped at any crash point touches nothing when it resumes, and rejoins",
+          "[recovery][fencing]") {
+  for (const CrashPointInfo& info : crash_points()) {
+    DYNAMIC_SECTION("victim holds the directory primary, stops at " << info.name) {
+      crash_point_stop_and_resume(info, {2, 0, 1, 3}, 2);
     }
   }
 }
@@ -199,17 +217,18 @@ TEST_CASE("recovery: the coordinator dying in the middle of recovery is recovere
            recovered(*t.pool, EventKind::kNodeFailed, 0);
   }));
   CHECK(find_section(*t.pool, "x").entry == nullptr);
-  REQUIRE_POOL_CLEAN(*t.pool);
-  stop_all(nodes);
-  require_empty(t);
+  require_clean_then_empty(t, nodes);
 }
 
-TEST_CASE("recovery: a paused node is expelled, touches nothing when it resumes, and rejoins", "[recovery][fencing]") {
+TEST_CASE("recovery: a node paused in a busy stream of transactions is expelled, touches nothing when it resumes, "
+          "and rejoins",
+          "[recovery][fencing]") {
   TempPool t(64ull << 20, test_geometry(), "fence");
   std::vector<NodeProcess> nodes(4);
   for (std::uint32_t id : {0u, 1u, 3u}) nodes[id] = spawn_node(t, id);
-  // Node 2 keeps allocating and closing in a thread, so the pause is likely
-  // to hit it in the middle of a transaction, perhaps holding a lock.
+  // Node 2 keeps allocating and closing in a thread, so the pause (at its
+  // next step boundary) hits it in the middle of a transaction, perhaps
+  // holding a lock.
   nodes[2] = spawn_node(t, 2, [](Node& n) {
     (void)n.allocate("held-by-2", 4096, Placement::local());
     std::thread([&n] {
@@ -222,7 +241,7 @@ TEST_CASE("recovery: a paused node is expelled, touches nothing when it resumes,
   REQUIRE(wait_until([&] { return all_members(*t.pool, 0b1111) && find_section(*t.pool, "held-by-2").entry; }));
   std::this_thread::sleep_for(50ms);
   const std::uint32_t incarnation = t.pool->node_slot(2).incarnation;
-  nodes[2].kill(SIGSTOP);
+  stop_at_next_step(nodes[2]);
   REQUIRE(wait_until([&] { return recovered(*t.pool, EventKind::kNodeFailed, 2); }));
   CHECK(find_section(*t.pool, "held-by-2").entry == nullptr);
   REQUIRE_POOL_CLEAN(*t.pool);
@@ -248,9 +267,7 @@ TEST_CASE("recovery: memory loss of a node drops its sections and the directory 
   CHECK(t.pool->cluster().dir_replica != 0);
   CHECK(find_section(*t.pool, "shared-0").entry == nullptr);  // lived on node 0
   CHECK(find_section(*t.pool, "remote-0").entry != nullptr);  // lives on node 1
-  REQUIRE_POOL_CLEAN(*t.pool);
-  stop_all(nodes);
-  require_empty(t);
+  require_clean_then_empty(t, nodes);
 }
 
 TEST_CASE("recovery: a planned leave tells applications first, then revokes after the grace period",
@@ -270,9 +287,7 @@ TEST_CASE("recovery: a planned leave tells applications first, then revokes afte
   CHECK(node_state(*t.pool, 3) == NodeState::kAbsent);
   CHECK(find_section(*t.pool, "only-3").entry == nullptr);
   CHECK(sharer_nodes(*t.pool, find_section(*t.pool, "shared-3")) == 0b0111);
-  REQUIRE_POOL_CLEAN(*t.pool);
-  stop_all(nodes);
-  require_empty(t);
+  require_clean_then_empty(t, nodes);
 }
 
 TEST_CASE("events: predicates select callbacks and phases are delivered separately", "[events]") {
@@ -293,8 +308,7 @@ TEST_CASE("events: predicates select callbacks and phases are delivered separate
 TEST_CASE("recovery: a node that dies holding the membership lock is still declared failed", "[recovery]") {
   TempPool t(64ull << 20, test_geometry(), "mlock");
   std::vector<NodeProcess> nodes(4);
-  for (std::uint32_t id : {0u, 1u, 2u}) nodes[id] = spawn_node(t, id);
-  REQUIRE(wait_until([&] { return all_members(*t.pool, 0b0111); }));
+  start_members(t, nodes, {0, 1, 2});
   const Pool* pool = t.pool.get();
   nodes[3] = spawn_node(t, 3, [pool](Node& n) {
     // As if it died in the middle of join, leave or a failure declaration.
@@ -304,9 +318,7 @@ TEST_CASE("recovery: a node that dies holding the membership lock is still decla
   nodes[3].wait();
   REQUIRE(wait_until([&] { return recovered(*t.pool, EventKind::kNodeFailed, 3); }));
   CHECK(load_acquire(t.pool->locks().membership.owner) == 0);
-  REQUIRE_POOL_CLEAN(*t.pool);
-  stop_all(nodes);
-  require_empty(t);
+  require_clean_then_empty(t, nodes);
 }
 
 TEST_CASE("recovery: a node asked to leave that fails instead does not leave again when restarted",
@@ -334,13 +346,9 @@ TEST_CASE("recovery: the checker asks for no replica when no other member has in
   REQUIRE(declare_memory_lost(*t.pool, 1).ok());
   REQUIRE(wait_until([&] { return recovered(*t.pool, EventKind::kMemoryLost, 1); }));
   for (std::uint32_t victim : {2u, 3u}) {
-    nodes[victim].kill();
-    nodes[victim].wait();
-    REQUIRE(wait_until([&] { return recovered(*t.pool, EventKind::kNodeFailed, victim); }));
+    kill_and_await_recovery(t, nodes, victim);
   }
   // Members left: 0 (intact) and 1 (memory lost): no replica is possible.
   CHECK(load_acquire(t.pool->cluster().dir_replica) == kNoNode);
-  REQUIRE_POOL_CLEAN(*t.pool);
-  stop_all(nodes);
-  require_empty(t);
+  require_clean_then_empty(t, nodes);
 }

@@ -1,11 +1,11 @@
-// gmmd: one per node. Joins the pool as node K, keeps the node's heartbeat
-// in its own thread (membership, failure detection, recovery, events) and
-// serves gmmctl (and later libgmm) requests on a unix socket until
+// gmmd: one per node. Joins the pool as node K, keeps the node alive in a
+// thread of its own (heartbeat, ring watch), does its cluster work in
+// another (recovery, events, messages; gmm/node_threads.hpp) and serves gmmctl (and later libgmm) requests on a unix socket until
 // SIGTERM/SIGINT (then it leaves) or until the cluster asks it to leave
 // (`gmm-host leave`; then it exits 0).
 //
 //   gmmd --node K (--pool PATH [--doorbell SOCKET] | --uio auto|/dev/uioN) --socket PATH
-//        [--log-level debug] [--crash-at POINT[:N]]
+//        [--log-level debug] [--crash-at POINT[:N][:kill|stop|hang]]
 //
 // --pool maps a pool file (process mode); --uio maps the ivshmem BAR2 of a
 // VM through the gmm_ivshmem UIO device (VM mode; `auto` = the first
@@ -19,8 +19,9 @@
 // the device has vectors. Without either, gmmd polls its mailbox once per
 // heartbeat period and says so in the log.
 //
-// --crash-at (or GMMD_CRASH_AT=POINT[:N]; the flag wins) makes gmmd SIGKILL
-// itself the Nth time it reaches crash point POINT (`gmm-host points`).
+// --crash-at (or GMMD_CRASH_AT=...; the flag wins) makes gmmd fail the Nth
+// time it reaches crash point POINT (`gmm-host points`): SIGKILL itself,
+// SIGSTOP itself, or hang that thread (gmm/crash.hpp).
 // The pool must already be formatted (gmm-host up formats it).
 #include <signal.h>
 #include <sys/signalfd.h>
@@ -194,7 +195,7 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "trace, debug, info, warn or error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
   std::string crash_at;
-  app.add_option("--crash-at", crash_at, "POINT[:N]: SIGKILL itself the Nth time at crash point POINT");
+  app.add_option("--crash-at", crash_at, "POINT[:N][:kill|stop|hang]: fail the Nth time at crash point POINT (default kill)");
   CLI11_PARSE(app, argc, argv);
   if (pool_path.empty() == uio.empty()) return fail("exactly one of --pool PATH and --uio auto|/dev/uioN is required");
   // Armed before join: N counts every time the process gets there.

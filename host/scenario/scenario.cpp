@@ -9,7 +9,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "commands.hpp"
+#include "cluster/crash_spec.hpp"
 
 namespace gmm::host {
 
@@ -185,7 +185,7 @@ Result<Scenario> parse_scenario(const std::string& text, const std::string& orig
       if (c["heartbeat_ms"]) s.heartbeat_ms = c["heartbeat_ms"].as<std::uint32_t>();
       if (c["miss_threshold"]) s.miss_threshold = c["miss_threshold"].as<std::uint32_t>();
       if (const YAML::Node armed = c["crash_at"]) {
-        if (!armed.IsMap()) return bad(origin, "cluster.crash_at maps node ids to crash points (NODE: POINT[:N])");
+        if (!armed.IsMap()) return bad(origin, "cluster.crash_at maps node ids to crash points (NODE: POINT[:N][:ACTION])");
         for (const auto& entry : armed) {
           const auto id = entry.first.as<std::uint32_t>();
           const auto spec = entry.second.as<std::string>();

@@ -44,7 +44,7 @@ struct ScenarioStep {
   std::vector<std::string> argv;    // kRun: the command run on `node`
   std::string input;                // kConsole: the script typed into the console
   std::string how = "kill";         // kCrash
-  std::string crash_at;             // kRestart: POINT[:N] the new gmmd dies at ("" = none)
+  std::string crash_at;             // kRestart: POINT[:N][:ACTION] for the new gmmd ("" = none)
   std::optional<std::string> expect_output;  // kRun, kConsole: must appear in stdout
   bool expect_failure = false;      // kRun, kConsole: exit status must be non-zero
   std::optional<std::uint32_t> primary, replica, not_on;  // kDirectory
@@ -60,7 +60,7 @@ struct Scenario {
   std::uint32_t nodes = 4;
   std::string pool_size = "256M";
   std::optional<std::uint32_t> heartbeat_ms, miss_threshold;
-  std::vector<std::pair<std::uint32_t, std::string>> crash_at;  // up --crash-at NODE=POINT[:N]
+  std::vector<std::pair<std::uint32_t, std::string>> crash_at;  // up --crash-at NODE=POINT[:N][:ACTION]
   std::vector<ScenarioStep> steps;
   std::vector<ScenarioStep> checks;
 };

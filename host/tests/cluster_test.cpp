@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "cluster.hpp"
+#include "cluster/cluster.hpp"
 
 namespace fs = std::filesystem;
 using gmm::host::Cluster;
@@ -96,4 +96,37 @@ TEST_CASE("modes are named", "[cluster]") {
   CHECK_FALSE(gmm::host::parse_mode("kvm").has_value());
   CHECK(gmm::host::mode_name(gmm::host::Mode::kProc) == "proc");
   CHECK(gmm::host::mode_name(gmm::host::Mode::kVm) == "vm");
+}
+
+TEST_CASE("a VM record keeps its VM fields and a process record has none", "[cluster]") {
+  TempDir dir;
+  Cluster vm = sample_cluster(dir.path);
+  vm.mode = gmm::host::Mode::kVm;
+  vm.vm = {4242, dir.path + "/ivshmem-server.log", "tcg", "/b/image", "/b", "/b/gmm-ivshmem-server"};
+  for (auto& node : vm.nodes) {
+    node.qmp = dir.path + "/node" + std::to_string(node.id) + ".qmp";
+    node.ctl = dir.path + "/node" + std::to_string(node.id) + ".ctl";
+    node.qemu_log = dir.path + "/node" + std::to_string(node.id) + ".qemu.log";
+  }
+  nlohmann::json record = gmm::host::cluster_json(vm);
+  CHECK(record["mode"] == "vm");
+  CHECK(record["vm"].size() == 6);
+  CHECK(record["vm"]["accel"] == "tcg");
+  CHECK(record["nodes"][1]["qmp"] == dir.path + "/node1.qmp");
+  auto loaded = gmm::host::cluster_from_json(record);
+  REQUIRE(loaded);
+  CHECK(loaded->vm.image_dir == "/b/image");
+  CHECK(loaded->nodes[1].ctl == dir.path + "/node1.ctl");
+  CHECK(gmm::host::cluster_json(*loaded) == record);
+
+  Cluster proc = sample_cluster(dir.path);
+  CHECK_FALSE(gmm::host::cluster_json(proc).contains("vm"));  // no doorbell server recorded
+  proc.vm.server_pid = 4242;
+  proc.vm.server_log = dir.path + "/ivshmem-server.log";
+  proc.vm.ivshmem_server = "/b/gmm-ivshmem-server";
+  record = gmm::host::cluster_json(proc);
+  CHECK(record["vm"] == nlohmann::json{{"server_pid", 4242},
+                                       {"server_log", dir.path + "/ivshmem-server.log"},
+                                       {"ivshmem_server", "/b/gmm-ivshmem-server"}});
+  CHECK_FALSE(record["nodes"][0].contains("qmp"));
 }

@@ -19,7 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gmm/result.hpp"
-#include "run_process.hpp"
+#include "scenario/run_process.hpp"
 #include "test_cluster.hpp"
 
 namespace fs = std::filesystem;

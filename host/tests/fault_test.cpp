@@ -15,7 +15,7 @@
 
 #include "gmm/crash.hpp"
 #include "proto/client.hpp"
-#include "run_process.hpp"
+#include "scenario/run_process.hpp"
 #include "test_cluster.hpp"
 
 using gmm::host::BackgroundProcess;

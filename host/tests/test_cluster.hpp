@@ -18,7 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "run_process.hpp"
+#include "scenario/run_process.hpp"
 
 namespace gmm::test {
 

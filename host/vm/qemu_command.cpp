@@ -26,7 +26,8 @@ Status plain_path(const std::string& what, const std::string& path) {
 
 NodeFiles node_files(const std::string& dir, std::uint32_t node) {
   const std::string base = dir + "/node" + std::to_string(node);
-  return {base + ".console.log", base + ".qemu.log", base + ".qmp", base + ".ctl", base + ".ivshmem", base + ".shell"};
+  return {base + ".console.log", base + ".qemu.log", base + ".qmp",  base + ".events",
+          base + ".ctl",         base + ".ivshmem",  base + ".shell"};
 }
 
 Result<std::string> kernel_append(const VmSettings& s, std::uint32_t node) {
@@ -66,7 +67,7 @@ Result<std::vector<std::string>> qemu_argv(const VmSettings& s, std::uint32_t no
   if (!s.share_dir.empty())
     if (auto ok = plain_path("share dir", s.share_dir); !ok) return ok.error();
   const NodeFiles f = node_files(s.dir, node);
-  for (const auto* socket : {&f.qmp, &f.ctl, &f.ivshmem, &f.shell})
+  for (const auto* socket : {&f.qmp, &f.events, &f.ctl, &f.ivshmem, &f.shell})
     if (auto ok = check_socket_path(*socket); !ok) return invalid(ok.error().message);
   auto append = kernel_append(s, node);
   if (!append) return append.error();
@@ -86,6 +87,8 @@ Result<std::vector<std::string>> qemu_argv(const VmSettings& s, std::uint32_t no
       "-append", *append,
       "-serial", "file:" + f.console_log,
       "-qmp", "unix:" + f.qmp + ",server=on,wait=off",
+      "-chardev", "socket,id=events,path=" + f.events + ",server=on,wait=off",
+      "-mon", "chardev=events,mode=control",
       "-device", "virtio-serial-pci",
       "-chardev", "socket,id=ctl,path=" + f.ctl + ",server=on,wait=off",
       "-device", "virtconsole,chardev=ctl",

@@ -10,6 +10,9 @@
 //   -append ...                     console=ttyS0, gmm.node=K, gmm.init/args
 //   -serial file:DIR/nodeK.console.log
 //   -qmp unix:DIR/nodeK.qmp         QMP: stop/cont/quit, events
+//   -mon on DIR/nodeK.events        a second QMP monitor, for a liveness
+//                                   watcher alone (QEMU serves one client
+//                                   per monitor; events go to every one)
 //   virtconsole on DIR/nodeK.ctl    the control channel (/dev/hvc0 in the guest)
 //   virtconsole on DIR/nodeK.shell  a second console port with a shell on it
 //                                   (`gmm-host console`); /dev/hvc1 here, hvc0
@@ -59,6 +62,7 @@ struct NodeFiles {
   std::string console_log;  // the guest's serial console (ttyS0)
   std::string qemu_log;     // QEMU's own stdout/stderr (the spawner writes it)
   std::string qmp;          // QMP socket (QEMU listens)
+  std::string events;       // a second QMP monitor, for watching events (QEMU listens)
   std::string ctl;          // virtio-serial control channel socket (QEMU listens)
   std::string ivshmem;      // the ivshmem server's listener for this node (server listens)
   std::string shell;        // the guest's console shell (QEMU listens; gmm-host console)

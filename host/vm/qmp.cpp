@@ -1,5 +1,7 @@
 #include "qmp.hpp"
 
+#include <iterator>
+
 #include "io/unix_socket.hpp"
 
 namespace gmm::host::vm {
@@ -97,6 +99,29 @@ Result<std::optional<QmpEvent>> QmpClient::next_event(milliseconds timeout) {
     if (!message) return message.error();
     if (!*message) return std::optional<QmpEvent>();
     if ((*message)->contains("event")) return std::optional<QmpEvent>(to_event(**message));
+  }
+}
+
+Result<std::vector<QmpEvent>> QmpClient::read_events() {
+  std::vector<QmpEvent> events(std::make_move_iterator(events_.begin()), std::make_move_iterator(events_.end()));
+  events_.clear();
+  const Deadline now(milliseconds(0));  // whole lines already here, no waiting
+  for (;;) {
+    auto read = reader_.next_line(now);
+    switch (read.got) {
+      case LineReader::Got::kLine: break;
+      case LineReader::Got::kTimedOut: return events;
+      case LineReader::Got::kClosed:
+        if (!events.empty()) return events;  // the next call reports the close
+        return make_error(Errc::kIo, "QMP: connection closed (QEMU exited)");
+      case LineReader::Got::kTooLong:  // no limit here
+      case LineReader::Got::kFailed:
+        if (!events.empty()) return events;
+        return make_error(Errc::kIo, "QMP: " + read.text);
+    }
+    json message = json::parse(read.text, nullptr, /*allow_exceptions=*/false);
+    // Replies (nobody asked anything here) and noise are not events.
+    if (message.is_object() && message.contains("event")) events.push_back(to_event(message));
   }
 }
 

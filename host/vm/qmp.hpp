@@ -11,6 +11,7 @@
 #include <deque>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -53,6 +54,15 @@ class QmpClient {
 
   // The events queued so far, oldest first (e.g. after quit).
   std::deque<QmpEvent>& pending_events() { return events_; }
+
+  // For an event loop: the socket turns readable when QEMU sent something.
+  int fd() const { return socket_.get(); }
+  // Without waiting: the queued events and those completed by what the
+  // socket holds now; a line cut in two waits for its rest. Call it once
+  // before waiting on fd() (connect() and execute() may have read events
+  // along with their answers), then whenever fd() is readable. Errors: the
+  // connection closed (QEMU exited) and no event is left to return.
+  Result<std::vector<QmpEvent>> read_events();
 
  private:
   explicit QmpClient(UniqueFd socket) : socket_(std::move(socket)), reader_(socket_.get()) {}

@@ -64,13 +64,28 @@ enum class CrashAction : std::uint32_t { kKill, kStop, kHang };
 
 // Arms one point: the process fails the nth time (1-based) it is reached.
 void crash_arm(CrashPoint point, std::uint32_t nth = 1, CrashAction action = CrashAction::kKill);
+// Arms the next crash point reached, whichever it is (async-signal-safe:
+// a test's signal handler "pauses the node at its next step boundary").
+void crash_arm_any(CrashAction action);
 void crash_disarm();
-// Parses GMMD_CRASH_AT=<point>[:<nth>][:kill|stop|hang]; errors name what
-// is wrong (an unknown point or action, a count that is not positive).
+// True while armed and not yet fired.
+bool crash_armed();
+struct CrashSpec {
+  CrashPoint point;
+  std::uint32_t nth = 1;
+  CrashAction action = CrashAction::kKill;
+};
+// Parses "<point>[:<nth>][:kill|stop|hang]"; errors name what is wrong (an
+// unknown point or action, a count that is not positive).
+Result<CrashSpec> parse_crash_spec(std::string_view spec);
+// Arms from GMMD_CRASH_AT (nothing if unset) or from a spec.
 Status crash_arm_from_env();
 Status crash_arm_from_spec(std::string_view spec);
 
-// Called at each step; fails here if armed for it.
+// Called at each step; fails here if armed for it. A step boundary is also
+// a fencing checkpoint: whatever follows a crash point inside a lock checks
+// that the lock is still held before it writes, so a node stopped here and
+// resumed after it was expelled writes nothing (docs/design.md, "Fencing").
 void crash_point(CrashPoint point);
 
 }  // namespace gmm

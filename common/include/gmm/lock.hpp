@@ -64,6 +64,8 @@ class TableLock {
     return adopt(pool, lock, me, lock_acquire(pool, lock, me), repair);
   }
   // Wraps the outcome of an acquisition made another way (try, take-over).
+  // Errors: the acquisition's, or kExpelled if this node was declared
+  // failed meanwhile (then the lock is released at once).
   template <class Repair>
   static Result<TableLock> adopt(const Pool& pool, layout::GlobalLock& lock, std::uint64_t me,
                                  const Result<LockAcquired>& got, Repair&& repair) {
@@ -72,7 +74,9 @@ class TableLock {
       repair();
       lock_make_consistent(lock);
     }
-    return TableLock(pool, lock, me);
+    TableLock held(pool, lock, me);
+    if (!held.held()) return expelled();  // fenced already: write nothing
+    return held;
   }
   TableLock(TableLock&& other) noexcept : pool_(other.pool_), lock_(other.lock_), me_(other.me_), outer_(other.outer_) {
     other.lock_ = nullptr;

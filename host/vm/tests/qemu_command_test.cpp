@@ -53,12 +53,14 @@ TEST_CASE("qemu_argv: node 2 under TCG", "[qemu_command]") {
   CHECK(value_of(a, "-append") == "console=ttyS0 panic=-1 no_timer_check quiet gmm.node=2");
   CHECK(value_of(a, "-serial") == "file:/tmp/c/node2.console.log");
   CHECK(value_of(a, "-qmp") == "unix:/tmp/c/node2.qmp,server=on,wait=off");
-  CHECK(values_of(a, "-chardev") == std::vector<std::string>{"socket,id=ctl,path=/tmp/c/node2.ctl,server=on,wait=off",
+  CHECK(values_of(a, "-chardev") == std::vector<std::string>{"socket,id=events,path=/tmp/c/node2.events,server=on,wait=off",
+                                                            "socket,id=ctl,path=/tmp/c/node2.ctl,server=on,wait=off",
                                                             "socket,id=shell,path=/tmp/c/node2.shell,server=on,wait=off",
                                                             "socket,id=ivsh,path=/tmp/c/node2.ivshmem"});
   CHECK(values_of(a, "-device") == std::vector<std::string>{"virtio-serial-pci", "virtconsole,chardev=ctl",
                                                            "virtconsole,chardev=shell", "pvpanic-pci",
                                                            "ivshmem-doorbell,chardev=ivsh,vectors=2"});
+  CHECK(value_of(a, "-mon") == "chardev=events,mode=control");
   CHECK(value_of(a, "-action") == "panic=pause");
   CHECK(value_of(a, "-virtfs") == "local,path=/b,mount_tag=gmmshare,security_model=none,readonly=on");
   for (const char* flag : {"-nodefaults", "-no-reboot"}) CHECK(has(a, flag));
@@ -129,6 +131,7 @@ TEST_CASE("node_files and shell_line", "[qemu_command]") {
   CHECK(f.console_log == "/d/node3.console.log");
   CHECK(f.qemu_log == "/d/node3.qemu.log");
   CHECK(f.qmp == "/d/node3.qmp");
+  CHECK(f.events == "/d/node3.events");
   CHECK(f.ctl == "/d/node3.ctl");
   CHECK(f.ivshmem == "/d/node3.ivshmem");
   CHECK(f.shell == "/d/node3.shell");

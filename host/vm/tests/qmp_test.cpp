@@ -4,6 +4,7 @@
 
 #include <sys/socket.h>
 
+#include <atomic>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -83,6 +84,68 @@ TEST_CASE("QMP client: handshake, answers matched by id, events queued, errors",
   CHECK(requests[0]["execute"] == "qmp_capabilities");
   CHECK(requests[1]["execute"] == "query-status");
   CHECK(requests[1]["id"] != requests[0]["id"]);
+}
+
+TEST_CASE("QMP client: read_events takes what has arrived, keeps a cut line, then reports the close", "[qmp]") {
+  test::TempDir dir;
+  const std::string path = dir.path + "/qmp";
+  auto listener = gmm::listen_unix(path);
+  REQUIRE(listener);
+  std::atomic<int> step{0};
+  std::thread fake([&] {
+    while (!gmm::wait_readable(listener->get(), 100ms).value()) {
+    }
+    UniqueFd conn(::accept4(listener->get(), nullptr, nullptr, SOCK_CLOEXEC));
+    (void)gmm::write_all(conn.get(), R"({"QMP": {"version": {"qemu": {"major": 7}}}})" "\n");
+    json r = read_request(conn.get());
+    (void)gmm::write_all(conn.get(), json({{"return", json::object()}, {"id", r["id"]}}).dump() + "\n");
+    // Two events and the first half of a third in one write.
+    (void)gmm::write_all(conn.get(), R"({"timestamp": {"seconds": 1700000000, "microseconds": 1}, "event": "STOP"})" "\n"
+                                     R"({"timestamp": {"seconds": 1700000000, "microseconds": 2}, "event": "RESUME"})" "\n"
+                                     R"({"timestamp": {"seconds": 1700000000, "micro)");
+    while (step < 1) std::this_thread::sleep_for(1ms);
+    (void)gmm::write_all(conn.get(), R"(seconds": 3}, "event": "GUEST_PANICKED", "data": {"action": "pause"}})" "\n"
+                                     R"({"return": {}, "id": 99})" "\n");
+    while (step < 2) std::this_thread::sleep_for(1ms);
+  });
+
+  auto qmp = QmpClient::connect(path, 5s);
+  REQUIRE(qmp);
+  std::vector<QmpEvent> got;
+  for (;;) {  // connect() may have read some along with its answer; the rest comes on the socket
+    auto events = qmp->read_events();
+    REQUIRE(events);
+    got.insert(got.end(), events->begin(), events->end());
+    if (got.size() >= 2) break;
+    REQUIRE(gmm::wait_readable(qmp->fd(), 5s).value());
+  }
+  REQUIRE(got.size() == 2);
+  CHECK(got[0].name == "STOP");
+  CHECK(got[1].name == "RESUME");
+  CHECK(got[1].microseconds == 2);
+  auto nothing_yet = qmp->read_events();  // the third is cut: nothing, and no waiting
+  REQUIRE(nothing_yet);
+  CHECK(nothing_yet->empty());
+
+  step = 1;
+  got.clear();
+  while (got.empty()) {
+    REQUIRE(gmm::wait_readable(qmp->fd(), 5s).value());
+    auto events = qmp->read_events();
+    REQUIRE(events);
+    got = *events;  // the reply to id 99 is no event
+  }
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].name == "GUEST_PANICKED");
+  CHECK(got[0].microseconds == 3);
+  CHECK(got[0].data["action"] == "pause");
+
+  step = 2;
+  fake.join();  // hangs up
+  REQUIRE(gmm::wait_readable(qmp->fd(), 5s).value());
+  auto closed = qmp->read_events();
+  REQUIRE_FALSE(closed);
+  CHECK_THAT(closed.error().message, Catch::Contains("connection closed"));
 }
 
 TEST_CASE("QMP client: a paused QEMU: status, cont/stop with RESUME/STOP, quit with SHUTDOWN", "[qmp][qemu]") {
