@@ -25,7 +25,7 @@ LineReader::Read LineReader::next_line(const Deadline& deadline, std::size_t max
     if (!*readable) return {Got::kTimedOut, {}};
     char chunk[kChunk];
     const ssize_t got = receive(chunk, sizeof chunk);
-    if (got < 0 && errno == ECONNRESET) return {Got::kClosed, {}};
+    if (got < 0 && (errno == ECONNRESET || (errno == EIO && !is_socket_))) return {Got::kClosed, {}};
     if (got < 0 && (errno == EINTR || errno == EAGAIN)) {
       if (deadline.passed()) return {Got::kTimedOut, {}};  // readable, yet nothing to read
       continue;

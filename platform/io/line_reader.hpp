@@ -32,8 +32,9 @@ class LineReader {
   enum class Got {
     kLine,      // `text` is the line
     kTimedOut,  // the deadline passed first (a passed deadline: no line was there without waiting)
-    kClosed,    // the other end closed or reset the connection; a later call reads again
-                // (a virtio-serial port whose host comes back)
+    kClosed,    // the other end closed or reset the connection, or hung up a tty (a pty's
+                // master reads EIO); a later call reads again (a virtio-serial port whose
+                // host comes back)
     kTooLong,   // a line over `max_line` bytes: dropped up to its '\n', also the part still to
                 // come; the next call goes on after it
     kFailed,    // `text` says what failed: "recv: <strerror>", "read: ...", "poll: ..."

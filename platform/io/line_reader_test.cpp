@@ -1,8 +1,10 @@
-// LineReader over a socketpair (what QMP, the shells and gmmd's clients read)
-// and a pipe (a character device's read()).
+// LineReader over a socketpair (what QMP, the shells and gmmd's clients read),
+// a pipe (a character device's read()) and a pty (a tty, as the host sees a
+// guest agent's console).
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -132,4 +134,22 @@ TEST_CASE("LineReader: a descriptor that is no socket is read() (a character dev
   CHECK(read.text == "from a pipe");
   write_end.reset();
   CHECK(reader.next_line(Deadline(1s)).got == Got::kClosed);
+}
+
+TEST_CASE("LineReader: a tty hung up on the other side is kClosed, not a failure", "[line_reader]") {
+  UniqueFd master(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK));
+  REQUIRE(master);
+  REQUIRE(::grantpt(master.get()) == 0);
+  REQUIRE(::unlockpt(master.get()) == 0);
+  UniqueFd slave(::open(::ptsname(master.get()), O_RDWR | O_NOCTTY | O_CLOEXEC));
+  REQUIRE(slave);
+  LineReader reader(master.get());
+  REQUIRE(gmm::write_all(slave.get(), "from a tty\n").ok());  // "\r\n" on the master (onlcr)
+  auto read = reader.next_line(Deadline(1s));
+  REQUIRE(read.got == Got::kLine);
+  CHECK(read.text == "from a tty");
+  slave.reset();  // the master now reads EIO
+  auto hung_up = reader.next_line(Deadline(1s));
+  INFO(hung_up.text);
+  CHECK(hung_up.got == Got::kClosed);
 }
