@@ -1,7 +1,7 @@
 // Reading '\n'-terminated lines from a descriptor until a deadline: the one
 // line reader of every line protocol at the platform's edge (QMP, the guest
 // shell and console channels, gmmd's replies and events, the guest agent's
-// requests). Sockets and character devices (a virtio console) alike; on a
+// requests and, on the host, its replies). Sockets and character devices (a virtio console) alike; on a
 // socket, descriptors sent along with the bytes (SCM_RIGHTS) are kept for
 // the caller.
 //
