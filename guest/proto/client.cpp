@@ -2,36 +2,22 @@
 
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 
 #include <cerrno>
 #include <cstring>
 #include <utility>
 
+#include "io/unix_socket.hpp"
+
 namespace gmm::proto {
 
 using Clock = std::chrono::steady_clock;
 
-Result<sockaddr_un> unix_address(const std::string& path) {
-  sockaddr_un address;
-  std::memset(&address, 0, sizeof address);
-  address.sun_family = AF_UNIX;
-  if (path.empty() || path.size() >= sizeof address.sun_path) {
-    return make_error(Errc::kInvalidArgument, "socket path \"" + path + "\" is empty or longer than " +
-                                                  std::to_string(sizeof address.sun_path - 1) + " bytes");
-  }
-  std::memcpy(address.sun_path, path.data(), path.size());
-  return address;
-}
-
 Result<Client> Client::connect(const std::string& socket_path) {
-  auto address = unix_address(socket_path);
-  if (!address) return address.error();
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) return make_error(Errc::kIo, std::string("socket: ") + std::strerror(errno));
-  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&*address), sizeof(sockaddr_un)) != 0)
-    return make_error(Errc::kIo, "cannot connect to " + socket_path + ": " + std::strerror(errno));
-  return Client(std::move(fd), socket_path);
+  auto fd = connect_unix(socket_path);
+  if (!fd && fd.error().code == Errc::kIo) return make_error(Errc::kIo, "cannot " + fd.error().message);
+  if (!fd) return fd.error();
+  return Client(std::move(*fd), socket_path);
 }
 
 Status Client::send_all(std::string_view bytes, const Deadline& deadline) {

@@ -2,8 +2,6 @@
 // a deadline. Used by gmmctl and by gmm-host (ping).
 #pragma once
 
-#include <sys/un.h>
-
 #include <chrono>
 #include <string>
 
@@ -19,8 +17,10 @@ namespace gmm::proto {
 
 class Client {
  public:
-  // Errors: kInvalidArgument (path too long for a unix socket), kIo (no
-  // socket, nobody listening, ...), with the path in the message.
+  // One attempt (io/unix_socket.hpp's connect_unix). Errors, with the path
+  // in the message: kInvalidArgument (empty, or too long for a unix
+  // socket), kIo "cannot connect PATH: <strerror>" (no socket, nobody
+  // listening, ...).
   static Result<Client> connect(const std::string& socket_path);
 
   // Sends `request` and waits for its reply until `timeout` has passed.
@@ -46,9 +46,5 @@ class Client {
   LineReader reader_;  // of fd_; keeps the descriptors received with SCM_RIGHTS, not yet claimed
   bool timed_out_ = false;  // the last call or next_line ran out of time
 };
-
-// The address of a unix socket at `path`. Errors: kInvalidArgument when the
-// path is empty or too long for sun_path.
-Result<sockaddr_un> unix_address(const std::string& path);
 
 }  // namespace gmm::proto

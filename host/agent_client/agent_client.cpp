@@ -4,11 +4,11 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cstring>
-#include <thread>
+
+#include "io/unix_socket.hpp"
 
 namespace gmm::host {
 namespace {
@@ -58,30 +58,15 @@ Result<AgentClient::Milliseconds> uptime_of(const json& pong) {
 }  // namespace
 
 Result<AgentClient> AgentClient::connect(const std::string& socket_path, Milliseconds timeout) {
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  if (socket_path.size() >= sizeof address.sun_path) {
-    return make_error(Errc::kInvalidArgument, "control socket path too long: " + socket_path);
+  // Retries while the socket is missing or refuses: QEMU creates it a moment after it starts.
+  auto socket = connect_unix_retry(socket_path, timeout);
+  if (!socket && socket.error().code == Errc::kIo) {
+    return make_error(Errc::kIo, "the guest control socket: " + socket.error().message + "; is the VM running?");
   }
-  std::memcpy(address.sun_path, socket_path.c_str(), socket_path.size() + 1);
-  auto deadline = Clock::now() + timeout;
-  for (;;) {
-    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return make_error(Errc::kIo, std::string("socket: ") + std::strerror(errno));
-    if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0) {
-      ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
-      return AgentClient(fd, socket_path);
-    }
-    int error = errno;
-    ::close(fd);
-    // QEMU creates the socket a moment after it starts
-    bool not_yet = error == ENOENT || error == ECONNREFUSED;
-    if (!not_yet || Clock::now() >= deadline) {
-      return make_error(Errc::kIo, "cannot connect to the guest control socket " + socket_path + ": " +
-                                       std::strerror(error) + (not_yet ? " (is the VM running?)" : ""));
-    }
-    std::this_thread::sleep_for(Milliseconds(50));
-  }
+  if (!socket) return socket.error();
+  int fd = socket->release();
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  return AgentClient(fd, socket_path);
 }
 
 AgentClient AgentClient::adopt(int fd) {

@@ -45,7 +45,9 @@ class AgentClient {
   static constexpr Milliseconds kReplySlack{5000};
   static constexpr Milliseconds kPingInterval{250};
 
-  // Connects to QEMU's socket, retrying while it does not exist yet.
+  // Connects to QEMU's socket, retrying while it does not exist yet or
+  // refuses (io/unix_socket.hpp's connect_unix_retry). Errors: kInvalidArgument
+  // (a path too long for a unix socket), kIo (still nothing at `timeout`).
   static Result<AgentClient> connect(const std::string& socket_path, Milliseconds timeout);
   // Uses an already connected descriptor (tests: a socketpair or a pty).
   static AgentClient adopt(int fd);

@@ -4,6 +4,8 @@
 // strerror. Lines from them: io/line_reader.hpp.
 #pragma once
 
+#include <sys/un.h>
+
 #include <chrono>
 #include <string>
 #include <string_view>
@@ -16,6 +18,9 @@ namespace gmm {
 // sun_path holds 107 bytes plus the NUL: longer paths are refused here, with
 // the path in the message, instead of being truncated by the kernel.
 Status check_socket_path(const std::string& path);
+// The address of the unix socket at `path`, for bind() or connect().
+// Errors: check_socket_path's.
+Result<sockaddr_un> unix_address(const std::string& path);
 
 // Binds and listens (close-on-exec, non-blocking accept). A stale socket file
 // at `path` is removed first; any other kind of file there is an error.
