@@ -1,5 +1,5 @@
-# gmm_library(NAME SOURCES... [DEPS ...]) and gmm_test(NAME SOURCES... [DEPS ...] [LABELS ...]):
-# one way to declare a component library and a Catch2 test binary.
+# gmm_library(NAME SOURCES... [DEPS ...]), gmm_test(NAME SOURCES... [DEPS ...] [LABELS ...])
+# and gmm_test_group (below): one way to declare a component library and a Catch2 test binary.
 function(gmm_library name)
   cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
   add_library(${name} STATIC ${ARG_SOURCES})
@@ -10,7 +10,21 @@ function(gmm_test name)
   cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;LABELS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE gmm_test_main ${ARG_DEPS})
-  catch_discover_tests(${name} PROPERTIES LABELS "${ARG_LABELS}")
+  if(ARG_LABELS)
+    catch_discover_tests(${name} PROPERTIES LABELS "${ARG_LABELS}")
+  endif()
+endfunction()
+
+# gmm_test_group(TARGET LABEL SPEC [SUFFIX]): the test cases of a gmm_test
+# made without LABELS that match Catch's test SPEC become ctests labelled
+# LABEL, their names ending in SUFFIX (so one binary can feed several labels:
+# core, concurrent, crash; host and vm).
+function(gmm_test_group target label spec)
+  set(suffix "")
+  if(ARGC GREATER 3)
+    set(suffix "${ARGV3}")
+  endif()
+  catch_discover_tests(${target} TEST_SPEC "${spec}" TEST_SUFFIX "${suffix}" PROPERTIES LABELS ${label})
 endfunction()
 
 # A VM scenario as a ctest, label vm: scenarios/NAME.yaml on QEMU guests

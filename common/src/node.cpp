@@ -197,21 +197,6 @@ bool Node::is_member() const {
          load_acquire(slot.incarnation) == incarnation();
 }
 
-Status Node::repair_abandoned_locks(std::uint32_t dead_node) {
-  GlobalLocks& locks = pool_.locks();
-  auto abandoned = [&](const GlobalLock& l) {
-    return lock_owner_node(load_acquire(l.owner)) == dead_node && lock_held_by_dead_owner(pool_, l);
-  };
-  if (abandoned(locks.directory))
-    if (auto lock = lock_directory(); !lock) return lock.error();
-  for (std::uint32_t n = 0; n < pool_.node_count(); ++n)
-    if (!pool_.partition_lost(n) && abandoned(locks.partition[n]))
-      if (auto lock = lock_partition(n); !lock) return lock.error();
-  if (abandoned(locks.sync))  // nothing derived in the sync table: taking it is the repair
-    if (auto lock = TableLock::acquire(pool_, locks.sync, lock_owner(), [] {}); !lock) return lock.error();
-  return ok_status();
-}
-
 void Node::leave() {
   std::lock_guard guard(mutex_);
   if (!joined_) return;
@@ -328,27 +313,9 @@ Result<SectionInfo> Node::allocate(std::string_view name, std::uint64_t size, Pl
       last_failure = TableLock::expelled();
       break;
     }
-    SectionEntry& s = pool_.sections(home)[section];
-    s.generation += 1;
-    s.owner = txn.owner();
-    store_relaxed(s.gid, gid);  // read without the partition lock by dir::release_if_orphaned
-    s.offset = *offset;
-    s.size = size;
-    s.sharer_count = 1;
-    publish_state(s.state, EntryState::kReserved);
+    part::reserve_section(pool_, home, part::Reservation{txn.owner(), gid, section, sharer, id_, holder}, *offset, size,
+                          CrashPoint::kAllocSectionReserved);
     offset_in_partition = *offset;
-    crash_point(CrashPoint::kAllocSectionReserved);
-    if (!lock->held()) {
-      last_failure = TableLock::expelled();
-      break;
-    }
-    SharerEntry& sh = pool_.sharers(home)[sharer];
-    sh.section_index = section;
-    sh.owner = txn.owner();
-    sh.gid = gid;
-    sh.node = id_;
-    sh.holder = holder;
-    publish_state(sh.state, EntryState::kReserved);
     placed = true;
     break;
   }
@@ -421,14 +388,7 @@ Result<SectionInfo> Node::open_locked(Gid gid, std::uint64_t holder) {
     txn.set_target(&TxnRecord::home_node, home);
     txn.set_target(&TxnRecord::section_index, section);
     txn.set_target(&TxnRecord::sharer_index, sharer);
-    SharerEntry& sh = pool_.sharers(home)[sharer];
-    sh.section_index = section;
-    sh.owner = txn.owner();
-    sh.gid = gid.value;
-    sh.node = id_;
-    sh.holder = holder;
-    publish_state(sh.state, EntryState::kReserved);
-    s.sharer_count += 1;
+    part::reserve_sharer(pool_, home, part::Reservation{txn.owner(), gid.value, section, sharer, id_, holder});
     info.sharers = s.sharer_count;
     info.size = s.size;
     info.pool_offset = pool_.data_pool_offset(home, s.offset);

@@ -91,6 +91,41 @@ std::uint32_t find_free_sharer(const Pool& pool, std::uint32_t node) {
   return find_free_slot(pool.sharers(node), pool.partition(node).sharer_cursor);
 }
 
+namespace {
+
+void write_sharer(const Pool& pool, std::uint32_t node, const Reservation& r) {
+  if (!TableLock::writes_allowed()) return;  // fenced: we were expelled
+  SharerEntry& sh = pool.sharers(node)[r.sharer];
+  sh.section_index = r.section;
+  sh.owner = r.owner;
+  sh.gid = r.gid;
+  sh.node = r.sharer_node;
+  sh.holder = r.holder;
+  publish_state(sh.state, EntryState::kReserved);
+}
+
+}  // namespace
+
+void reserve_section(const Pool& pool, std::uint32_t node, const Reservation& r, std::uint64_t offset,
+                     std::uint64_t size, std::optional<CrashPoint> between) {
+  if (!TableLock::writes_allowed()) return;  // fenced: we were expelled
+  SectionEntry& s = pool.sections(node)[r.section];
+  s.generation += 1;
+  s.owner = r.owner;
+  store_relaxed(s.gid, r.gid);  // read without the partition lock by dir::release_if_orphaned
+  s.offset = offset;
+  s.size = size;
+  s.sharer_count = 1;
+  publish_state(s.state, EntryState::kReserved);
+  if (between) crash_point(*between);
+  write_sharer(pool, node, r);
+}
+
+void reserve_sharer(const Pool& pool, std::uint32_t node, const Reservation& r) {
+  write_sharer(pool, node, r);
+  if (TableLock::writes_allowed()) pool.sections(node)[r.section].sharer_count += 1;
+}
+
 void free_section(const Pool& pool, std::uint32_t node, std::uint32_t index, std::optional<CrashPoint> between) {
   if (!TableLock::writes_allowed()) return;  // fenced: we were expelled
   SectionEntry& s = pool.sections(node)[index];

@@ -24,6 +24,25 @@ void give_back(const Pool& pool, std::uint32_t node, std::uint64_t offset, std::
 std::uint32_t find_free_section(const Pool& pool, std::uint32_t node);  // kNoIndex when full
 std::uint32_t find_free_sharer(const Pool& pool, std::uint32_t node);
 
+// Who reserves what: entries `section` and `sharer` of this partition for
+// transaction `owner`, sharing GID `gid` with `holder` on `sharer_node`.
+struct Reservation {
+  layout::Owner owner;
+  std::uint64_t gid;
+  std::uint32_t section;
+  std::uint32_t sharer;
+  std::uint32_t sharer_node;
+  std::uint64_t holder;
+};
+// Phase 1 of an allocation (the partition's side of dir::reserve): publishes
+// the section [offset, +size) Reserved with one sharer, then (after the
+// optional crash point) that sharer Reserved. Each entry's fields are
+// written before its state; nothing is written once fenced.
+void reserve_section(const Pool& pool, std::uint32_t node, const Reservation& r, std::uint64_t offset,
+                     std::uint64_t size, std::optional<CrashPoint> between);
+// Phase 1 of an open: a Reserved sharer of the existing section, counted.
+void reserve_sharer(const Pool& pool, std::uint32_t node, const Reservation& r);
+
 // Frees a section slot and returns its pages (idempotent). `between` fires
 // after the pages are on the free list, before the slot is freed.
 void free_section(const Pool& pool, std::uint32_t node, std::uint32_t index,

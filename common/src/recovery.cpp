@@ -85,6 +85,23 @@ Status Node::recover_failed_nodes(const std::vector<std::uint32_t>& dead_nodes) 
   return ok_status();
 }
 
+// Takes (and so repairs) every table lock a dead incarnation of
+// `dead_node` held: TableLock runs the table's repair on kOwnerDied.
+Status Node::repair_abandoned_locks(std::uint32_t dead_node) {
+  GlobalLocks& locks = pool_.locks();
+  auto abandoned = [&](const GlobalLock& l) {
+    return lock_owner_node(load_acquire(l.owner)) == dead_node && lock_held_by_dead_owner(pool_, l);
+  };
+  if (abandoned(locks.directory))
+    if (auto lock = lock_directory(); !lock) return lock.error();
+  for (std::uint32_t n = 0; n < pool_.node_count(); ++n)
+    if (!pool_.partition_lost(n) && abandoned(locks.partition[n]))
+      if (auto lock = lock_partition(n); !lock) return lock.error();
+  if (abandoned(locks.sync))  // nothing derived in the sync table: taking it is the repair
+    if (auto lock = TableLock::acquire(pool_, locks.sync, lock_owner(), [] {}); !lock) return lock.error();
+  return ok_status();
+}
+
 // A node that was paused, declared failed and recovered may, when it
 // resumes, complete the one store group it had already checked its
 // membership for (the fencing window): a reservation that no transaction

@@ -290,37 +290,6 @@ TEST_CASE("recovery: a planned leave tells applications first, then revokes afte
   require_clean_then_empty(t, nodes);
 }
 
-TEST_CASE("events: predicates select callbacks and phases are delivered separately", "[events]") {
-  EventService events;
-  std::vector<std::string> calls;
-  events.subscribe(EventService::Phase::kSystem, nullptr, [&](const Event& e) { calls.push_back("sys " + std::to_string(e.node)); });
-  const int app = events.subscribe(
-      EventService::Phase::kApplication, [](const Event& e) { return e.kind == EventKind::kNodeFailed; },
-      [&](const Event& e) { calls.push_back("app " + std::to_string(e.node)); });
-  events.deliver(EventService::Phase::kSystem, Event{EventKind::kNodeFailed, 2, 1, 1});
-  events.deliver(EventService::Phase::kApplication, Event{EventKind::kNodeFailed, 2, 1, 1});
-  events.deliver(EventService::Phase::kApplication, Event{EventKind::kNodeJoined, 3, 1, 2});
-  events.unsubscribe(app);
-  events.deliver(EventService::Phase::kApplication, Event{EventKind::kNodeFailed, 1, 1, 3});
-  CHECK(calls == std::vector<std::string>{"sys 2", "app 2"});
-}
-
-TEST_CASE("recovery: a node that dies holding the membership lock is still declared failed", "[recovery]") {
-  TempPool t(64ull << 20, test_geometry(), "mlock");
-  std::vector<NodeProcess> nodes(4);
-  start_members(t, nodes, {0, 1, 2});
-  const Pool* pool = t.pool.get();
-  nodes[3] = spawn_node(t, 3, [pool](Node& n) {
-    // As if it died in the middle of join, leave or a failure declaration.
-    (void)lock_acquire(*pool, pool->locks().membership, n.lock_owner());
-    ::kill(::getpid(), SIGKILL);
-  });
-  nodes[3].wait();
-  REQUIRE(wait_until([&] { return recovered(*t.pool, EventKind::kNodeFailed, 3); }));
-  CHECK(load_acquire(t.pool->locks().membership.owner) == 0);
-  require_clean_then_empty(t, nodes);
-}
-
 TEST_CASE("recovery: a node asked to leave that fails instead does not leave again when restarted",
           "[recovery][leave]") {
   TempPool t(64ull << 20, test_geometry(), "leavefail");

@@ -160,8 +160,6 @@ class Node {
   Result<TableLock> lock_membership();
   Result<TableLock> lock_directory();
   Result<TableLock> lock_partition(std::uint32_t node);
-  Result<SectionInfo> allocate_on(std::uint32_t home, std::string_view name, std::uint64_t size,
-                                  std::uint64_t holder);
   Result<SectionInfo> open_locked(Gid gid, std::uint64_t holder);
   // Name -> GID of a committed, linked directory entry.
   Result<Gid> resolve_name_locked(std::string_view name);

@@ -1,5 +1,6 @@
-// Liveness never waits for work, and no lock wait waits for ever: the
-// sequences that used to freeze a cluster (a node dying with a lock held
+// Membership: events, liveness and failure declaration. Liveness never
+// waits for work, and no lock wait waits for ever: the sequences that used
+// to freeze a cluster (a node dying with a lock held
 // while the node that had to notice was joining, or coordinating another
 // recovery; a stopped or wedged lock holder; the checker behind any of
 // these) now end with the holder declared failed through the membership
@@ -46,7 +47,7 @@ std::string report_text(const CheckReport& r) { return violations_text(r); }
 
 }  // namespace
 
-TEST_CASE("liveness: a node dying with the directory lock while the only other node joins is declared by the joiner",
+TEST_CASE("membership: a node dying with the directory lock while the only other node joins is declared by the joiner",
           "[recovery][liveness]") {
   TempPool t(64ull << 20, test_geometry(), "joinwait");
   std::vector<NodeProcess> nodes(4);
@@ -64,7 +65,7 @@ TEST_CASE("liveness: a node dying with the directory lock while the only other n
   require_clean_then_empty(t, nodes);
 }
 
-TEST_CASE("liveness: a node dying with a partition lock while its watcher is inside join is declared by the watcher",
+TEST_CASE("membership: a node dying with a partition lock while its watcher is inside join is declared by the watcher",
           "[recovery][liveness]") {
   TempPool t(64ull << 20, test_geometry(), "joinclean");
   std::vector<NodeProcess> nodes(4);
@@ -86,7 +87,7 @@ TEST_CASE("liveness: a node dying with a partition lock while its watcher is ins
   require_clean_then_empty(t, nodes);
 }
 
-TEST_CASE("liveness: a second node dying with a lock the coordinator's recovery needs is recovered too",
+TEST_CASE("membership: a second node dying with a lock the coordinator's recovery needs is recovered too",
           "[recovery][liveness]") {
   TempPool t(64ull << 20, test_geometry(), "tworecov");
   std::vector<NodeProcess> nodes(4);
@@ -146,7 +147,7 @@ void fail_inside_allocation(const TempPool& t, std::vector<NodeProcess>& nodes, 
 
 }  // namespace
 
-TEST_CASE("liveness: a node stopped inside an allocation with its partition lock is recovered, then rejoins",
+TEST_CASE("membership: a node stopped inside an allocation with its partition lock is recovered, then rejoins",
           "[recovery][liveness][fencing]") {
   TempPool t(64ull << 20, test_geometry(), "stopped");
   std::vector<NodeProcess> nodes(4);
@@ -166,7 +167,7 @@ TEST_CASE("liveness: a node stopped inside an allocation with its partition lock
   require_clean_then_empty(t, nodes);
 }
 
-TEST_CASE("liveness: a wedged daemon holding a partition lock stops its progress and is declared failed",
+TEST_CASE("membership: a wedged daemon holding a partition lock stops its progress and is declared failed",
           "[recovery][liveness]") {
   TempPool t(64ull << 20, test_geometry(), "wedged");
   std::vector<NodeProcess> nodes(4);
@@ -186,7 +187,7 @@ TEST_CASE("liveness: a wedged daemon holding a partition lock stops its progress
   require_empty(t);
 }
 
-TEST_CASE("liveness: the checker reports a stopped or wedged lock holder and finishes", "[recovery][liveness]") {
+TEST_CASE("membership: the checker reports a stopped or wedged lock holder and finishes", "[recovery][liveness]") {
   // Node 0 alone: nobody declares it, so the checker meets the held lock.
   TempPool t(64ull << 20, test_geometry(), "checkstall");
   std::vector<NodeProcess> nodes(4);
@@ -197,9 +198,42 @@ TEST_CASE("liveness: the checker reports a stopped or wedged lock holder and fin
   CHECK(report.find("partition 0 lock not taken: held by node 0 (incarnation 1): " + evidence) != std::string::npos);
 }
 
+// ----------------------------------------------------- the membership lock --
+
+TEST_CASE("membership: event predicates select callbacks and phases are delivered separately", "[events]") {
+  EventService events;
+  std::vector<std::string> calls;
+  events.subscribe(EventService::Phase::kSystem, nullptr, [&](const Event& e) { calls.push_back("sys " + std::to_string(e.node)); });
+  const int app = events.subscribe(
+      EventService::Phase::kApplication, [](const Event& e) { return e.kind == EventKind::kNodeFailed; },
+      [&](const Event& e) { calls.push_back("app " + std::to_string(e.node)); });
+  events.deliver(EventService::Phase::kSystem, Event{EventKind::kNodeFailed, 2, 1, 1});
+  events.deliver(EventService::Phase::kApplication, Event{EventKind::kNodeFailed, 2, 1, 1});
+  events.deliver(EventService::Phase::kApplication, Event{EventKind::kNodeJoined, 3, 1, 2});
+  events.unsubscribe(app);
+  events.deliver(EventService::Phase::kApplication, Event{EventKind::kNodeFailed, 1, 1, 3});
+  CHECK(calls == std::vector<std::string>{"sys 2", "app 2"});
+}
+
+TEST_CASE("membership: a node that dies holding the membership lock is still declared failed", "[recovery]") {
+  TempPool t(64ull << 20, test_geometry(), "mlock");
+  std::vector<NodeProcess> nodes(4);
+  start_members(t, nodes, {0, 1, 2});
+  const Pool* pool = t.pool.get();
+  nodes[3] = spawn_node(t, 3, [pool](Node& n) {
+    // As if it died in the middle of join, leave or a failure declaration.
+    (void)lock_acquire(*pool, pool->locks().membership, n.lock_owner());
+    ::kill(::getpid(), SIGKILL);
+  });
+  nodes[3].wait();
+  REQUIRE(wait_until([&] { return recovered(*t.pool, EventKind::kNodeFailed, 3); }));
+  CHECK(load_acquire(t.pool->locks().membership.owner) == 0);
+  require_clean_then_empty(t, nodes);
+}
+
 // ------------------------------------------------------------- the pieces --
 
-TEST_CASE("liveness: StallWatch times heartbeat and progress separately", "[core][liveness]") {
+TEST_CASE("membership: StallWatch times heartbeat and progress separately", "[core][liveness]") {
   TempPool t(64ull << 20, test_geometry(), "stallwatch");
   auto n1 = t.node(1);
   NodeSlot& slot = t.pool->node_slot(1);
@@ -246,7 +280,7 @@ TEST_CASE("liveness: StallWatch times heartbeat and progress separately", "[core
   }
 }
 
-TEST_CASE("liveness: WedgeWatch flags a table lock held for twice the threshold", "[core][liveness]") {
+TEST_CASE("membership: WedgeWatch flags a table lock held for twice the threshold", "[core][liveness]") {
   TempPool t(64ull << 20, test_geometry(), "wedgewatch");
   auto n0 = t.node(0);
   const std::uint64_t limit = 2 * detection_threshold_ns(*t.pool);
