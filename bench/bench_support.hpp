@@ -31,6 +31,7 @@
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
 
+#include "file/file_pool.hpp"
 #include "gmm/gmm.hpp"
 #include "gmm/pool.hpp"
 #include "gmm/result.hpp"

@@ -25,11 +25,11 @@
 #include "bench_support.hpp"
 #include "gmm/atomic.hpp"
 #include "gmm/clock.hpp"
-#include "gmm/doorbell.hpp"
 #include "gmm/membership.hpp"
 #include "gmm/messages.hpp"
 #include "gmm/node_threads.hpp"
-#include "ivshmem_doorbell.hpp"
+#include "gmm/platform.hpp"
+#include "ivshmem/ivshmem_doorbell.hpp"
 #include "ivshmem_server.hpp"
 
 namespace gmm::bench {

@@ -9,6 +9,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "file/file_pool.hpp"
 #include "gmm/check.hpp"
 #include "gmm/gmm.hpp"
 #include "gmm/pool.hpp"

@@ -5,7 +5,6 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include <array>
 #include <cstdio>
 #include <cstring>
 
@@ -29,8 +28,7 @@ std::string Channel::open() {
     if (::tcsetattr(fd.get(), TCSAFLUSH, &tty) != 0) return path_ + ": raw mode: " + std::strerror(errno);
   }
   fd_ = std::move(fd);
-  input_.clear();
-  discarding_ = false;
+  reader_.emplace(fd_.get());
   quiet_until_.reset();
   return "";
 }
@@ -62,32 +60,23 @@ std::vector<Channel::Line> Channel::on_ready(short revents) {
 }
 
 void Channel::read_input(std::vector<Line>& lines) {
-  std::array<char, 65536> buffer;
-  ssize_t got = ::read(fd_.get(), buffer.data(), buffer.size());
-  if (got < 0 && (errno == EAGAIN || errno == EINTR)) return;
-  if (got < 0) return close_and_retry(std::string("read: ") + std::strerror(errno));
-  if (got == 0) {
-    // a virtio-serial port without a host: poll again later; a tty that
-    // was hung up: open it again
-    if (is_tty_) return close_and_retry("hung up");
-    quiet_until_ = Clock::now() + kRetry;
-    return;
-  }
-  std::string_view data(buffer.data(), static_cast<std::size_t>(got));
-  while (!data.empty()) {
-    std::size_t newline = data.find('\n');
-    if (!discarding_) input_.append(data.substr(0, newline));
-    if (input_.size() > kMaxRequestLine) {
-      lines.push_back({"", true});
-      input_.clear();
-      discarding_ = true;
+  const Deadline no_wait(std::chrono::milliseconds(0));  // the agent's poll loop does the waiting
+  for (;;) {
+    auto read = reader_->next_line(no_wait, kMaxRequestLine);
+    switch (read.got) {
+      case LineReader::Got::kLine:
+        if (!read.text.empty()) lines.push_back({std::move(read.text), false});
+        continue;
+      case LineReader::Got::kTooLong: lines.push_back({"", true}); continue;
+      case LineReader::Got::kTimedOut: return;
+      case LineReader::Got::kClosed:
+        // a virtio-serial port without a host: poll again later; a tty that
+        // was hung up: open it again
+        if (is_tty_) return close_and_retry("hung up");
+        quiet_until_ = Clock::now() + kRetry;
+        return;
+      case LineReader::Got::kFailed: return close_and_retry(read.text);
     }
-    if (newline == std::string_view::npos) break;
-    if (!discarding_ && !input_.empty() && input_.back() == '\r') input_.pop_back();
-    if (!discarding_ && !input_.empty()) lines.push_back({std::move(input_), false});
-    input_.clear();
-    discarding_ = false;
-    data.remove_prefix(newline + 1);
   }
 }
 
@@ -128,6 +117,7 @@ void Channel::write_output() {
 
 void Channel::close_and_retry(const std::string& why) {
   std::fprintf(stderr, "gmm-agent: %s: %s; reopening\n", path_.c_str(), why.c_str());
+  reader_.reset();
   fd_.reset();
   quiet_until_ = Clock::now() + kRetry;
 }

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "gmm/unique_fd.hpp"
+#include "io/line_reader.hpp"
 
 namespace gmm::agent {
 
@@ -51,10 +52,9 @@ class Channel {
 
   std::string path_;
   UniqueFd fd_;
+  std::optional<LineReader> reader_;  // of fd_, while open
   bool is_tty_ = false;
   bool open_failed_ = false;  // logged once until the next success
-  std::string input_;
-  bool discarding_ = false;  // inside an over-long line
   std::string output_;
   std::size_t sent_ = 0;  // bytes of output_ already written
   std::optional<Clock::time_point> quiet_until_;

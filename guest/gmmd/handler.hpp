@@ -17,9 +17,9 @@
 
 #include "gmm/gmm.hpp"
 #include "gmm/messages.hpp"
+#include "gmm/platform.hpp"
 #include "gmm/security.hpp"
 #include "gmm/unique_fd.hpp"
-#include "gmmd/window_source.hpp"
 #include "proto/proto.hpp"
 
 namespace gmm::gmmd {

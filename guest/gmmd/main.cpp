@@ -37,20 +37,21 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "file/file_pool.hpp"
+#include "file/file_window.hpp"
 #include "gmm/crash.hpp"
-#include "gmm/doorbell.hpp"
 #include "gmm/gmm.hpp"
 #include "gmm/membership.hpp"
 #include "gmm/node_threads.hpp"
+#include "gmm/platform.hpp"
 #include "gmm/pool.hpp"
-#include "gmmd/file_window.hpp"
 #include "gmmd/handler.hpp"
 #include "gmmd/inbox.hpp"
 #include "gmmd/server.hpp"
-#include "gmmd/uio_doorbell.hpp"
-#include "gmmd/uio_pool.hpp"
-#include "gmmd/uio_window.hpp"
-#include "ivshmem_doorbell.hpp"
+#include "ivshmem/ivshmem_doorbell.hpp"
+#include "uio/uio_doorbell.hpp"
+#include "uio/uio_pool.hpp"
+#include "uio/uio_window.hpp"
 
 namespace {
 
@@ -103,17 +104,17 @@ void log_events(gmm::EventService& events) {
 // --pool PATH maps a file; --uio auto|/dev/uioN maps the ivshmem BAR2.
 gmm::Result<std::unique_ptr<gmm::PoolMapping>> open_pool(const std::string& pool_path, const std::string& uio) {
   if (uio.empty()) return gmm::map_pool_file(pool_path);
-  gmm::Result<std::unique_ptr<gmm::gmmd::UioPool>> opened = gmm::make_error(gmm::Errc::kNotFound, "");
+  gmm::Result<std::unique_ptr<gmm::UioPool>> opened = gmm::make_error(gmm::Errc::kNotFound, "");
   if (uio == "auto") {
-    opened = gmm::gmmd::UioPool::open_default();
+    opened = gmm::UioPool::open_default();
   } else {
     // /dev/uioN -> /sys/class/uio/uioN
     std::string name = uio.substr(uio.find_last_of('/') + 1);
     std::string dev_dir = uio.find('/') == std::string::npos ? "/dev" : uio.substr(0, uio.find_last_of('/'));
     if (dev_dir.empty()) dev_dir = "/";
-    auto device = gmm::gmmd::read_uio_device("/sys/class/uio", name, dev_dir);
+    auto device = gmm::read_uio_device("/sys/class/uio", name, dev_dir);
     if (!device) return device.error();
-    opened = gmm::gmmd::UioPool::open(*device);
+    opened = gmm::UioPool::open(*device);
   }
   if (!opened) return opened.error();
   return std::unique_ptr<gmm::PoolMapping>(std::move(*opened));
@@ -138,7 +139,7 @@ gmm::Result<ChosenDoorbell> open_doorbell(std::uint32_t node_id, const std::stri
     return ChosenDoorbell{std::move(*client), "ivshmem"};
   }
   if (uio) {
-    const auto& pool = static_cast<const gmm::gmmd::UioPool&>(mapping);
+    const auto& pool = static_cast<const gmm::UioPool&>(mapping);
     if (pool.device().vectors > 0) {
       if (pool.ivposition() != static_cast<std::int32_t>(node_id))
         return gmm::make_error(gmm::Errc::kInvalidArgument,
@@ -148,7 +149,7 @@ gmm::Result<ChosenDoorbell> open_doorbell(std::uint32_t node_id, const std::stri
                                    std::to_string(node_id) + "'s ivshmem socket)");
       spdlog::info("doorbell: the Doorbell register of {} (peer id {}, {} vectors)", pool.device().dev_path,
                    pool.ivposition(), pool.device().vectors);
-      return ChosenDoorbell{std::make_unique<gmm::gmmd::UioDoorbell>(pool), "uio"};
+      return ChosenDoorbell{std::make_unique<gmm::UioDoorbell>(pool), "uio"};
     }
   }
   spdlog::warn("doorbell: none ({}): the mailbox is polled once per heartbeat period, so messages and "
@@ -161,10 +162,10 @@ gmm::Result<ChosenDoorbell> open_doorbell(std::uint32_t node_id, const std::stri
 // in process mode; in a guest, the gmm_ivshmem driver's window device
 // (UioWindowSource). Without that device (an older driver) gmmd still runs
 // and `acquire` says why it cannot hand out windows.
-std::unique_ptr<gmm::gmmd::WindowSource> make_window_source(const std::string& pool_path, const std::string& uio,
-                                                            std::uint64_t pool_size) {
-  if (uio.empty()) return std::make_unique<gmm::gmmd::FileWindowSource>(pool_path, pool_size);
-  auto device = gmm::gmmd::open_uio_window_source();
+std::unique_ptr<gmm::WindowSource> make_window_source(const std::string& pool_path, const std::string& uio,
+                                                      std::uint64_t pool_size) {
+  if (uio.empty()) return std::make_unique<gmm::FileWindowSource>(pool_path, pool_size);
+  auto device = gmm::open_uio_window_source();
   if (!device) {
     spdlog::warn("no section windows for clients: {}", device.error().message);
     return nullptr;
@@ -249,7 +250,7 @@ int main(int argc, char** argv) {
                                                        std::string(message.text())}));
   };
   gmm::AgentThread agent(node, events, messenger, [&inbox] { inbox.post_stop(); }, on_message, agent_log);
-  std::unique_ptr<gmm::gmmd::WindowSource> windows = make_window_source(pool_path, uio, pool->size());
+  std::unique_ptr<gmm::WindowSource> windows = make_window_source(pool_path, uio, pool->size());
   gmm::gmmd::RequestHandler handler(node, windows.get(), [&agent, kind = doorbell->kind] {
     return nlohmann::json{{"doorbell", {{"kind", kind}, {"wakes", agent.doorbell_wakes()}}}};
   }, &messenger);

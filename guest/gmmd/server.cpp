@@ -14,6 +14,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "io/unix_socket.hpp"
 #include "proto/client.hpp"
 
 namespace gmm::gmmd {
@@ -26,7 +27,7 @@ constexpr std::size_t kReceiveChunk = 64 * 1024;
 }  // namespace
 
 Result<Listener> Listener::open(const std::string& path) {
-  auto address = proto::unix_address(path);
+  auto address = unix_address(path);
   if (!address) return address.error();
   struct stat existing;
   if (::lstat(path.c_str(), &existing) == 0) {

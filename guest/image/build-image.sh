@@ -133,13 +133,14 @@ make -s -C "/usr/src/linux-headers-$kver" M="$kobuild" KCFLAGS="-ffile-prefix-ma
 [[ -f "$kobuild/gmm_ivshmem.ko" ]] || die "module build failed"
 cp "$kobuild/gmm_ivshmem.ko" "$out/gmm_ivshmem.ko"
 
-# --- gmm-agent (guest/agent), static; rebuilt only when its inputs change -----
-agent_src=$(find "$repo/guest/agent" -maxdepth 1 -name '*.cpp' ! -name '*_test.cpp' | sort)
-agent_flags=(-std=c++20 -O2 -Wall -Wextra -Wpedantic -static -I"$repo/common/include" -ffile-prefix-map="$repo/=")
+# --- gmm-agent (guest/agent with platform/io), static; rebuilt only when its inputs change
+agent_src=$(find "$repo/guest/agent" "$repo/platform/io" -maxdepth 1 -name '*.cpp' ! -name '*_test.cpp' | sort)
+agent_flags=(-std=c++20 -O2 -Wall -Wextra -Wpedantic -static -I"$repo/common/include" -I"$repo/platform"
+	-ffile-prefix-map="$repo/=")
 agent_dir="$out/agent-build"
 # shellcheck disable=SC2086 # one file name per word
-agent_key=$({ g++ --version; echo "${agent_flags[*]}"; cat $agent_src "$repo"/guest/agent/*.hpp "$repo"/common/include/gmm/unique_fd.hpp; } |
-	sha256sum | cut -d' ' -f1)
+agent_key=$({ g++ --version; echo "${agent_flags[*]}"; cat $agent_src "$repo"/guest/agent/*.hpp "$repo"/platform/io/*.hpp \
+	"$repo"/common/include/gmm/unique_fd.hpp "$repo"/common/include/gmm/result.hpp; } | sha256sum | cut -d' ' -f1)
 if [[ "$(cat "$agent_dir/key" 2>/dev/null)" != "$agent_key" || ! -x "$agent_dir/gmm-agent" ]]; then
 	log "building gmm-agent"
 	rm -rf "$agent_dir"

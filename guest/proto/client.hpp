@@ -2,31 +2,26 @@
 // a deadline. Used by gmmctl and by gmm-host (ping).
 #pragma once
 
-#include <sys/un.h>
-
 #include <chrono>
-#include <deque>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "gmm/result.hpp"
 #include "gmm/unique_fd.hpp"
+#include "io/deadline.hpp"
+#include "io/line_reader.hpp"
 #include "proto/proto.hpp"
 
 namespace gmm::proto {
 
 class Client {
  public:
-  // Errors: kInvalidArgument (path too long for a unix socket), kIo (no
-  // socket, nobody listening, ...), with the path in the message.
+  // One attempt (io/unix_socket.hpp's connect_unix). Errors, with the path
+  // in the message: kInvalidArgument (empty, or too long for a unix
+  // socket), kIo "cannot connect PATH: <strerror>" (no socket, nobody
+  // listening, ...).
   static Result<Client> connect(const std::string& socket_path);
-
-  Client(Client&& other) noexcept;
-  Client& operator=(Client&& other) noexcept;
-  Client(const Client&) = delete;
-  Client& operator=(const Client&) = delete;
-  ~Client();
 
   // Sends `request` and waits for its reply until `timeout` has passed.
   // Returns the reply body, the error gmmd replied with, or kIo when the
@@ -43,18 +38,13 @@ class Client {
   bool timed_out() const { return timed_out_; }
 
  private:
-  Client(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
-  Status send_all(std::string_view bytes, std::chrono::steady_clock::time_point deadline);
+  Client(UniqueFd fd, std::string path) : fd_(std::move(fd)), path_(std::move(path)), reader_(fd_.get()) {}
+  Status send_all(std::string_view bytes, const Deadline& deadline);
 
-  int fd_ = -1;
+  UniqueFd fd_;
   std::string path_;
-  std::string buffer_;  // bytes read past the last reply line
-  std::deque<UniqueFd> descriptors_;  // received with SCM_RIGHTS, not yet claimed
+  LineReader reader_;  // of fd_; keeps the descriptors received with SCM_RIGHTS, not yet claimed
   bool timed_out_ = false;  // the last call or next_line ran out of time
 };
-
-// The address of a unix socket at `path`. Errors: kInvalidArgument when the
-// path is empty or too long for sun_path.
-Result<sockaddr_un> unix_address(const std::string& path);
 
 }  // namespace gmm::proto

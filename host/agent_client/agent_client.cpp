@@ -4,12 +4,11 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
-#include <array>
 #include <cstring>
-#include <thread>
+
+#include "io/unix_socket.hpp"
 
 namespace gmm::host {
 namespace {
@@ -59,30 +58,15 @@ Result<AgentClient::Milliseconds> uptime_of(const json& pong) {
 }  // namespace
 
 Result<AgentClient> AgentClient::connect(const std::string& socket_path, Milliseconds timeout) {
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  if (socket_path.size() >= sizeof address.sun_path) {
-    return make_error(Errc::kInvalidArgument, "control socket path too long: " + socket_path);
+  // Retries while the socket is missing or refuses: QEMU creates it a moment after it starts.
+  auto socket = connect_unix_retry(socket_path, timeout);
+  if (!socket && socket.error().code == Errc::kIo) {
+    return make_error(Errc::kIo, "the guest control socket: " + socket.error().message + "; is the VM running?");
   }
-  std::memcpy(address.sun_path, socket_path.c_str(), socket_path.size() + 1);
-  auto deadline = Clock::now() + timeout;
-  for (;;) {
-    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return make_error(Errc::kIo, std::string("socket: ") + std::strerror(errno));
-    if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0) {
-      ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
-      return AgentClient(fd, socket_path);
-    }
-    int error = errno;
-    ::close(fd);
-    // QEMU creates the socket a moment after it starts
-    bool not_yet = error == ENOENT || error == ECONNREFUSED;
-    if (!not_yet || Clock::now() >= deadline) {
-      return make_error(Errc::kIo, "cannot connect to the guest control socket " + socket_path + ": " +
-                                       std::strerror(error) + (not_yet ? " (is the VM running?)" : ""));
-    }
-    std::this_thread::sleep_for(Milliseconds(50));
-  }
+  if (!socket) return socket.error();
+  int fd = socket->release();
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  return AgentClient(fd, socket_path);
 }
 
 AgentClient AgentClient::adopt(int fd) {
@@ -90,32 +74,11 @@ AgentClient AgentClient::adopt(int fd) {
   return AgentClient(fd, "");
 }
 
-AgentClient::AgentClient(int fd, std::string socket_path) : fd_(fd), socket_path_(std::move(socket_path)) {
+AgentClient::AgentClient(int fd, std::string socket_path)
+    : fd_(fd), reader_(fd), socket_path_(std::move(socket_path)) {
   int type = 0;
   socklen_t size = sizeof type;
-  is_socket_ = ::getsockopt(fd_, SOL_SOCKET, SO_TYPE, &type, &size) == 0;
-}
-
-AgentClient::AgentClient(AgentClient&& other) noexcept { *this = std::move(other); }
-
-AgentClient& AgentClient::operator=(AgentClient&& other) noexcept {
-  if (this != &other) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = std::exchange(other.fd_, -1);
-    is_socket_ = other.is_socket_;
-    socket_path_ = std::move(other.socket_path_);
-    input_ = std::move(other.input_);
-    closed_reason_ = std::move(other.closed_reason_);
-    agent_complaint_ = std::move(other.agent_complaint_);
-    complained_at_ = other.complained_at_;
-    next_id_ = other.next_id_;
-    pending_ = std::move(other.pending_);
-  }
-  return *this;
-}
-
-AgentClient::~AgentClient() {
-  if (fd_ >= 0) ::close(fd_);
+  is_socket_ = ::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &size) == 0;
 }
 
 Result<AgentClient::Milliseconds> AgentClient::ping(Milliseconds timeout) {
@@ -208,7 +171,18 @@ std::optional<std::uint64_t> AgentClient::await_any(const std::vector<std::uint6
       if (it != pending_.end() && it->second.reply) return id;
     }
     if (!closed_reason_.empty() || Clock::now() >= deadline) return std::nullopt;
-    read_some(deadline);
+    auto read = reader_.next_line(Deadline(deadline), kMaxReplyLine);
+    switch (read.got) {
+      case LineReader::Got::kLine: take_line(read.text); break;
+      case LineReader::Got::kTimedOut: break;
+      case LineReader::Got::kTooLong:
+        agent_complaint_ = "a reply line over " + std::to_string(kMaxReplyLine >> 20) + " MiB was dropped";
+        complained_at_ = Clock::now();
+        break;
+      // A socket's EOF, a pty whose other end closed (EIO)
+      case LineReader::Got::kClosed: close("the channel was closed (did the VM stop?)"); break;
+      case LineReader::Got::kFailed: close(read.text); break;
+    }
   }
 }
 
@@ -216,8 +190,8 @@ bool AgentClient::write_all(const std::string& data, Clock::time_point deadline)
   std::size_t done = 0;
   while (done < data.size()) {
     // MSG_NOSIGNAL: a closed socket is an error here, not a SIGPIPE for the whole host program
-    ssize_t put = is_socket_ ? ::send(fd_, data.data() + done, data.size() - done, MSG_NOSIGNAL)
-                             : ::write(fd_, data.data() + done, data.size() - done);
+    ssize_t put = is_socket_ ? ::send(fd_.get(), data.data() + done, data.size() - done, MSG_NOSIGNAL)
+                             : ::write(fd_.get(), data.data() + done, data.size() - done);
     if (put > 0) {
       done += static_cast<std::size_t>(put);
       continue;
@@ -226,64 +200,32 @@ bool AgentClient::write_all(const std::string& data, Clock::time_point deadline)
       close(std::string("write: ") + std::strerror(errno));
       return false;
     }
-    pollfd fd{fd_, POLLOUT, 0};
+    pollfd fd{fd_.get(), POLLOUT, 0};
     if (Clock::now() >= deadline) return false;
     ::poll(&fd, 1, poll_ms(deadline));
   }
   return true;
 }
 
-void AgentClient::read_some(Clock::time_point deadline) {
-  pollfd fd{fd_, POLLIN, 0};
-  int ready = ::poll(&fd, 1, poll_ms(deadline));
-  if (ready <= 0) return;
-  std::array<char, 65536> buffer;
-  for (;;) {
-    ssize_t got = ::read(fd_, buffer.data(), buffer.size());
-    if (got > 0) {
-      input_.append(buffer.data(), static_cast<std::size_t>(got));
-      continue;
+void AgentClient::take_line(const std::string& line) {
+  if (line.empty()) return;  // the agent's separators
+  json reply = json::parse(line, nullptr, false);
+  // junk (a shell's echo before the agent started, a line cut by QEMU) is skipped
+  if (!reply.is_object()) return;
+  auto id = reply.find("id");
+  if (id == reply.end()) {
+    if (reply.contains("error") && reply["error"].is_string()) {
+      agent_complaint_ = reply["error"];
+      complained_at_ = Clock::now();
     }
-    if (got < 0 && errno == EINTR) continue;
-    if (got == 0 || (got < 0 && errno == EIO)) {  // EIO: a pty whose other end closed
-      take_lines();
-      return close("the channel was closed (did the VM stop?)");
-    }
-    if (got < 0 && errno != EAGAIN) return close(std::string("read: ") + std::strerror(errno));
-    break;
+    return;
   }
-  take_lines();
-}
-
-void AgentClient::take_lines() {
-  std::size_t start = 0;
-  for (std::size_t newline; (newline = input_.find('\n', start)) != std::string::npos; start = newline + 1) {
-    std::string_view line(input_.data() + start, newline - start);
-    if (line.empty() || line == "\r") continue;  // the agent's separators
-    json reply = json::parse(line, nullptr, false);
-    // junk (a shell's echo before the agent started, a line cut by QEMU) is skipped
-    if (!reply.is_object()) continue;
-    auto id = reply.find("id");
-    if (id == reply.end()) {
-      if (reply.contains("error") && reply["error"].is_string()) {
-        agent_complaint_ = reply["error"];
-        complained_at_ = Clock::now();
-      }
-      continue;
-    }
-    // an echo of our own request (a tty still in cooked mode) is no reply
-    bool is_reply = reply.contains("pong") || reply.contains("status") || reply.contains("error");
-    if (!id->is_number_unsigned() || !is_reply) continue;
-    auto it = pending_.find(id->get<std::uint64_t>());
-    // unknown ids: replies to requests given up on (or of an earlier client)
-    if (it != pending_.end() && !it->second.reply) it->second.reply = std::move(reply);
-  }
-  input_.erase(0, start);
-  if (input_.size() > kMaxReplyLine) {
-    agent_complaint_ = "a reply line over " + std::to_string(kMaxReplyLine >> 20) + " MiB was dropped";
-    complained_at_ = Clock::now();
-    input_.clear();
-  }
+  // an echo of our own request (a tty still in cooked mode) is no reply
+  bool is_reply = reply.contains("pong") || reply.contains("status") || reply.contains("error");
+  if (!id->is_number_unsigned() || !is_reply) return;
+  auto it = pending_.find(id->get<std::uint64_t>());
+  // unknown ids: replies to requests given up on (or of an earlier client)
+  if (it != pending_.end() && !it->second.reply) it->second.reply = std::move(reply);
 }
 
 Error AgentClient::channel_error(const std::string& doing) const {
@@ -303,8 +245,8 @@ Error AgentClient::no_reply_error(const Pending& pending) const {
 }
 
 void AgentClient::close(std::string reason) {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = -1;
+  reader_ = LineReader(-1);
+  fd_.reset();
   closed_reason_ = std::move(reason);
 }
 

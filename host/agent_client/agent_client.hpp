@@ -21,6 +21,8 @@
 #include <nlohmann/json.hpp>
 
 #include "gmm/result.hpp"
+#include "gmm/unique_fd.hpp"
+#include "io/line_reader.hpp"
 
 namespace gmm::host {
 
@@ -43,16 +45,15 @@ class AgentClient {
   static constexpr Milliseconds kReplySlack{5000};
   static constexpr Milliseconds kPingInterval{250};
 
-  // Connects to QEMU's socket, retrying while it does not exist yet.
+  // Connects to QEMU's socket, retrying while it does not exist yet or
+  // refuses (io/unix_socket.hpp's connect_unix_retry). Errors: kInvalidArgument
+  // (a path too long for a unix socket), kIo (still nothing at `timeout`).
   static Result<AgentClient> connect(const std::string& socket_path, Milliseconds timeout);
   // Uses an already connected descriptor (tests: a socketpair or a pty).
   static AgentClient adopt(int fd);
 
-  AgentClient(AgentClient&& other) noexcept;
-  AgentClient& operator=(AgentClient&& other) noexcept;
-  AgentClient(const AgentClient&) = delete;
-  AgentClient& operator=(const AgentClient&) = delete;
-  ~AgentClient();
+  AgentClient(AgentClient&&) noexcept = default;
+  AgentClient& operator=(AgentClient&&) noexcept = default;
 
   // One ping; returns the guest's uptime.
   Result<Milliseconds> ping(Milliseconds timeout);
@@ -85,16 +86,16 @@ class AgentClient {
   // the channel closed (closed_reason_ says why).
   std::optional<std::uint64_t> await_any(const std::vector<std::uint64_t>& ids, Clock::time_point deadline);
   bool write_all(const std::string& data, Clock::time_point deadline);
-  void read_some(Clock::time_point deadline);
-  void take_lines();
+  // One line from the agent: a reply to a pending request, or an id-less complaint.
+  void take_line(const std::string& line);
   Error channel_error(const std::string& doing) const;
   Error no_reply_error(const Pending& pending) const;
   void close(std::string reason);
 
-  int fd_ = -1;
+  UniqueFd fd_;
+  LineReader reader_{-1};    // of fd_
   bool is_socket_ = true;    // else a pty or pipe: write(), not send()
   std::string socket_path_;  // for messages; empty when adopted
-  std::string input_;
   std::string closed_reason_;      // non-empty once the channel is unusable
   std::string agent_complaint_;    // last id-less error line from the agent
   Clock::time_point complained_at_;

@@ -25,7 +25,9 @@
 #include "commands/command_support.hpp"
 #include "commands/commands.hpp"
 #include "commands/launchers.hpp"
-#include "unix_socket.hpp"
+#include "io/deadline.hpp"
+#include "io/line_reader.hpp"
+#include "io/unix_socket.hpp"
 
 namespace gmm::host {
 namespace {
@@ -103,38 +105,26 @@ int interactive(int socket, std::uint32_t node) {
   }
 }
 
-// Reads the console line by line (without '\r') until a line ends with
-// `marker`; `on_line` gets every line before it.
-class LineReader {
- public:
-  explicit LineReader(int socket) : socket_(socket) {}
-  // The line holding `marker`, or nullopt on timeout; kIo when the console
-  // closes.
-  template <class OnLine>
-  Result<std::optional<std::string>> until(const std::string& marker, Deadline deadline, OnLine&& on_line) {
-    for (;;) {
-      for (auto eol = buffer_.find('\n'); eol != std::string::npos; eol = buffer_.find('\n')) {
-        std::string line = buffer_.substr(0, eol);
-        buffer_.erase(0, eol + 1);
-        std::erase(line, '\r');
-        if (line.find(marker) != std::string::npos) return std::optional(line);
-        on_line(line);
-      }
-      auto readable = wait_readable(socket_, deadline.remaining());
-      if (!readable) return readable.error();
-      if (!*readable) return std::optional<std::string>();
-      char chunk[4096];
-      ssize_t n = ::recv(socket_, chunk, sizeof chunk, 0);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return make_error(Errc::kIo, "the console closed (the VM is gone)");
-      buffer_.append(chunk, static_cast<std::size_t>(n));
+// Reads console lines (every '\r' dropped) until one holds `marker`, and
+// returns that line; `on_line` gets every line before it. nullopt on
+// timeout; kIo when the console closes.
+template <class OnLine>
+Result<std::optional<std::string>> read_until(LineReader& reader, const std::string& marker, const Deadline& deadline,
+                                              OnLine&& on_line) {
+  for (;;) {
+    auto read = reader.next_line(deadline);
+    switch (read.got) {
+      case LineReader::Got::kLine: break;
+      case LineReader::Got::kTimedOut: return std::optional<std::string>();
+      case LineReader::Got::kClosed: return make_error(Errc::kIo, "the console closed (the VM is gone)");
+      case LineReader::Got::kTooLong:  // no limit here
+      case LineReader::Got::kFailed: return make_error(Errc::kIo, "the console: " + read.text);
     }
+    std::erase(read.text, '\r');
+    if (read.text.find(marker) != std::string::npos) return std::optional(std::move(read.text));
+    on_line(read.text);
   }
-
- private:
-  int socket_;
-  std::string buffer_;
-};
+}
 
 int batch(int socket, std::uint32_t node, std::chrono::seconds timeout) {
   std::string script((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
@@ -157,7 +147,8 @@ int batch(int socket, std::uint32_t node, std::chrono::seconds timeout) {
   for (;;) {
     if (deadline.passed()) return failed("the console shell did not answer within " + std::to_string(timeout.count()) + " s");
     if (Status sent = write_all(socket, "echo " + sent_marker("ready") + "\n"); !sent) return failed(sent.error().message);
-    auto ready = reader.until(marker("ready"), Deadline(std::min(milliseconds(500), deadline.remaining())), ignore);
+    auto ready =
+        read_until(reader, marker("ready"), Deadline(std::min(milliseconds(500), deadline.remaining())), ignore);
     if (!ready) return failed(ready.error().message);
     if (*ready) break;
   }
@@ -168,7 +159,7 @@ int batch(int socket, std::uint32_t node, std::chrono::seconds timeout) {
   // In a subshell: `exit` in the script ends only that, and the shell keeps
   // the console's state (cd, variables) of an interactive user.
   if (Status sent = write_all(socket, begin + "(\n" + script + ")\n" + end); !sent) return failed(sent.error().message);
-  auto started = reader.until(marker("begin"), deadline, ignore);
+  auto started = read_until(reader, marker("begin"), deadline, ignore);
   if (!started) return failed(started.error().message);
   if (!*started) return failed("the console shell stopped answering (--timeout " + std::to_string(timeout.count()) + " s)");
   // The output so far goes out line by line; the `echo` before the end
@@ -178,7 +169,7 @@ int batch(int socket, std::uint32_t node, std::chrono::seconds timeout) {
     if (pending) std::cout << *pending << "\n" << std::flush;
     pending = line;
   };
-  auto finished = reader.until(marker("end"), deadline, print);
+  auto finished = read_until(reader, marker("end"), deadline, print);
   if (!finished) return failed(finished.error().message);
   if (!*finished) return failed("the script did not finish within " + std::to_string(timeout.count()) + " s (--timeout)");
   if (pending && !pending->empty()) std::cout << *pending << "\n";

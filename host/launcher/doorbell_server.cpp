@@ -9,9 +9,9 @@
 #include <thread>
 #include <vector>
 
-#include "ivshmem_doorbell.hpp"
+#include "io/unix_socket.hpp"
+#include "ivshmem/ivshmem_doorbell.hpp"
 #include "launcher/backend_support.hpp"
-#include "unix_socket.hpp"
 #include "vm/process.hpp"
 #include "vm/qemu_command.hpp"
 

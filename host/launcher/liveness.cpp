@@ -5,7 +5,8 @@
 #include <cerrno>
 
 #include "gmm/clock.hpp"
-#include "unix_socket.hpp"
+#include "io/deadline.hpp"
+#include "io/unix_socket.hpp"
 
 namespace gmm::host {
 

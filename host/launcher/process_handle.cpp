@@ -9,7 +9,8 @@
 #include <cerrno>
 #include <cstring>
 
-#include "unix_socket.hpp"
+#include "io/deadline.hpp"
+#include "io/unix_socket.hpp"
 
 namespace gmm::host {
 namespace {

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "file/file_pool.hpp"
 #include "gmm/atomic.hpp"
 #include "gmm/clock.hpp"
 

@@ -7,11 +7,12 @@
 #include <filesystem>
 #include <thread>
 
+#include "file/file_pool.hpp"
 #include "gmm/pool.hpp"
+#include "io/unix_socket.hpp"
 #include "launcher/backend_support.hpp"
 #include "launcher/doorbell_server.hpp"
 #include "proc/gmmd.hpp"
-#include "proto/client.hpp"
 
 namespace gmm::host::proc {
 namespace {
@@ -115,8 +116,8 @@ Result<Cluster> up(const UpOptions& options, const std::string& dir, const Launc
     node.id = id;
     node.socket = dir + "/node" + std::to_string(id) + ".sock";
     node.log = dir + "/node" + std::to_string(id) + ".log";
-    if (auto address = proto::unix_address(node.socket); !address) {
-      return make_error(address.error().code, address.error().message + "; use a shorter --dir");
+    if (Status fits = check_socket_path(node.socket); !fits) {
+      return make_error(fits.error().code, fits.error().message + "; use a shorter --dir");
     }
     cluster.nodes.push_back(node);
   }

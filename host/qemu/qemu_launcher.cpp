@@ -8,11 +8,11 @@
 #include <iostream>
 #include <thread>
 
+#include "io/unix_socket.hpp"
 #include "launcher/doorbell_server.hpp"
 #include "qemu/qemu_node.hpp"
 #include "qemu/qemu_up.hpp"
 #include "qemu/qmp_events.hpp"
-#include "unix_socket.hpp"
 #include "vm/process.hpp"
 #include "vm/qemu_command.hpp"
 

@@ -5,7 +5,7 @@
 #include <fstream>
 #include <thread>
 
-#include "ivshmem_doorbell.hpp"
+#include "ivshmem/ivshmem_doorbell.hpp"
 #include "launcher/backend_support.hpp"
 #include "vm/process.hpp"
 #include "vm/qemu_command.hpp"

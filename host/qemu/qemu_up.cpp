@@ -9,6 +9,7 @@
 #include <iostream>
 #include <thread>
 
+#include "file/file_pool.hpp"
 #include "gmm/layout.hpp"
 #include "gmm/pool.hpp"
 #include "launcher/backend_support.hpp"

@@ -5,8 +5,6 @@
 
 #include <stdlib.h>
 #include <sys/socket.h>
-#include <sys/un.h>
-#include <poll.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -19,6 +17,9 @@
 #include <nlohmann/json.hpp>
 
 #include "gmm/result.hpp"
+#include "gmm/unique_fd.hpp"
+#include "io/line_reader.hpp"
+#include "io/unix_socket.hpp"
 #include "scenario/run_process.hpp"
 #include "test_cluster.hpp"
 
@@ -46,37 +47,30 @@ bool process_gone(std::int64_t pid) {
   return text.empty();  // no such process, or a zombie
 }
 
+gmm::UniqueFd connected(const std::string& path) {
+  auto socket = gmm::connect_unix(path);
+  INFO((socket ? "" : socket.error().message));
+  REQUIRE(socket);
+  return std::move(*socket);
+}
+
 // A raw protocol connection, to send what gmmctl never would.
 class RawClient {
  public:
-  explicit RawClient(const std::string& path) {
-    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    path.copy(address.sun_path, sizeof address.sun_path - 1);
-    REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-  }
-  ~RawClient() { ::close(fd_); }
-  void send(const std::string& bytes) const {
-    REQUIRE(::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size()));
-  }
-  void finish_sending() const { ::shutdown(fd_, SHUT_WR); }
+  explicit RawClient(const std::string& path) : fd_(connected(path)), reader_(fd_.get()) {}
+  void send(const std::string& bytes) const { REQUIRE(gmm::write_all(fd_.get(), bytes).ok()); }
+  void finish_sending() const { ::shutdown(fd_.get(), SHUT_WR); }
   // The next reply line; "<eof>" if gmmd hung up, "<timeout>" after 60 s.
   std::string read_line() {
-    for (;;) {
-      auto newline = buffer_.find('\n');
-      if (newline != std::string::npos) {
-        std::string line = buffer_.substr(0, newline);
-        buffer_.erase(0, newline + 1);
-        return line;
-      }
-      pollfd pfd{fd_, POLLIN, 0};
-      if (::poll(&pfd, 1, 60000) <= 0) return "<timeout>";
-      char chunk[4096];
-      ssize_t got = ::recv(fd_, chunk, sizeof chunk, 0);
-      if (got <= 0) return "<eof>";
-      buffer_.append(chunk, static_cast<std::size_t>(got));
+    auto read = reader_.next_line(gmm::Deadline(std::chrono::seconds(60)));
+    switch (read.got) {
+      case gmm::LineReader::Got::kLine: return read.text;
+      case gmm::LineReader::Got::kTimedOut: return "<timeout>";
+      case gmm::LineReader::Got::kClosed:
+      case gmm::LineReader::Got::kTooLong:  // no limit here
+      case gmm::LineReader::Got::kFailed: break;
     }
+    return "<eof>";
   }
   json reply() {
     std::string line = read_line();
@@ -86,8 +80,8 @@ class RawClient {
   }
 
  private:
-  int fd_ = -1;
-  std::string buffer_;
+  gmm::UniqueFd fd_;
+  gmm::LineReader reader_;  // of fd_
 };
 
 }  // namespace

@@ -1,14 +1,13 @@
 #include "guest_shell.hpp"
 
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
 #include <optional>
 
-#include "unix_socket.hpp"
+#include "io/deadline.hpp"
+#include "io/unix_socket.hpp"
 
 namespace gmm::host::vm {
 
@@ -37,33 +36,22 @@ std::optional<int> end_status(const std::string& line, const std::string& marker
 Result<GuestShell> GuestShell::connect(const std::string& ctl_path, milliseconds timeout) {
   auto socket = connect_unix_retry(ctl_path, timeout);
   if (!socket) return make_error(Errc::kIo, "guest control channel: " + socket.error().message);
-  GuestShell shell;
-  shell.socket_ = std::move(*socket);
+  GuestShell shell(std::move(*socket));
   shell.nonce_ = std::to_string(::getpid()) + "_" + std::to_string(shell.socket_.get()) + "_" +
                  std::to_string(std::chrono::steady_clock::now().time_since_epoch().count() % 1000000007);
   return shell;
 }
 
 Result<std::optional<std::string>> GuestShell::read_line(milliseconds timeout) {
-  Deadline deadline(timeout);
-  for (;;) {
-    auto eol = buffer_.find('\n');
-    if (eol != std::string::npos) {
-      std::string line = buffer_.substr(0, eol);
-      buffer_.erase(0, eol + 1);
-      while (!line.empty() && line.back() == '\r') line.pop_back();
-      return std::optional<std::string>(std::move(line));
-    }
-    auto readable = wait_readable(socket_.get(), deadline.remaining());
-    if (!readable) return readable.error();
-    if (!*readable) return std::optional<std::string>();
-    char chunk[4096];
-    ssize_t n = ::recv(socket_.get(), chunk, sizeof(chunk), 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return make_error(Errc::kIo, errno_text("guest control channel: recv"));
-    if (n == 0) return make_error(Errc::kIo, "guest control channel closed (QEMU exited?)");
-    buffer_.append(chunk, static_cast<std::size_t>(n));
+  auto read = reader_.next_line(Deadline(timeout));
+  switch (read.got) {
+    case LineReader::Got::kLine: return std::optional<std::string>(std::move(read.text));
+    case LineReader::Got::kTimedOut: return std::optional<std::string>();
+    case LineReader::Got::kClosed: return make_error(Errc::kIo, "guest control channel closed (QEMU exited?)");
+    case LineReader::Got::kTooLong:  // no limit here
+    case LineReader::Got::kFailed: break;
   }
+  return make_error(Errc::kIo, "guest control channel: " + read.text);
 }
 
 Status GuestShell::wait_ready(milliseconds timeout) {

@@ -17,6 +17,7 @@
 
 #include "gmm/result.hpp"
 #include "gmm/unique_fd.hpp"
+#include "io/line_reader.hpp"
 
 namespace gmm::host::vm {
 
@@ -38,13 +39,13 @@ class GuestShell {
   Result<Output> run(const std::string& command, std::chrono::milliseconds timeout);
 
  private:
-  GuestShell() = default;
+  explicit GuestShell(UniqueFd socket) : socket_(std::move(socket)), reader_(socket_.get()) {}
   // Next complete line (without "\r\n"), nullopt on timeout; kIo when the
   // channel closes or fails.
   Result<std::optional<std::string>> read_line(std::chrono::milliseconds timeout);
 
   UniqueFd socket_;
-  std::string buffer_;
+  LineReader reader_;  // of socket_
   std::string nonce_;  // per connection, so stale lines of an earlier session never match
   std::uint64_t next_ = 1;
 };

@@ -8,8 +8,9 @@
 #include <cerrno>
 #include <set>
 
-#include "ivshmem_protocol.hpp"
-#include "unix_socket.hpp"
+#include "io/deadline.hpp"
+#include "io/unix_socket.hpp"
+#include "ivshmem/ivshmem_protocol.hpp"
 
 namespace gmm::host::vm {
 

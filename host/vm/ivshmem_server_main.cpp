@@ -21,7 +21,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "ivshmem_protocol.hpp"
+#include "ivshmem/ivshmem_protocol.hpp"
 #include "ivshmem_server.hpp"
 
 namespace {

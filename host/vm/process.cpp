@@ -15,7 +15,8 @@
 #include <string>
 #include <thread>
 
-#include "unix_socket.hpp"
+#include "io/deadline.hpp"
+#include "io/unix_socket.hpp"
 
 namespace gmm::host::vm {
 

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "unix_socket.hpp"
+#include "io/unix_socket.hpp"
 
 namespace gmm::host::vm {
 

@@ -1,11 +1,8 @@
 #include "qmp.hpp"
 
-#include <sys/socket.h>
-
-#include <cerrno>
 #include <iterator>
 
-#include "unix_socket.hpp"
+#include "io/unix_socket.hpp"
 
 namespace gmm::host::vm {
 
@@ -16,8 +13,7 @@ Result<QmpClient> QmpClient::connect(const std::string& path, milliseconds timeo
   Deadline deadline(timeout);
   auto socket = connect_unix_retry(path, timeout);
   if (!socket) return make_error(Errc::kIo, "QMP: " + socket.error().message);
-  QmpClient client;
-  client.socket_ = std::move(*socket);
+  QmpClient client(std::move(*socket));
   auto greeting = client.read_message(deadline.remaining());
   if (!greeting) return greeting.error();
   if (!greeting->contains("QMP")) return make_error(Errc::kIo, "QMP: no greeting from " + path + ": " + greeting->dump());
@@ -27,29 +23,29 @@ Result<QmpClient> QmpClient::connect(const std::string& path, milliseconds timeo
   return client;
 }
 
-Result<json> QmpClient::read_message(milliseconds timeout) {
-  Deadline deadline(timeout);
+Result<std::optional<json>> QmpClient::next_message(const Deadline& deadline) {
   for (;;) {
-    auto eol = buffer_.find('\n');
-    if (eol != std::string::npos) {
-      std::string line = buffer_.substr(0, eol);
-      buffer_.erase(0, eol + 1);
-      if (line.find_first_not_of(" \r\t") == std::string::npos) continue;
-      json message = json::parse(line, nullptr, /*allow_exceptions=*/false);
-      if (message.is_discarded() || !message.is_object())
-        return make_error(Errc::kIo, "QMP: not a JSON object: " + line);
-      return message;
+    auto read = reader_.next_line(deadline);
+    switch (read.got) {
+      case LineReader::Got::kLine: break;
+      case LineReader::Got::kTimedOut: return std::optional<json>();
+      case LineReader::Got::kClosed: return make_error(Errc::kIo, "QMP: connection closed (QEMU exited)");
+      case LineReader::Got::kTooLong:  // no limit here
+      case LineReader::Got::kFailed: return make_error(Errc::kIo, "QMP: " + read.text);
     }
-    auto readable = wait_readable(socket_.get(), deadline.remaining());
-    if (!readable) return readable.error();
-    if (!*readable) return make_error(Errc::kIo, "QMP: no answer within " + std::to_string(timeout.count()) + " ms");
-    char chunk[4096];
-    ssize_t n = ::recv(socket_.get(), chunk, sizeof(chunk), 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return make_error(Errc::kIo, errno_text("QMP: recv"));
-    if (n == 0) return make_error(Errc::kIo, "QMP: connection closed (QEMU exited)");
-    buffer_.append(chunk, static_cast<std::size_t>(n));
+    if (read.text.find_first_not_of(" \r\t") == std::string::npos) continue;
+    json message = json::parse(read.text, nullptr, /*allow_exceptions=*/false);
+    if (message.is_discarded() || !message.is_object())
+      return make_error(Errc::kIo, "QMP: not a JSON object: " + read.text);
+    return std::optional<json>(std::move(message));
   }
+}
+
+Result<json> QmpClient::read_message(milliseconds timeout) {
+  auto message = next_message(Deadline(timeout));
+  if (!message) return message.error();
+  if (!*message) return make_error(Errc::kIo, "QMP: no answer within " + std::to_string(timeout.count()) + " ms");
+  return std::move(**message);
 }
 
 QmpEvent QmpClient::to_event(const json& message) {
@@ -99,40 +95,34 @@ Result<std::optional<QmpEvent>> QmpClient::next_event(milliseconds timeout) {
   }
   Deadline deadline(timeout);
   for (;;) {
-    if (buffer_.find('\n') == std::string::npos) {
-      auto readable = wait_readable(socket_.get(), deadline.remaining());
-      if (!readable) return readable.error();
-      if (!*readable) return std::optional<QmpEvent>();
-    }
-    auto message = read_message(deadline.remaining());
+    auto message = next_message(deadline);
     if (!message) return message.error();
-    if (message->contains("event")) return std::optional<QmpEvent>(to_event(*message));
+    if (!*message) return std::optional<QmpEvent>();
+    if ((*message)->contains("event")) return std::optional<QmpEvent>(to_event(**message));
   }
 }
 
 Result<std::vector<QmpEvent>> QmpClient::read_events() {
   std::vector<QmpEvent> events(std::make_move_iterator(events_.begin()), std::make_move_iterator(events_.end()));
   events_.clear();
-  bool closed = false;
+  const Deadline now(milliseconds(0));  // whole lines already here, no waiting
   for (;;) {
-    char chunk[4096];
-    ssize_t n = ::recv(socket_.get(), chunk, sizeof(chunk), MSG_DONTWAIT);
-    if (n > 0) {
-      buffer_.append(chunk, static_cast<std::size_t>(n));
-      continue;
+    auto read = reader_.next_line(now);
+    switch (read.got) {
+      case LineReader::Got::kLine: break;
+      case LineReader::Got::kTimedOut: return events;
+      case LineReader::Got::kClosed:
+        if (!events.empty()) return events;  // the next call reports the close
+        return make_error(Errc::kIo, "QMP: connection closed (QEMU exited)");
+      case LineReader::Got::kTooLong:  // no limit here
+      case LineReader::Got::kFailed:
+        if (!events.empty()) return events;
+        return make_error(Errc::kIo, "QMP: " + read.text);
     }
-    if (n < 0 && errno == EINTR) continue;
-    closed = n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
-    break;
-  }
-  for (auto eol = buffer_.find('\n'); eol != std::string::npos; eol = buffer_.find('\n')) {
-    json message = json::parse(buffer_.substr(0, eol), nullptr, /*allow_exceptions=*/false);
-    buffer_.erase(0, eol + 1);
+    json message = json::parse(read.text, nullptr, /*allow_exceptions=*/false);
     // Replies (nobody asked anything here) and noise are not events.
     if (message.is_object() && message.contains("event")) events.push_back(to_event(message));
   }
-  if (closed && events.empty()) return make_error(Errc::kIo, "QMP: connection closed (QEMU exited)");
-  return events;
 }
 
 Result<QmpEvent> QmpClient::wait_event(const std::string& name, milliseconds timeout) {

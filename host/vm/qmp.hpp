@@ -17,6 +17,8 @@
 
 #include "gmm/result.hpp"
 #include "gmm/unique_fd.hpp"
+#include "io/deadline.hpp"
+#include "io/line_reader.hpp"
 
 namespace gmm::host::vm {
 
@@ -63,12 +65,15 @@ class QmpClient {
   Result<std::vector<QmpEvent>> read_events();
 
  private:
-  QmpClient() = default;
-  Result<nlohmann::json> read_message(std::chrono::milliseconds timeout);  // one JSON line
+  explicit QmpClient(UniqueFd socket) : socket_(std::move(socket)), reader_(socket_.get()) {}
+  // One JSON line; nullopt when `deadline` passes first.
+  Result<std::optional<nlohmann::json>> next_message(const Deadline& deadline);
+  // One JSON line; its absence within `timeout` is an error.
+  Result<nlohmann::json> read_message(std::chrono::milliseconds timeout);
   static QmpEvent to_event(const nlohmann::json& message);
 
   UniqueFd socket_;
-  std::string buffer_;
+  LineReader reader_;  // of socket_
   nlohmann::json greeting_;
   std::deque<QmpEvent> events_;
   std::uint64_t next_id_ = 1;

@@ -1,4 +1,4 @@
-// gmm-uio-probe: exercises gmm::gmmd::UioPool (gmmd's guest pool backend) in
+// gmm-uio-probe: exercises gmm::UioPool (the guest pool backend, platform/uio) in
 // a real guest. Linked statically, so the guest runs it straight from the 9p
 // share (/gmm/bin/gmm-uio-probe) without the host's shared libraries.
 // Same commands and output format as the image's uio-poke, so either can be
@@ -15,7 +15,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "gmmd/uio_pool.hpp"
+#include "uio/uio_pool.hpp"
 
 namespace {
 
@@ -44,9 +44,9 @@ int main(int argc, char** argv) {
   const bool one = argc == 3 && number(argv[2], a);
   const bool two = argc == 4 && number(argv[2], a) && number(argv[3], b);
 
-  auto pool = gmm::gmmd::UioPool::open_default();
+  auto pool = gmm::UioPool::open_default();
   if (!pool) return fail(pool.error().message);
-  gmm::gmmd::UioPool& p = **pool;
+  gmm::UioPool& p = **pool;
   auto word = [&](std::uint64_t off) -> std::uint64_t* {
     if (off % 8 != 0 || off + 8 > p.size()) return nullptr;
     return reinterpret_cast<std::uint64_t*>(p.base() + off);

@@ -1,5 +1,5 @@
 // gmm-window-check: proves in a real guest that gmm_ivshmem's window device
-// confines a process to the windows gmmd gives it (guest/gmmd/uio_window.*,
+// confines a process to the windows gmmd gives it (platform/uio/uio_window.*,
 // ivshmem-driver/gmm_ivshmem_uapi.h). Static, baked into the image
 // (/usr/bin); window-check.sh boots a guest that runs it as /init's program:
 //
@@ -33,8 +33,8 @@
 #include <vector>
 
 #include "gmm_ivshmem_uapi.h"
-#include "gmmd/uio_pool.hpp"
-#include "gmmd/uio_window.hpp"
+#include "uio/uio_pool.hpp"
+#include "uio/uio_window.hpp"
 
 namespace {
 
@@ -193,8 +193,8 @@ void client(int socket, const std::string& uio_dev, const std::string& sysfs_bar
   rc = ::ioctl(read_only, GMM_WINDOW_SET, &wider);
   err = errno;
   check_errno(rc != 0, err, EPERM, "client re-sets its read-only window");
-  UniqueFd fresh(::open(gmm::gmmd::kWindowDevice, O_RDWR | O_CLOEXEC));
-  check(fresh.valid(), std::string("client opens ") + gmm::gmmd::kWindowDevice + " (mode 0666)");
+  UniqueFd fresh(::open(gmm::kWindowDevice, O_RDWR | O_CLOEXEC));
+  check(fresh.valid(), std::string("client opens ") + gmm::kWindowDevice + " (mode 0666)");
   if (fresh) {
     check_map_refused(fresh.get(), page, PROT_READ, MAP_SHARED, 0, ENXIO, "mmap of a fresh, unset window");
     rc = ::ioctl(fresh.get(), GMM_WINDOW_SET, &wider);
@@ -250,9 +250,9 @@ int main(int argc, char** argv) {
   if (::geteuid() != 0) return fail_early("must start as root (it sets windows, then drops to uid 1000)");
   const std::uint64_t page = static_cast<std::uint64_t>(kPage);
 
-  auto pool = gmm::gmmd::UioPool::open_default();
+  auto pool = gmm::UioPool::open_default();
   if (!pool) return fail_early(pool.error().message);
-  gmm::gmmd::UioPool& whole_bar = **pool;
+  gmm::UioPool& whole_bar = **pool;
   const std::string uio_dev = whole_bar.device().dev_path;
   const std::uint64_t bar_phys = whole_bar.device().maps[1].addr + whole_bar.device().maps[1].offset;
   if (whole_bar.size() < 4 * kWritableOffset) return fail_early("pool smaller than 4 MiB");
@@ -260,12 +260,12 @@ int main(int argc, char** argv) {
   struct stat st;
   check(::stat(uio_dev.c_str(), &st) == 0 && (st.st_mode & 07777) == 0600 && st.st_uid == 0,
         uio_dev + " is root-only (0600, owner root)");
-  check(::stat(gmm::gmmd::kWindowDevice, &st) == 0 && S_ISCHR(st.st_mode) && (st.st_mode & 07777) == 0666,
-        std::string(gmm::gmmd::kWindowDevice) + " is a character device, mode 0666");
+  check(::stat(gmm::kWindowDevice, &st) == 0 && S_ISCHR(st.st_mode) && (st.st_mode & 07777) == 0666,
+        std::string(gmm::kWindowDevice) + " is a character device, mode 0666");
 
-  auto source = gmm::gmmd::open_uio_window_source();
+  auto source = gmm::open_uio_window_source();
   if (!source) return fail_early(source.error().message);
-  gmm::gmmd::WindowSource& windows = **source;
+  gmm::WindowSource& windows = **source;
 
   auto writable = windows.open_window(kWritableOffset, 2 * page, true);
   check(writable.ok() && writable->mmap_offset == 0 && writable->length == 2 * page && writable->writable,
@@ -293,12 +293,12 @@ int main(int argc, char** argv) {
   int err = errno;
   check_errno(rc != 0, err, EBUSY, "root re-sets a window that is set");
   {
-    UniqueFd ro_fd(::open(gmm::gmmd::kWindowDevice, O_RDONLY | O_CLOEXEC));
+    UniqueFd ro_fd(::open(gmm::kWindowDevice, O_RDONLY | O_CLOEXEC));
     rc = ::ioctl(ro_fd.get(), GMM_WINDOW_SET, &again);
     err = errno;
     check_errno(rc != 0, err, EBADF, "root sets a writable window on a read-only descriptor");
   }
-  UniqueFd raw_read_only(::open(gmm::gmmd::kWindowDevice, O_RDWR | O_CLOEXEC));
+  UniqueFd raw_read_only(::open(gmm::kWindowDevice, O_RDWR | O_CLOEXEC));
   gmm_window_args raw_args{kRawReadOnlyOffset, page, 0, 0};
   check(raw_read_only && ::ioctl(raw_read_only.get(), GMM_WINDOW_SET, &raw_args) == 0,
         "root sets a read-only window on a read-write descriptor (pool offset 3 MiB)");

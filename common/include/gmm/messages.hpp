@@ -8,8 +8,8 @@
 #include <span>
 #include <string_view>
 
-#include "gmm/doorbell.hpp"
 #include "gmm/layout.hpp"
+#include "gmm/platform.hpp"
 #include "gmm/pool.hpp"
 #include "gmm/result.hpp"
 

@@ -1,33 +1,16 @@
-// The pool: the platform edge (PoolMapping: a mapped region, whatever backs
-// it) and a validated, typed view over the layout (Pool).
+// The pool: a validated, typed view over the layout (Pool) of a mapped
+// region, whatever backs it (PoolMapping, gmm/platform.hpp).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <span>
-#include <string>
 
 #include "gmm/layout.hpp"
+#include "gmm/platform.hpp"
 #include "gmm/result.hpp"
 
 namespace gmm {
-
-// A mapped pool region. Host backend: a file (under /dev/shm in process mode,
-// the same file QEMU maps for the guests). Guest backend: the ivshmem BAR.
-// The core only ever sees this interface.
-class PoolMapping {
- public:
-  virtual ~PoolMapping() = default;
-  virtual std::byte* base() const = 0;
-  virtual std::uint64_t size() const = 0;
-  virtual std::string describe() const = 0;  // for error messages: "file /dev/shm/x"
-};
-
-// Host backend. create_pool_file makes a sparse file of `size` bytes (fails if
-// it exists); map_pool_file maps an existing file read-write, shared.
-Result<std::unique_ptr<PoolMapping>> create_pool_file(const std::string& path, std::uint64_t size);
-Result<std::unique_ptr<PoolMapping>> map_pool_file(const std::string& path);
 
 // Format-time geometry. Table capacities are per partition.
 struct Geometry {

@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "gmm/messages.hpp"
-#include "ivshmem_doorbell.hpp"
+#include "ivshmem/ivshmem_doorbell.hpp"
 #include "process.hpp"
 #include "vm_test_support.hpp"
 

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "guest_shell.hpp"
-#include "unix_socket.hpp"
+#include "io/unix_socket.hpp"
 #include "vm_test_support.hpp"
 
 using namespace gmm::host::vm;

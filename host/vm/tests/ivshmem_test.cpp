@@ -11,12 +11,12 @@
 #include <mutex>
 #include <thread>
 
-#include "ivshmem_client.hpp"
-#include "ivshmem_protocol.hpp"
+#include "io/unix_socket.hpp"
+#include "ivshmem/ivshmem_client.hpp"
+#include "ivshmem/ivshmem_protocol.hpp"
 #include "ivshmem_server.hpp"
 #include "process.hpp"
 #include "qmp.hpp"
-#include "unix_socket.hpp"
 #include "vm_test_support.hpp"
 
 using namespace gmm::host::vm;

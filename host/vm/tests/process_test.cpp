@@ -10,7 +10,7 @@
 #include <sstream>
 #include <thread>
 
-#include "ivshmem_client.hpp"
+#include "ivshmem/ivshmem_client.hpp"
 #include "process.hpp"
 #include "vm_test_support.hpp"
 

@@ -9,9 +9,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "io/unix_socket.hpp"
 #include "process.hpp"
 #include "qmp.hpp"
-#include "unix_socket.hpp"
 #include "vm_test_support.hpp"
 
 using namespace gmm::host::vm;

@@ -1,8 +1,10 @@
 // Unix stream sockets: the ivshmem server's listeners and its clients (gmmd's
 // doorbell in process mode), QMP, and the guests' virtio-serial control
 // channels are all unix sockets. Errors are gmm::Errc::kIo with the path and
-// strerror.
+// strerror. Lines from them: io/line_reader.hpp.
 #pragma once
+
+#include <sys/un.h>
 
 #include <chrono>
 #include <string>
@@ -13,20 +15,12 @@
 
 namespace gmm {
 
-// A point in time to give up at; `remaining()` feeds poll().
-class Deadline {
- public:
-  explicit Deadline(std::chrono::milliseconds timeout) : end_(std::chrono::steady_clock::now() + timeout) {}
-  std::chrono::milliseconds remaining() const;
-  bool passed() const { return remaining().count() <= 0; }
-
- private:
-  std::chrono::steady_clock::time_point end_;
-};
-
 // sun_path holds 107 bytes plus the NUL: longer paths are refused here, with
 // the path in the message, instead of being truncated by the kernel.
 Status check_socket_path(const std::string& path);
+// The address of the unix socket at `path`, for bind() or connect().
+// Errors: check_socket_path's.
+Result<sockaddr_un> unix_address(const std::string& path);
 
 // Binds and listens (close-on-exec, non-blocking accept). A stale socket file
 // at `path` is removed first; any other kind of file there is an error.

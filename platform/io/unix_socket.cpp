@@ -1,4 +1,4 @@
-#include "unix_socket.hpp"
+#include "io/unix_socket.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -10,27 +10,11 @@
 #include <cstring>
 #include <thread>
 
+#include "io/deadline.hpp"
+
 namespace gmm {
 
 using std::chrono::milliseconds;
-
-namespace {
-
-Result<sockaddr_un> socket_address(const std::string& path) {
-  auto ok = check_socket_path(path);
-  if (!ok) return ok.error();
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
-  return address;
-}
-
-}  // namespace
-
-milliseconds Deadline::remaining() const {
-  auto left = std::chrono::ceil<milliseconds>(end_ - std::chrono::steady_clock::now());
-  return left.count() < 0 ? milliseconds(0) : left;
-}
 
 std::string errno_text(std::string_view what) { return std::string(what) + ": " + std::strerror(errno); }
 
@@ -43,8 +27,17 @@ Status check_socket_path(const std::string& path) {
   return ok_status();
 }
 
+Result<sockaddr_un> unix_address(const std::string& path) {
+  auto ok = check_socket_path(path);
+  if (!ok) return ok.error();
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+  return address;
+}
+
 Result<UniqueFd> listen_unix(const std::string& path, int backlog) {
-  auto address = socket_address(path);
+  auto address = unix_address(path);
   if (!address) return address.error();
   struct stat st {};
   if (::lstat(path.c_str(), &st) == 0) {
@@ -70,7 +63,7 @@ static int try_connect(const sockaddr_un& address, UniqueFd& out) {
 }
 
 Result<UniqueFd> connect_unix(const std::string& path) {
-  auto address = socket_address(path);
+  auto address = unix_address(path);
   if (!address) return address.error();
   UniqueFd fd;
   if (int err = try_connect(*address, fd); err != 0)
@@ -79,7 +72,7 @@ Result<UniqueFd> connect_unix(const std::string& path) {
 }
 
 Result<UniqueFd> connect_unix_retry(const std::string& path, milliseconds timeout) {
-  auto address = socket_address(path);
+  auto address = unix_address(path);
   if (!address) return address.error();
   Deadline deadline(timeout);
   for (;;) {

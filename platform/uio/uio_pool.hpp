@@ -20,10 +20,10 @@
 #include <string>
 #include <vector>
 
-#include "gmm/pool.hpp"
+#include "gmm/platform.hpp"
 #include "gmm/result.hpp"
 
-namespace gmm::gmmd {
+namespace gmm {
 
 struct UioMap {
   std::uint64_t addr = 0;
@@ -88,4 +88,4 @@ class UioPool final : public PoolMapping {
   std::uint64_t pool_size_ = 0;
 };
 
-}  // namespace gmm::gmmd
+}  // namespace gmm

@@ -12,10 +12,10 @@
 #include <chrono>
 #include <cstdint>
 
-#include "gmm/doorbell.hpp"
-#include "gmmd/uio_pool.hpp"
+#include "gmm/platform.hpp"
+#include "uio/uio_pool.hpp"
 
-namespace gmm::gmmd {
+namespace gmm {
 
 class UioDoorbell final : public Doorbell {
  public:
@@ -32,4 +32,4 @@ class UioDoorbell final : public Doorbell {
   const UioPool& pool_;
 };
 
-}  // namespace gmm::gmmd
+}  // namespace gmm

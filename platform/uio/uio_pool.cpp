@@ -1,4 +1,4 @@
-#include "gmmd/uio_pool.hpp"
+#include "uio/uio_pool.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -11,7 +11,7 @@
 #include <filesystem>
 #include <fstream>
 
-namespace gmm::gmmd {
+namespace gmm {
 
 namespace fs = std::filesystem;
 
@@ -188,4 +188,4 @@ Result<std::optional<std::uint32_t>> UioPool::wait_event(std::chrono::millisecon
   return std::optional<std::uint32_t>(count);
 }
 
-}  // namespace gmm::gmmd
+}  // namespace gmm

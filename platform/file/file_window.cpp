@@ -1,4 +1,4 @@
-#include "gmmd/file_window.hpp"
+#include "file/file_window.hpp"
 
 #include <fcntl.h>
 
@@ -7,7 +7,7 @@
 
 #include "gmm/layout.hpp"
 
-namespace gmm::gmmd {
+namespace gmm {
 
 Result<Window> FileWindowSource::open_window(std::uint64_t pool_offset, std::uint64_t length, bool writable) {
   if (pool_offset % layout::kPageSize != 0 || length % layout::kPageSize != 0 || length == 0 ||
@@ -25,4 +25,4 @@ Result<Window> FileWindowSource::open_window(std::uint64_t pool_offset, std::uin
   return window;
 }
 
-}  // namespace gmm::gmmd
+}  // namespace gmm

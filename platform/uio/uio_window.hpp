@@ -12,10 +12,10 @@
 #include <memory>
 #include <string>
 
+#include "gmm/platform.hpp"
 #include "gmm/result.hpp"
-#include "gmmd/window_source.hpp"
 
-namespace gmm::gmmd {
+namespace gmm {
 
 inline constexpr const char* kWindowDevice = "/dev/gmm_window";
 
@@ -25,4 +25,4 @@ inline constexpr const char* kWindowDevice = "/dev/gmm_window";
 // the pool), kPermission (caller without CAP_SYS_ADMIN), kIo.
 Result<std::unique_ptr<WindowSource>> open_uio_window_source(const std::string& device = kWindowDevice);
 
-}  // namespace gmm::gmmd
+}  // namespace gmm

@@ -11,9 +11,9 @@
 
 #include <string>
 
-#include "gmmd/window_source.hpp"
+#include "gmm/platform.hpp"
 
-namespace gmm::gmmd {
+namespace gmm {
 
 class FileWindowSource final : public WindowSource {
  public:
@@ -27,4 +27,4 @@ class FileWindowSource final : public WindowSource {
   std::uint64_t pool_size_;
 };
 
-}  // namespace gmm::gmmd
+}  // namespace gmm

@@ -1,4 +1,4 @@
-#include "ivshmem_doorbell.hpp"
+#include "ivshmem/ivshmem_doorbell.hpp"
 
 #include <poll.h>
 #include <time.h>
@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 
-#include "ivshmem_protocol.hpp"
+#include "ivshmem/ivshmem_protocol.hpp"
 
 namespace gmm::ivshmem {
 

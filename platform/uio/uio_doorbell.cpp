@@ -1,4 +1,4 @@
-#include "gmmd/uio_doorbell.hpp"
+#include "uio/uio_doorbell.hpp"
 
 #include <poll.h>
 #include <time.h>
@@ -6,7 +6,7 @@
 
 #include <algorithm>
 
-namespace gmm::gmmd {
+namespace gmm {
 
 void UioDoorbell::ring(std::uint32_t peer, std::uint32_t vector) {
   if (peer > 0xffff || vector > 0xffff) return;  // the register has 16 bits for each
@@ -30,4 +30,4 @@ bool UioDoorbell::wait(std::chrono::microseconds timeout) {
   }
 }
 
-}  // namespace gmm::gmmd
+}  // namespace gmm

@@ -1,4 +1,4 @@
-#include "gmmd/uio_window.hpp"
+#include "uio/uio_window.hpp"
 
 #include <fcntl.h>
 #include <sys/ioctl.h>
@@ -10,7 +10,7 @@
 
 #include "gmm_ivshmem_uapi.h"
 
-namespace gmm::gmmd {
+namespace gmm {
 namespace {
 
 std::string range_text(std::uint64_t offset, std::uint64_t length) {
@@ -73,4 +73,4 @@ Result<std::unique_ptr<WindowSource>> open_uio_window_source(const std::string& 
   return std::unique_ptr<WindowSource>(std::make_unique<UioWindowSource>(device));
 }
 
-}  // namespace gmm::gmmd
+}  // namespace gmm

@@ -1,7 +1,7 @@
-// gmmd's UIO pool backend against a fake sysfs and a fake /dev/uioN: a
-// regular file laid out like the device's mmap space (map 0 = the first page,
-// registers; map 1 = from page 1, the pool). The real device is exercised
-// in a VM by gmm-uio-probe (two-vm-check.sh).
+// The UIO pool backend and doorbell against a fake sysfs and a fake
+// /dev/uioN: a regular file laid out like the device's mmap space (map 0 =
+// the first page, registers; map 1 = from page 1, the pool). The real device
+// is exercised in a VM by gmm-uio-probe (two-vm-check.sh).
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
@@ -10,12 +10,12 @@
 #include <cstring>
 
 #include "gmm/messages.hpp"
-#include "gmmd/uio_doorbell.hpp"
-#include "gmmd/uio_pool.hpp"
-#include "vm_test_support.hpp"
+#include "testing/temp_dir.hpp"
+#include "uio/uio_doorbell.hpp"
+#include "uio/uio_pool.hpp"
 
-using gmm::gmmd::UioPool;
-using namespace gmm::host::vm;
+using gmm::UioPool;
+namespace test = gmm::test;
 
 namespace {
 
@@ -56,7 +56,7 @@ TEST_CASE("find_uio_device: by driver name, lowest number first; maps parsed", "
   fake_uio(sysfs, "uio0", "uio_pci_generic");
   fake_uio(sysfs, "uio10", "gmm_ivshmem");
   fake_uio(sysfs, "uio2", "gmm_ivshmem");
-  auto device = gmm::gmmd::find_uio_device(sysfs, dir.path + "/dev");
+  auto device = gmm::find_uio_device(sysfs, dir.path + "/dev");
   REQUIRE(device);
   CHECK(device->name == "uio2");
   CHECK(device->dev_path == dir.path + "/dev/uio2");
@@ -72,20 +72,20 @@ TEST_CASE("find_uio_device: by driver name, lowest number first; maps parsed", "
 TEST_CASE("find_uio_device: nothing there, or a device without the pool map", "[uio_pool]") {
   test::TempDir dir;
   const std::string sysfs = dir.path + "/sys/class/uio";
-  auto none = gmm::gmmd::find_uio_device(sysfs);
+  auto none = gmm::find_uio_device(sysfs);
   REQUIRE_FALSE(none);
   CHECK(none.error().code == gmm::Errc::kNotFound);
   CHECK(none.error().message.find("no UIO device named gmm_ivshmem") != std::string::npos);
 
   fake_uio(sysfs, "uio0", "gmm_ivshmem", /*with_pool=*/false);
-  auto device = gmm::gmmd::find_uio_device(sysfs, dir.path + "/dev");
+  auto device = gmm::find_uio_device(sysfs, dir.path + "/dev");
   REQUIRE(device);
   auto pool = UioPool::open(*device);
   REQUIRE_FALSE(pool);
   CHECK(pool.error().message.find("map 1") != std::string::npos);
 
   test::write_text(sysfs + "/uio0/maps/map0/size", "lots\n");
-  auto garbled = gmm::gmmd::find_uio_device(sysfs, dir.path + "/dev");
+  auto garbled = gmm::find_uio_device(sysfs, dir.path + "/dev");
   REQUIRE_FALSE(garbled);
   CHECK(garbled.error().message.find("not a number") != std::string::npos);
 }
@@ -103,7 +103,7 @@ TEST_CASE("UioPool: maps the pool and the registers at the UIO mmap offsets", "[
     REQUIRE(::pwrite(fd, &word, 8, page + 16) == 8);
     ::close(fd);
   }
-  auto device = gmm::gmmd::find_uio_device(sysfs, dir.path + "/dev");
+  auto device = gmm::find_uio_device(sysfs, dir.path + "/dev");
   REQUIRE(device);
   auto pool = UioPool::open(*device);
   REQUIRE(pool);
@@ -142,7 +142,7 @@ TEST_CASE("UioDoorbell: ring writes the Doorbell register, ignores what the regi
   test::TempDir dir;
   const std::string sysfs = dir.path + "/sys/class/uio";
   const std::string dev = fake_gmm_device(dir);
-  auto device = gmm::gmmd::find_uio_device(sysfs, dir.path + "/dev");
+  auto device = gmm::find_uio_device(sysfs, dir.path + "/dev");
   REQUIRE(device);
   auto pool = UioPool::open(*device);
   REQUIRE(pool);
@@ -153,7 +153,7 @@ TEST_CASE("UioDoorbell: ring writes the Doorbell register, ignores what the regi
     ::close(fd);
     return value;
   };
-  gmm::gmmd::UioDoorbell bell(**pool);
+  gmm::UioDoorbell bell(**pool);
   bell.ring(2, gmm::kDoorbellVector);  // node 2, messages vector
   CHECK(doorbell_register() == (2u << 16 | 0));
   bell.ring(1, 1);

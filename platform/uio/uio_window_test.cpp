@@ -1,4 +1,4 @@
-// gmmd's UioWindowSource where no gmm_ivshmem runs: what it checks itself
+// UioWindowSource where no gmm_ivshmem runs: what it checks itself
 // and how it reports a missing or wrong device. The kernel side (windows
 // that confine an unprivileged process) is checked in a guest by
 // window-check.sh (gmm-window-check).
@@ -6,20 +6,20 @@
 
 #include <unistd.h>
 
-#include "gmmd/uio_window.hpp"
-#include "vm_test_support.hpp"
+#include "testing/temp_dir.hpp"
+#include "uio/uio_window.hpp"
 
 using gmm::Errc;
-using gmm::gmmd::open_uio_window_source;
+using gmm::open_uio_window_source;
 
 TEST_CASE("UioWindowSource: a missing or non-device window device is a clear error", "[uio_window]") {
-  gmm::host::vm::test::TempDir dir;
+  gmm::test::TempDir dir;
   auto missing = open_uio_window_source(dir.path + "/gmm_window");
   REQUIRE_FALSE(missing);
   CHECK(missing.error().code == Errc::kNotFound);
   CHECK(missing.error().message.find("gmm_ivshmem 0.2 or later") != std::string::npos);
 
-  gmm::host::vm::test::write_text(dir.path + "/plain", "");
+  gmm::test::write_text(dir.path + "/plain", "");
   auto plain = open_uio_window_source(dir.path + "/plain");
   REQUIRE_FALSE(plain);
   CHECK(plain.error().code == Errc::kIo);

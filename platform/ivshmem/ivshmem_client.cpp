@@ -1,11 +1,12 @@
-#include "ivshmem_client.hpp"
+#include "ivshmem/ivshmem_client.hpp"
 
 #include <poll.h>
 
 #include <cerrno>
 
-#include "ivshmem_protocol.hpp"
-#include "unix_socket.hpp"
+#include "io/deadline.hpp"
+#include "io/unix_socket.hpp"
+#include "ivshmem/ivshmem_protocol.hpp"
 
 namespace gmm::ivshmem {
 

@@ -1,4 +1,4 @@
-#include "ivshmem_protocol.hpp"
+#include "ivshmem/ivshmem_protocol.hpp"
 
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -6,7 +6,8 @@
 #include <cerrno>
 #include <cstring>
 
-#include "unix_socket.hpp"
+#include "io/deadline.hpp"
+#include "io/unix_socket.hpp"
 
 namespace gmm::ivshmem {
 

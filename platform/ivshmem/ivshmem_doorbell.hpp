@@ -23,9 +23,9 @@
 #include <string_view>
 #include <vector>
 
-#include "gmm/doorbell.hpp"
+#include "gmm/platform.hpp"
 #include "gmm/result.hpp"
-#include "ivshmem_client.hpp"
+#include "ivshmem/ivshmem_client.hpp"
 
 namespace gmm::ivshmem {
 
