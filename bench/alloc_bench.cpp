@@ -24,6 +24,13 @@ std::vector<std::string> make_names(std::string_view prefix, std::size_t count) 
   return names;
 }
 
+// kNames names for each of kNodes threads: "n0-000", ..., "n3-063".
+std::vector<std::vector<std::string>> names_per_thread() {
+  std::vector<std::vector<std::string>> names;
+  for (std::uint32_t t = 0; t < kNodes; ++t) names.push_back(make_names(fmt::format("n{}", t), kNames));
+  return names;
+}
+
 // A byte whose constructor does nothing: construct<RawByte>(name)[n]() only
 // reserves and indexes the memory, as Node::allocate does (GMM never touches
 // the data pages). construct<char>(name)[n]() would also zero them.
@@ -183,8 +190,7 @@ void run_batches(benchmark::State& state, std::uint32_t threads, std::uint64_t o
 void BM_GmmThroughput4Nodes(benchmark::State& state) {
   guarded(state, [&] {
     Cluster cluster;
-    std::vector<std::vector<std::string>> names;
-    for (std::uint32_t t = 0; t < kNodes; ++t) names.push_back(make_names(fmt::format("n{}", t), kNames));
+    const auto names = names_per_thread();
     run_batches(state, kNodes, static_cast<std::uint64_t>(state.range(0)), [&](std::uint32_t t, std::uint64_t i) {
       const std::string& name = names[t][i % kNames];
       const Placement where = i % 3 == 0   ? Placement::local()
@@ -204,8 +210,7 @@ BENCHMARK(BM_GmmThroughput4Nodes)->Arg(500)->UseManualTime()->Unit(benchmark::kM
 void BM_BoostThroughput4Threads(benchmark::State& state) {
   guarded(state, [&] {
     BoostSegment segment;
-    std::vector<std::vector<std::string>> names;
-    for (std::uint32_t t = 0; t < kNodes; ++t) names.push_back(make_names(fmt::format("n{}", t), kNames));
+    const auto names = names_per_thread();
     run_batches(state, kNodes, static_cast<std::uint64_t>(state.range(0)), [&](std::uint32_t t, std::uint64_t i) {
       const char* name = names[t][i % kNames].c_str();
       RawByte* p = (*segment).construct<RawByte>(name)[4096]();

@@ -8,6 +8,13 @@
 #include "proto/op_table.hpp"
 #include "proto/request_fields.hpp"
 
+namespace gmm {
+// The wire form of a partition's figures (`stat`); `lost` is not sent (a lost
+// partition has no figures).
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PartitionStat, node, data_bytes, free_bytes, used_bytes, reserved_bytes,
+                                   largest_free, sections, free_extents)
+}  // namespace gmm
+
 namespace gmm::proto {
 
 using nlohmann::json;
@@ -316,16 +323,7 @@ json section_json(const SectionInfo& section) {
               {"sharers", section.sharers}};
 }
 
-json partition_json(const PartitionStat& partition) {
-  return json{{"node", partition.node},
-              {"data_bytes", partition.data_bytes},
-              {"free_bytes", partition.free_bytes},
-              {"used_bytes", partition.used_bytes},
-              {"reserved_bytes", partition.reserved_bytes},
-              {"largest_free", partition.largest_free},
-              {"sections", partition.sections},
-              {"free_extents", partition.free_extents}};
-}
+json partition_json(const PartitionStat& partition) { return json(partition); }
 
 std::optional<Errc> errc_from_name(std::string_view name) {
   for (int code = 0; code <= static_cast<int>(Errc::kIo); ++code) {

@@ -230,6 +230,27 @@ TEST_CASE("section JSON lists sharer nodes", "[proto]") {
   CHECK(j["gid"] == gmm::to_string(section.gid));
 }
 
+TEST_CASE("partition JSON carries every figure of the partition and nothing else", "[proto]") {
+  gmm::PartitionStat p;
+  p.node = 3;
+  p.data_bytes = 1 << 20;
+  p.free_bytes = 3 << 18;
+  p.used_bytes = 1 << 18;
+  p.reserved_bytes = 4096;
+  p.largest_free = 1 << 18;
+  p.sections = 5;
+  p.free_extents = 2;
+  p.lost = true;
+  CHECK(gmm::proto::partition_json(p) == json{{"node", 3},
+                                              {"data_bytes", 1 << 20},
+                                              {"free_bytes", 3 << 18},
+                                              {"used_bytes", 1 << 18},
+                                              {"reserved_bytes", 4096},
+                                              {"largest_free", 1 << 18},
+                                              {"sections", 5},
+                                              {"free_extents", 2}});
+}
+
 TEST_CASE("watch requests name known events", "[proto]") {
   auto all = decode_request(R"({"op":"watch"})");
   REQUIRE(all.ok());

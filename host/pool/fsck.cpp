@@ -3,6 +3,10 @@
 #include "pool/pool_view.hpp"
 #include "proto/cli_text.hpp"
 
+namespace gmm {
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(CheckReport, violations, sections, names, free_bytes, used_bytes, reserved_bytes)
+}  // namespace gmm
+
 namespace gmm::host {
 
 Result<CheckReport> check_pool_file(const std::string& path) {
@@ -12,14 +16,10 @@ Result<CheckReport> check_pool_file(const std::string& path) {
 }
 
 nlohmann::json check_report_json(const std::string& pool_path, const CheckReport& report) {
-  return nlohmann::json{{"pool", pool_path},
-                        {"clean", report.clean()},
-                        {"sections", report.sections},
-                        {"names", report.names},
-                        {"free_bytes", report.free_bytes},
-                        {"used_bytes", report.used_bytes},
-                        {"reserved_bytes", report.reserved_bytes},
-                        {"violations", report.violations}};
+  nlohmann::json j = report;
+  j["pool"] = pool_path;
+  j["clean"] = report.clean();
+  return j;
 }
 
 std::string check_report_text(const std::string& pool_path, const CheckReport& report) {

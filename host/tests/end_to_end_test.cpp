@@ -143,7 +143,15 @@ TEST_CASE("a 4-node process cluster allocates, shares and frees sections", "[e2e
   ProcessResult fsck = cluster.host({"fsck", "--json"});
   INFO(describe(fsck));
   CHECK(fsck.status == 0);
-  CHECK(json::parse(fsck.out)["clean"] == true);
+  const json report = json::parse(fsck.out);
+  CHECK(report["clean"] == true);
+  CHECK(report["violations"] == json::array());
+  CHECK(report["sections"] == 0);
+  CHECK(report["used_bytes"] == 0);
+  CHECK(report["reserved_bytes"] == 0);
+  CHECK(report["free_bytes"].get<std::uint64_t>() > 0);
+  CHECK(report.contains("names"));
+  CHECK(report["pool"].get<std::string>().starts_with("/dev/shm/gmm-pool-"));
 
   ProcessResult down = cluster.host({"down"});
   INFO(describe(down));
