@@ -57,11 +57,21 @@
  * outside the window, MAP_PRIVATE and write mappings of a read-only window
  * are refused; the window cannot be changed.  gmmd passes the descriptor
  * to a client over its socket.  The interface is gmm_ivshmem_uapi.h.
+ *
+ * /dev/gmm_heartbeat (0600): the node's heartbeat, kept by this kernel.
+ * gmmd opens it and calls ioctl(GMM_HEARTBEAT_START, {node, incarnation,
+ * period_ns}) after each join; an hrtimer then increments that node slot's
+ * heartbeat (common/include/gmm/pool_abi.h) every period, whatever user
+ * space does, until the slot shows another incarnation or a dead state, or
+ * until the file is released (gmmd gone).  See it beat:
+ *
+ * # grep -A1 gmm_beat /proc/timer_list
  */
 
 #include <linux/capability.h>
 #include <linux/device.h>
 #include <linux/fs.h>
+#include <linux/hrtimer.h>
 #include <linux/interrupt.h>
 #include <linux/io.h>
 #include <linux/miscdevice.h>
@@ -75,9 +85,10 @@
 #include <linux/uio_driver.h>
 
 #include "gmm_ivshmem_uapi.h"
+#include "gmm/pool_abi.h"
 
 #define DRIVER_NAME	"gmm_ivshmem"
-#define DRIVER_VERSION	"0.2"
+#define DRIVER_VERSION	"0.3"
 #define DRIVER_DESC	"UIO driver for QEMU ivshmem (gmm-testbed)"
 
 #define PCI_VENDOR_ID_IVSHMEM	0x1af4
@@ -107,9 +118,13 @@ struct gmm_ivshmem_dev {
 	void __iomem *regs;
 	int nvectors;
 	struct miscdevice window_dev;	/* /dev/gmm_window */
+	struct miscdevice beat_dev;	/* /dev/gmm_heartbeat */
 };
 
-/* One window device in the system: it belongs to the first ivshmem found. */
+/*
+ * One window and one heartbeat device in the system: they belong to the
+ * first ivshmem device found.
+ */
 static atomic_t gmm_window_claimed = ATOMIC_INIT(0);
 
 /*
@@ -398,19 +413,234 @@ static const struct file_operations gmm_window_fops = {
 	.llseek = noop_llseek,
 };
 
+/*
+ * The heartbeat device: each open file can keep one node's heartbeat with
+ * an hrtimer (hard interrupt context: no user-space load delays it).  BAR2
+ * is mapped in the kernel only where the slot lies, write-back like the
+ * user mappings (PAT needs one memory type for a range).  See
+ * gmm_ivshmem_uapi.h for the contract.
+ */
+struct gmm_beat {
+	struct mutex lock;		/* serialises START and STATUS */
+	struct hrtimer timer;
+	phys_addr_t shmem_start;	/* BAR2, copied at open */
+	resource_size_t shmem_len;
+	void *map;			/* the page(s) holding the slot */
+	struct gmm_node_slot *slot;	/* inside map */
+	u32 node;
+	u32 incarnation;
+	ktime_t period;
+	atomic64_t beats;
+	bool running;			/* WRITE_ONCE by the timer */
+};
+
+#define GMM_BEAT_MIN_PERIOD_NS	(1ULL * NSEC_PER_MSEC)
+#define GMM_BEAT_MAX_PERIOD_NS	(10ULL * NSEC_PER_SEC)
+
+static bool gmm_beat_slot_alive(const struct gmm_node_slot *slot,
+				u32 incarnation)
+{
+	u32 state = READ_ONCE(slot->state);
+
+	return READ_ONCE(slot->incarnation) == incarnation &&
+	       (state == GMM_NODE_JOINING || state == GMM_NODE_MEMBER);
+}
+
+static enum hrtimer_restart gmm_beat_fire(struct hrtimer *timer)
+{
+	struct gmm_beat *beat = container_of(timer, struct gmm_beat, timer);
+	struct gmm_node_slot *slot = beat->slot;
+
+	if (!gmm_beat_slot_alive(slot, beat->incarnation)) {
+		WRITE_ONCE(beat->running, false);
+		return HRTIMER_NORESTART;
+	}
+	/* as gmmd beats: the counter (fully ordered), then its time */
+	atomic64_inc_return((atomic64_t *)&slot->heartbeat);
+	WRITE_ONCE(slot->heartbeat_ns, ktime_get_real_ns());
+	atomic64_inc(&beat->beats);
+	hrtimer_forward_now(timer, beat->period);
+	return HRTIMER_RESTART;
+}
+
+static int gmm_beat_open(struct inode *inode, struct file *file)
+{
+	struct gmm_ivshmem_dev *gdev = container_of(file->private_data,
+						    struct gmm_ivshmem_dev,
+						    beat_dev);
+	struct gmm_beat *beat;
+
+	beat = kzalloc(sizeof(*beat), GFP_KERNEL);
+	if (!beat)
+		return -ENOMEM;
+	mutex_init(&beat->lock);
+	hrtimer_init(&beat->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
+	beat->timer.function = gmm_beat_fire;
+	beat->shmem_start = pci_resource_start(gdev->pdev, IVSHMEM_SHMEM_BAR);
+	beat->shmem_len = pci_resource_len(gdev->pdev, IVSHMEM_SHMEM_BAR);
+	file->private_data = beat;
+	return 0;
+}
+
+/* Stops the timer and drops the mapping.  Called with beat->lock held or
+ * from release.
+ */
+static void gmm_beat_stop(struct gmm_beat *beat)
+{
+	hrtimer_cancel(&beat->timer);
+	WRITE_ONCE(beat->running, false);
+	if (beat->map)
+		memunmap(beat->map);
+	beat->map = NULL;
+	beat->slot = NULL;
+}
+
+static int gmm_beat_release(struct inode *inode, struct file *file)
+{
+	struct gmm_beat *beat = file->private_data;
+
+	gmm_beat_stop(beat);
+	mutex_destroy(&beat->lock);
+	kfree(beat);
+	return 0;
+}
+
+/* Where node's slot lies in BAR2, from the pool's superblock. */
+static long gmm_beat_find_slot(struct gmm_beat *beat, u32 node, u64 *offset)
+{
+	void *sb;
+	u64 magic, nodes_offset;
+	u32 version, node_count;
+
+	if (beat->shmem_len < PAGE_SIZE)
+		return -ENODEV;
+	sb = memremap(beat->shmem_start, PAGE_SIZE, MEMREMAP_WB);
+	if (!sb)
+		return -ENOMEM;
+	magic = READ_ONCE(*(u64 *)(sb + GMM_SB_MAGIC));
+	version = READ_ONCE(*(u32 *)(sb + GMM_SB_LAYOUT_VERSION));
+	node_count = READ_ONCE(*(u32 *)(sb + GMM_SB_NODE_COUNT));
+	nodes_offset = READ_ONCE(*(u64 *)(sb + GMM_SB_NODES_OFFSET));
+	memunmap(sb);
+	if (magic != GMM_POOL_MAGIC)
+		return -ENODEV;
+	if (version != GMM_LAYOUT_VERSION)
+		return -EPROTO;
+	if (node >= node_count || node_count > GMM_MAX_NODES)
+		return -EINVAL;
+	*offset = nodes_offset + (u64)node * sizeof(struct gmm_node_slot);
+	if (!IS_ALIGNED(*offset, sizeof(u64)) || *offset > beat->shmem_len ||
+	    sizeof(struct gmm_node_slot) > beat->shmem_len - *offset)
+		return -ENODEV;
+	return 0;
+}
+
+static long gmm_beat_start(struct gmm_beat *beat, struct file *file,
+			   void __user *argp)
+{
+	struct gmm_heartbeat_args args;
+	u64 offset, first_page, len;
+	void *map;
+	long err;
+
+	/* as for windows: both the caller and the opener */
+	if (!capable(CAP_SYS_ADMIN) ||
+	    !file_ns_capable(file, &init_user_ns, CAP_SYS_ADMIN))
+		return -EPERM;
+	if (copy_from_user(&args, argp, sizeof(args)))
+		return -EFAULT;
+	if (args.period_ns < GMM_BEAT_MIN_PERIOD_NS ||
+	    args.period_ns > GMM_BEAT_MAX_PERIOD_NS)
+		return -EINVAL;
+
+	mutex_lock(&beat->lock);
+	gmm_beat_stop(beat);
+	err = gmm_beat_find_slot(beat, args.node, &offset);
+	if (err)
+		goto out;
+	first_page = round_down(offset, PAGE_SIZE);
+	len = round_up(offset + sizeof(struct gmm_node_slot), PAGE_SIZE) -
+	      first_page;
+	map = memremap(beat->shmem_start + first_page, len, MEMREMAP_WB);
+	if (!map) {
+		err = -ENOMEM;
+		goto out;
+	}
+	beat->map = map;
+	beat->slot = map + (offset - first_page);
+	if (!gmm_beat_slot_alive(beat->slot, args.incarnation)) {
+		gmm_beat_stop(beat);
+		err = -ESTALE;
+		goto out;
+	}
+	beat->node = args.node;
+	beat->incarnation = args.incarnation;
+	beat->period = ns_to_ktime(args.period_ns);
+	atomic64_set(&beat->beats, 0);
+	WRITE_ONCE(beat->running, true);
+	/* the first beat now: a joiner is alive from the start */
+	hrtimer_start(&beat->timer, 0, HRTIMER_MODE_REL_HARD);
+out:
+	mutex_unlock(&beat->lock);
+	return err;
+}
+
+static long gmm_beat_status(struct gmm_beat *beat, void __user *argp)
+{
+	struct gmm_heartbeat_status status = { };
+
+	mutex_lock(&beat->lock);
+	status.node = beat->node;
+	status.incarnation = beat->incarnation;
+	status.beats = atomic64_read(&beat->beats);
+	status.running = READ_ONCE(beat->running);
+	mutex_unlock(&beat->lock);
+	return copy_to_user(argp, &status, sizeof(status)) ? -EFAULT : 0;
+}
+
+static long gmm_beat_ioctl(struct file *file, unsigned int cmd,
+			   unsigned long arg)
+{
+	struct gmm_beat *beat = file->private_data;
+	void __user *argp = (void __user *)arg;
+
+	switch (cmd) {
+	case GMM_HEARTBEAT_START:
+		return gmm_beat_start(beat, file, argp);
+	case GMM_HEARTBEAT_STATUS:
+		return gmm_beat_status(beat, argp);
+	default:
+		return -ENOTTY;
+	}
+}
+
+static const struct file_operations gmm_beat_fops = {
+	.owner = THIS_MODULE,
+	.open = gmm_beat_open,
+	.release = gmm_beat_release,
+	.unlocked_ioctl = gmm_beat_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.llseek = noop_llseek,
+};
+
 static void gmm_ivshmem_remove_window(void *data)
 {
 	misc_deregister(data);
 	atomic_set(&gmm_window_claimed, 0);
 }
 
-static int gmm_ivshmem_add_window(struct gmm_ivshmem_dev *gdev)
+static void gmm_ivshmem_remove_beat(void *data)
+{
+	misc_deregister(data);
+}
+
+static int gmm_ivshmem_add_misc(struct gmm_ivshmem_dev *gdev)
 {
 	struct device *dev = &gdev->pdev->dev;
 	int err;
 
 	if (atomic_cmpxchg(&gmm_window_claimed, 0, 1)) {
-		dev_info(dev, "window device belongs to another ivshmem device\n");
+		dev_info(dev, "window and heartbeat devices belong to another ivshmem device\n");
 		return 0;
 	}
 	gdev->window_dev.minor = MISC_DYNAMIC_MINOR;
@@ -423,8 +653,21 @@ static int gmm_ivshmem_add_window(struct gmm_ivshmem_dev *gdev)
 		atomic_set(&gmm_window_claimed, 0);
 		return dev_err_probe(dev, err, "cannot register gmm_window\n");
 	}
-	return devm_add_action_or_reset(dev, gmm_ivshmem_remove_window,
-					&gdev->window_dev);
+	err = devm_add_action_or_reset(dev, gmm_ivshmem_remove_window,
+				       &gdev->window_dev);
+	if (err)
+		return err;
+
+	gdev->beat_dev.minor = MISC_DYNAMIC_MINOR;
+	gdev->beat_dev.name = "gmm_heartbeat";
+	gdev->beat_dev.fops = &gmm_beat_fops;
+	gdev->beat_dev.parent = dev;
+	gdev->beat_dev.mode = 0600;	/* it writes GMM's tables */
+	err = misc_register(&gdev->beat_dev);
+	if (err)
+		return dev_err_probe(dev, err, "cannot register gmm_heartbeat\n");
+	return devm_add_action_or_reset(dev, gmm_ivshmem_remove_beat,
+					&gdev->beat_dev);
 }
 
 static int gmm_ivshmem_probe(struct pci_dev *pdev,
@@ -489,7 +732,7 @@ static int gmm_ivshmem_probe(struct pci_dev *pdev,
 	if (err)
 		return err;
 
-	err = gmm_ivshmem_add_window(gdev);
+	err = gmm_ivshmem_add_misc(gdev);
 	if (err)
 		return err;
 

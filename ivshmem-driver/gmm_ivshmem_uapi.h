@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
 /*
- * gmm_ivshmem window device: the user-space interface.
+ * gmm_ivshmem's devices: the user-space interface.
+ *
+ * 1. The window device.
  *
  * /dev/gmm_window (mode 0666) gives a process one part of the pool (BAR2)
  * and nothing else.  A fresh open maps nothing.  A caller with
@@ -13,6 +15,22 @@
  *   - PROT_WRITE on a read-only window (EACCES; mprotect too),
  *   - everything before the window is set (ENXIO).
  * The mapping is cached (write-back), like map 1 of the UIO device.
+ */
+/*
+ * 2. The heartbeat device.
+ *
+ * /dev/gmm_heartbeat (mode 0600) lets the guest kernel keep the node's
+ * heartbeat, so that no user-space load can starve it (docs/design.md,
+ * "Threads of a node").  gmmd (CAP_SYS_ADMIN) opens it and, once it has
+ * an incarnation, calls GMM_HEARTBEAT_START with its node id, incarnation
+ * and the pool's heartbeat period.  From then on a kernel timer increments
+ * the node slot's `heartbeat` and stores `heartbeat_ns` (CLOCK_REALTIME)
+ * every period (common/include/gmm/pool_abi.h), and stops for good:
+ *   - the moment the slot shows another incarnation or a state other than
+ *     joining/member (the node was expelled, left, or joined again), and
+ *   - when the file is released (gmmd exited or was killed): at once.
+ * `progress` stays gmmd's own.  A new START on the same file replaces the
+ * previous request (gmmd calls it again after every join).
  */
 #ifndef _GMM_IVSHMEM_UAPI_H
 #define _GMM_IVSHMEM_UAPI_H
@@ -43,5 +61,33 @@ struct gmm_window_args {
 #define GMM_WINDOW_SET	_IOW(GMM_WINDOW_IOC_MAGIC, 1, struct gmm_window_args)
 /* Read the window back (anyone).  Errors: ENXIO (not set), EFAULT. */
 #define GMM_WINDOW_GET	_IOR(GMM_WINDOW_IOC_MAGIC, 2, struct gmm_window_args)
+
+#define GMM_HEARTBEAT_DEVICE	"/dev/gmm_heartbeat"
+
+struct gmm_heartbeat_args {
+	__u32 node;		/* node id: whose slot to beat */
+	__u32 incarnation;	/* beat while the slot shows this incarnation */
+	__u64 period_ns;	/* 1 ms .. 10 s */
+};
+
+struct gmm_heartbeat_status {
+	__u32 node;		/* of the last START */
+	__u32 incarnation;
+	__u64 beats;		/* beats written since the last START */
+	__u32 running;		/* 1 while the timer beats, 0 once it stopped */
+	__u32 reserved;		/* 0 */
+};
+
+/*
+ * Beat for (node, incarnation) every period_ns, starting now.  Errors:
+ * EPERM (the caller or the opener lacks CAP_SYS_ADMIN), EINVAL (period out
+ * of range, node not below the pool's node count), ENODEV (BAR2 holds no
+ * formatted GMM pool), EPROTO (the pool's layout version is not
+ * GMM_LAYOUT_VERSION), ESTALE (the slot does not show this incarnation
+ * joining or member: nothing to beat for), ENOMEM, EFAULT.
+ */
+#define GMM_HEARTBEAT_START	_IOW(GMM_WINDOW_IOC_MAGIC, 3, struct gmm_heartbeat_args)
+/* What the timer does (anyone holding the file).  Errors: EFAULT. */
+#define GMM_HEARTBEAT_STATUS	_IOR(GMM_WINDOW_IOC_MAGIC, 4, struct gmm_heartbeat_status)
 
 #endif /* _GMM_IVSHMEM_UAPI_H */

@@ -15,6 +15,12 @@ std::uint64_t detection_threshold_ns(const Pool& pool) {
   return std::uint64_t{load_acquire(c.heartbeat_period_us)} * 1000 * load_acquire(c.miss_threshold);
 }
 
+std::uint64_t progress_threshold_ns(const Pool& pool) { return kProgressThresholdFactor * detection_threshold_ns(pool); }
+
+std::uint64_t max_watch_step_ns(const Pool& pool) {
+  return std::uint64_t{load_acquire(pool.cluster().heartbeat_period_us)} * 1000 * 2;
+}
+
 LivenessSample sample_liveness(const Pool& pool, std::uint32_t node) {
   const NodeSlot& slot = pool.node_slot(node);
   LivenessSample s;
@@ -47,29 +53,37 @@ std::optional<Stall> StallWatch::observe(const Pool& pool, std::uint32_t node, s
     incarnation_ = incarnation;
     heartbeat_ = s.heartbeat;
     progress_ = s.progress;
-    heartbeat_since_ns_ = progress_since_ns_ = now_ns;
+    heartbeat_silent_ns_ = progress_silent_ns_ = 0;
+    last_observed_ns_ = now_ns;
     return std::nullopt;
   }
+  // Only the time this watcher ran counts: a long gap since its previous
+  // look is its own stall, not evidence against the node.
+  const std::uint64_t step = std::min(now_ns - std::min(now_ns, last_observed_ns_), max_watch_step_ns(pool));
+  last_observed_ns_ = now_ns;
   if (s.heartbeat != heartbeat_) {
     heartbeat_ = s.heartbeat;
-    heartbeat_since_ns_ = now_ns;
+    heartbeat_silent_ns_ = 0;
+  } else {
+    heartbeat_silent_ns_ += step;
   }
   if (s.progress != progress_) {
     progress_ = s.progress;
-    progress_since_ns_ = now_ns;
+    progress_silent_ns_ = 0;
+  } else {
+    progress_silent_ns_ += step;
   }
-  const std::uint64_t limit = detection_threshold_ns(pool);
   Stall stall;
-  stall.heartbeat_stopped = now_ns - heartbeat_since_ns_ > limit;
-  stall.progress_stopped = now_ns - progress_since_ns_ > limit;
+  stall.heartbeat_stopped = heartbeat_silent_ns_ > detection_threshold_ns(pool);
+  stall.progress_stopped = progress_silent_ns_ > progress_threshold_ns(pool);
   if (!stall.heartbeat_stopped && !stall.progress_stopped) return std::nullopt;
   stall.node = node;
   stall.incarnation = incarnation;
   stall.heartbeat = heartbeat_;
   stall.progress = progress_;
   stall.last_beat_ns = s.heartbeat_ns;
-  stall.still_for_ns = now_ns - std::min(stall.heartbeat_stopped ? heartbeat_since_ns_ : now_ns,
-                                         stall.progress_stopped ? progress_since_ns_ : now_ns);
+  stall.still_for_ns = std::max(stall.heartbeat_stopped ? heartbeat_silent_ns_ : 0,
+                                stall.progress_stopped ? progress_silent_ns_ : 0);
   return stall;
 }
 

@@ -112,8 +112,8 @@ ClusterAgent::TickResult ClusterAgent::on_doorbell() {
 
 // ----------------------------------------------------------- LivenessAgent --
 
-LivenessAgent::LivenessAgent(Node& node, Messenger* messenger, AgentLog log)
-    : node_(node), messenger_(messenger), log_(std::move(log)), pool_(node.pool()) {}
+LivenessAgent::LivenessAgent(Node& node, Messenger* messenger, AgentLog log, OsHeartbeat* os_heartbeat)
+    : node_(node), messenger_(messenger), log_(std::move(log)), os_(os_heartbeat), pool_(node.pool()) {}
 
 std::chrono::microseconds LivenessAgent::period() const {
   return std::chrono::microseconds(load_acquire(pool_.cluster().heartbeat_period_us));
@@ -127,14 +127,35 @@ void LivenessAgent::tick() {
          wedged ? fmt::format("wedged: {}; progress stops, so the others declare this node failed", wedge_.culprit())
                 : std::string("no longer wedged"));
   wedged_ = wedged;
-  node_.beat(!wedged);
-  // If this thread itself was stalled (paused, descheduled), what it saw of
-  // its successor is stale: start watching afresh rather than accuse it.
-  const std::uint64_t stall_ns = static_cast<std::uint64_t>(period().count()) * 1000 * 2;
-  if (last_tick_ns_ != 0 && now - last_tick_ns_ > stall_ns) successor_.reset();
-  last_tick_ns_ = now;
+  node_.beat(!wedged, !os_beats());
+  // A tick that comes late (this thread was stalled) counts as at most two
+  // periods of the successor's silence (StallWatch): no accusation for our
+  // own gap.
   // Fencing: an expelled node accuses nobody (its agent thread rejoins).
   if (node_.is_member()) watch_successor(now);
+}
+
+bool LivenessAgent::os_beats() {
+  if (os_ == nullptr || node_.lock_owner() == 0) return false;  // never joined: nothing to beat for
+  const std::uint32_t incarnation = node_.incarnation();
+  if (incarnation == os_incarnation_) return true;  // it stops by itself once that incarnation ends
+  if (incarnation == os_refused_) return false;     // expelled before it started: rejoin first
+  const auto period = std::max(this->period(), std::chrono::microseconds(1000));
+  Status started = os_->start(node_.id(), incarnation, period);
+  if (started) {
+    os_incarnation_ = incarnation;
+    if (log_) log_(LogLevel::kInfo, fmt::format("heartbeat of incarnation {}: {}", incarnation, os_->describe()));
+    return true;
+  }
+  if (started.error().code == Errc::kExpelled) {
+    os_refused_ = incarnation;
+    return false;
+  }
+  if (log_)
+    log_(LogLevel::kWarning,
+         fmt::format("{}; the liveness thread beats the heartbeat itself (guest load can starve it)", started.error().message));
+  os_ = nullptr;
+  return false;
 }
 
 void LivenessAgent::watch_successor(std::uint64_t now_ns) {

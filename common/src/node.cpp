@@ -125,12 +125,12 @@ std::uint32_t Node::claim_txn_slot() {
 // No keep-alive while waiting: the node's liveness thread beats meanwhile.
 Result<TableLock> Node::lock_membership() { return records::lock_membership(pool_, lock_owner(), nullptr); }
 
-void Node::beat(bool progressing) {
+void Node::beat(bool progressing, bool heartbeat) {
   if (lock_owner() == 0) return;  // never joined: no incarnation to show alive
   NodeSlot& slot = pool_.node_slot(id_);
-  fetch_add_acq_rel(slot.heartbeat, std::uint64_t{1});
+  if (heartbeat) fetch_add_acq_rel(slot.heartbeat, std::uint64_t{1});
   if (progressing) fetch_add_acq_rel(slot.progress, std::uint64_t{1});
-  store_release(slot.heartbeat_ns, realtime_ns());
+  if (heartbeat) store_release(slot.heartbeat_ns, realtime_ns());
 }
 
 Result<TableLock> Node::lock_directory() {

@@ -14,8 +14,8 @@ constexpr std::chrono::microseconds kMinPeriod{1000};
 
 // ---------------------------------------------------------- LivenessThread --
 
-LivenessThread::LivenessThread(Node& node, Messenger* messenger, AgentLog log)
-    : agent_(node, messenger, std::move(log)),
+LivenessThread::LivenessThread(Node& node, Messenger* messenger, AgentLog log, OsHeartbeat* os_heartbeat)
+    : agent_(node, messenger, std::move(log), os_heartbeat),
       period_(std::max(agent_.period(), kMinPeriod)),
       thread_([this] { run(); }) {}
 

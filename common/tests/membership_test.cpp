@@ -8,9 +8,13 @@
 // WedgeWatch on their own.
 #include <sys/wait.h>
 
+#include <functional>
+#include <optional>
+
 #include "cluster_harness.hpp"
 #include "gmm/liveness.hpp"
 #include "gmm/lock.hpp"
+#include "gmm/membership.hpp"
 
 using namespace gmm;
 using namespace gmm::layout;
@@ -234,50 +238,176 @@ TEST_CASE("membership: a node that dies holding the membership lock is still dec
 
 // ------------------------------------------------------------- the pieces --
 
+namespace {
+
+// A watcher that looks every period (as the liveness thread does): observes
+// node 1 incarnation 1 at each step until `span` ns have passed, calling
+// `beat` before each look; returns the first stall seen.
+std::optional<Stall> watch_for(const Pool& pool, StallWatch& watch, std::uint64_t& now, std::uint64_t span,
+                               const std::function<void()>& beat = {}) {
+  const std::uint64_t period = std::uint64_t{load_acquire(pool.cluster().heartbeat_period_us)} * 1000;
+  for (std::uint64_t end = now + span; now < end;) {
+    now += period;
+    if (beat) beat();
+    if (auto stall = watch.observe(pool, 1, 1, now)) return stall;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 TEST_CASE("membership: StallWatch times heartbeat and progress separately", "[core][liveness]") {
   TempPool t(64ull << 20, test_geometry(), "stallwatch");
   auto n1 = t.node(1);
   NodeSlot& slot = t.pool->node_slot(1);
   const std::uint64_t threshold = detection_threshold_ns(*t.pool);
   REQUIRE(threshold == 300'000'000);
+  REQUIRE(progress_threshold_ns(*t.pool) == 600'000'000);
   StallWatch watch;
   std::uint64_t now = 1'000'000'000;
   CHECK_FALSE(watch.observe(*t.pool, 1, 1, now));  // starts watching
   SECTION("both move: never stalled") {
-    for (int i = 0; i < 10; ++i) {
-      n1->beat(true);
-      now += threshold / 2;
-      CHECK_FALSE(watch.observe(*t.pool, 1, 1, now));
-    }
+    CHECK_FALSE(watch_for(*t.pool, watch, now, 10 * threshold, [&] { n1->beat(true); }));
   }
-  SECTION("heartbeat moves, progress does not: stalled on progress") {
-    n1->beat(false);
-    now += threshold / 2;
-    CHECK_FALSE(watch.observe(*t.pool, 1, 1, now));
-    n1->beat(false);
-    now += threshold / 2 + 1;
-    auto stall = watch.observe(*t.pool, 1, 1, now);
+  SECTION("heartbeat moves, progress does not: stalled on progress after the progress threshold") {
+    // the OS beats; the daemon's progress stands still (wedged, stopped, starved)
+    const auto beat_only = [&] { n1->beat(false); };
+    CHECK_FALSE(watch_for(*t.pool, watch, now, progress_threshold_ns(*t.pool), beat_only));
+    auto stall = watch_for(*t.pool, watch, now, threshold, beat_only);
     REQUIRE(stall);
     CHECK_FALSE(stall->heartbeat_stopped);
     CHECK(stall->progress_stopped);
+    CHECK(stall->still_for_ns > progress_threshold_ns(*t.pool));
     CHECK(stall->still_holds(sample_liveness(*t.pool, 1)));
     n1->beat(true);  // it made progress again: the evidence no longer holds
     CHECK_FALSE(stall->still_holds(sample_liveness(*t.pool, 1)));
     CHECK(stall->describe().find("no progress") != std::string::npos);
   }
-  SECTION("nothing moves: stalled on both") {
-    now += threshold + 1;
-    auto stall = watch.observe(*t.pool, 1, 1, now);
+  SECTION("progress moves, the heartbeat does not: stalled on the heartbeat after the detection threshold") {
+    const auto progress_only = [&] { fetch_add_acq_rel(slot.progress, std::uint64_t{1}); };
+    CHECK_FALSE(watch_for(*t.pool, watch, now, threshold, progress_only));
+    auto stall = watch_for(*t.pool, watch, now, threshold, progress_only);
     REQUIRE(stall);
     CHECK(stall->heartbeat_stopped);
+    CHECK_FALSE(stall->progress_stopped);
+    CHECK(stall->describe() == "node 1 (incarnation 1): no heartbeat for 310 ms");
+  }
+  SECTION("nothing moves: stalled on the heartbeat first, then on both") {
+    auto stall = watch_for(*t.pool, watch, now, 2 * threshold);
+    REQUIRE(stall);
+    CHECK(stall->heartbeat_stopped);
+    CHECK_FALSE(stall->progress_stopped);
+    for (int look = 0; look < 30; ++look) stall = watch.observe(*t.pool, 1, 1, now += threshold / 30);
+    REQUIRE(stall);  // 610 ms without either
+    CHECK(stall->heartbeat_stopped);
     CHECK(stall->progress_stopped);
-    CHECK(stall->describe() == "node 1 (incarnation 1): no heartbeat and no progress for 300 ms");
+    CHECK(stall->describe() == "node 1 (incarnation 1): no heartbeat and no progress for 610 ms");
     store_release(slot.incarnation, 2u);  // a new incarnation is not the one that stalled
     CHECK_FALSE(stall->still_holds(sample_liveness(*t.pool, 1)));
   }
   SECTION("another incarnation restarts the watch") {
-    now += threshold + 1;
-    CHECK_FALSE(watch.observe(*t.pool, 1, 2, now));
+    CHECK(watch_for(*t.pool, watch, now, 2 * threshold));
+    CHECK_FALSE(watch.observe(*t.pool, 1, 2, now + 1));
+  }
+}
+
+TEST_CASE("membership: a watcher that was itself stalled does not blame the node it watches", "[core][liveness]") {
+  TempPool t(64ull << 20, test_geometry(), "starvedwatcher");
+  auto n1 = t.node(1);
+  const std::uint64_t threshold = detection_threshold_ns(*t.pool);
+  const std::uint64_t period = threshold / 30;
+  StallWatch watch;
+  std::uint64_t now = 1'000'000'000;
+  CHECK_FALSE(watch.observe(*t.pool, 1, 1, now));
+  SECTION("one long gap of the watcher: no stall, however long") {
+    now += 10 * threshold;  // the watcher's VM was descheduled; node 1 did not beat either
+    CHECK_FALSE(watch.observe(*t.pool, 1, 1, now));
+    // the gap counted as two periods: the threshold still lies ahead
+    CHECK_FALSE(watch_for(*t.pool, watch, now, threshold - 3 * period));
+    CHECK(watch_for(*t.pool, watch, now, 3 * period));
+  }
+  SECTION("a watcher that only ever looks late still detects a dead node, later") {
+    std::optional<Stall> stall;
+    int looks = 0;
+    while (!stall && looks < 1000) {
+      now += threshold / 2;  // 15 periods between looks, each counts as 2
+      stall = watch.observe(*t.pool, 1, 1, now);
+      ++looks;
+    }
+    REQUIRE(stall);
+    CHECK(stall->heartbeat_stopped);
+    CHECK(looks == 16);  // 16 x 2 periods > 30 periods
+  }
+  SECTION("a late look at a node that beat in between: no stall, silence restarts") {
+    now += 10 * threshold;
+    n1->beat(true);
+    CHECK_FALSE(watch.observe(*t.pool, 1, 1, now));
+    CHECK_FALSE(watch_for(*t.pool, watch, now, threshold - period));
+  }
+}
+
+namespace {
+
+// An OsHeartbeat for the tests: records what it was asked, answers `answer`.
+struct FakeOsHeartbeat final : OsHeartbeat {
+  Status start(std::uint32_t node, std::uint32_t incarnation, std::chrono::microseconds period) override {
+    calls.push_back({node, incarnation, period});
+    return answer;
+  }
+  std::string describe() const override { return "the fake OS"; }
+  struct Call {
+    std::uint32_t node;
+    std::uint32_t incarnation;
+    std::chrono::microseconds period;
+  };
+  std::vector<Call> calls;
+  Status answer = ok_status();
+};
+
+}  // namespace
+
+TEST_CASE("membership: with an OS heartbeat the liveness agent beats only progress", "[core][liveness]") {
+  TempPool t(64ull << 20, test_geometry(), "osbeat");
+  FakeOsHeartbeat os;
+  Node n2(*t.pool, 2);
+  LivenessAgent agent(n2, nullptr, {}, &os);
+  NodeSlot& slot = t.pool->node_slot(2);
+  agent.tick();  // before join: nothing to beat for
+  CHECK(os.calls.empty());
+  REQUIRE(n2.join());
+  const std::uint64_t heartbeat = load_acquire(slot.heartbeat);
+  const std::uint64_t progress = load_acquire(slot.progress);
+  SECTION("the OS starts beating: the agent advances progress only") {
+    for (int i = 0; i < 5; ++i) agent.tick();
+    REQUIRE(os.calls.size() == 1);  // once per incarnation
+    CHECK(os.calls[0].node == 2);
+    CHECK(os.calls[0].incarnation == n2.incarnation());
+    CHECK(os.calls[0].period == std::chrono::microseconds(10'000));
+    CHECK(agent.os_beats_for() == n2.incarnation());
+    CHECK(load_acquire(slot.heartbeat) == heartbeat);
+    CHECK(load_acquire(slot.progress) == progress + 5);
+  }
+  SECTION("the OS cannot beat (older driver): the agent beats both from then on") {
+    os.answer = make_error(Errc::kIo, "not a gmm_heartbeat device");
+    for (int i = 0; i < 5; ++i) agent.tick();
+    CHECK(os.calls.size() == 1);  // not asked again
+    CHECK(agent.os_beats_for() == 0);
+    CHECK(load_acquire(slot.heartbeat) == heartbeat + 5);
+    CHECK(load_acquire(slot.progress) == progress + 5);
+  }
+  SECTION("the incarnation ended before the OS started: the agent beats, and asks again after the next join") {
+    os.answer = make_error(Errc::kExpelled, "stale");
+    agent.tick();
+    agent.tick();
+    CHECK(os.calls.size() == 1);
+    CHECK(load_acquire(slot.heartbeat) == heartbeat + 2);
+    n2.leave();
+    REQUIRE(n2.join());
+    os.answer = ok_status();
+    agent.tick();
+    REQUIRE(os.calls.size() == 2);
+    CHECK(os.calls[1].incarnation == n2.incarnation());
+    CHECK(agent.os_beats_for() == n2.incarnation());
   }
 }
 

@@ -6,6 +6,7 @@
 //
 //   gmmd --node K (--pool PATH [--doorbell SOCKET] | --uio auto|/dev/uioN) --socket PATH
 //        [--log-level debug] [--crash-at POINT[:N][:kill|stop|hang]]
+//        [--liveness-priority P] [--no-kernel-heartbeat]
 //
 // --pool maps a pool file (process mode); --uio maps the ivshmem BAR2 of a
 // VM through the gmm_ivshmem UIO device (VM mode; `auto` = the first
@@ -19,16 +20,28 @@
 // the device has vectors. Without either, gmmd polls its mailbox once per
 // heartbeat period and says so in the log.
 //
+// The heartbeat (docs/design.md, "Threads of a node"): in a guest the
+// gmm_ivshmem driver's kernel timer beats it (/dev/gmm_heartbeat,
+// OsHeartbeat), so that no load in the guest's user space can starve it;
+// gmmd's liveness thread then advances `progress` only. Without that device
+// (an older driver, --no-kernel-heartbeat, process mode) the liveness thread
+// beats both. The liveness thread runs SCHED_FIFO at priority P
+// (--liveness-priority; default 10 in a guest, 0 = normal scheduling in
+// process mode), so that busy processes do not delay `progress` either.
+//
 // --crash-at (or GMMD_CRASH_AT=...; the flag wins) makes gmmd fail the Nth
 // time it reaches crash point POINT (`gmm-host points`): SIGKILL itself,
 // SIGSTOP itself, or hang that thread (gmm/crash.hpp).
 // The pool must already be formatted (gmm-host up formats it).
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <thread>
@@ -50,6 +63,7 @@
 #include "gmmd/server.hpp"
 #include "ivshmem/ivshmem_doorbell.hpp"
 #include "uio/uio_doorbell.hpp"
+#include "uio/uio_heartbeat.hpp"
 #include "uio/uio_pool.hpp"
 #include "uio/uio_window.hpp"
 
@@ -173,6 +187,36 @@ std::unique_ptr<gmm::WindowSource> make_window_source(const std::string& pool_pa
   return std::move(*device);
 }
 
+// In a guest: the driver's kernel heartbeat, unless turned off or missing
+// (then the liveness thread beats, as in process mode).
+std::unique_ptr<gmm::UioHeartbeat> open_kernel_heartbeat(bool uio, bool wanted) {
+  if (!uio) return nullptr;
+  if (!wanted) {
+    spdlog::info("heartbeat: beaten by the liveness thread (--no-kernel-heartbeat)");
+    return nullptr;
+  }
+  auto heartbeat = gmm::UioHeartbeat::open();
+  if (!heartbeat) {
+    spdlog::warn("heartbeat: beaten by the liveness thread, which load in this guest can starve: {}",
+                 heartbeat.error().message);
+    return nullptr;
+  }
+  return std::move(*heartbeat);
+}
+
+// SCHED_FIFO for the liveness thread (0: leave it as it is).
+void raise_liveness_priority(gmm::LivenessThread& liveness, int priority) {
+  if (priority <= 0) return;
+  sched_param param{};
+  param.sched_priority = priority;
+  const int err = ::pthread_setschedparam(liveness.native_handle(), SCHED_FIFO, &param);
+  if (err != 0)
+    spdlog::warn("liveness thread: cannot make it SCHED_FIFO {}: {}; busy processes can delay its progress",
+                 priority, std::strerror(err));
+  else
+    spdlog::info("liveness thread: SCHED_FIFO priority {}", priority);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -196,7 +240,15 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
   std::string crash_at;
   app.add_option("--crash-at", crash_at, "POINT[:N][:kill|stop|hang]: fail the Nth time at crash point POINT (default kill)");
+  int liveness_priority = -1;
+  app.add_option("--liveness-priority", liveness_priority,
+                 "SCHED_FIFO priority of the liveness thread, 0 = normal scheduling (default: 10 with --uio, else 0)")
+      ->check(CLI::Range(0, 99));
+  bool no_kernel_heartbeat = false;
+  app.add_flag("--no-kernel-heartbeat", no_kernel_heartbeat,
+               "with --uio: the liveness thread beats the heartbeat, not the gmm_ivshmem kernel timer");
   CLI11_PARSE(app, argc, argv);
+  if (liveness_priority < 0) liveness_priority = uio.empty() ? 0 : 10;
   if (pool_path.empty() == uio.empty()) return fail("exactly one of --pool PATH and --uio auto|/dev/uioN is required");
   // Armed before join: N counts every time the process gets there.
   gmm::Status armed = crash_at.empty() ? gmm::crash_arm_from_env() : gmm::crash_arm_from_spec(crash_at);
@@ -232,7 +284,9 @@ int main(int argc, char** argv) {
     spdlog::log(level == gmm::LogLevel::kWarning ? spdlog::level::warn : spdlog::level::info, "{}", line);
   };
   // Beating from before join (docs/design.md, "Threads of a node").
-  gmm::LivenessThread liveness(node, &messenger, agent_log);
+  std::unique_ptr<gmm::UioHeartbeat> kernel_heartbeat = open_kernel_heartbeat(!uio.empty(), !no_kernel_heartbeat);
+  gmm::LivenessThread liveness(node, &messenger, agent_log, kernel_heartbeat.get());
+  raise_liveness_priority(liveness, liveness_priority);
   gmm::Status joined = join_when_recovered(node);
   if (!joined) return fail("node " + std::to_string(node_id) + ": join failed: " + joined.error().message);
   spdlog::info("joined pool {} as node {} of {} (incarnation {})", pool_path, node_id, pool->node_count(),

@@ -126,6 +126,9 @@ kobuild="$out/ko-build"
 rm -rf "$kobuild"
 mkdir -p "$kobuild"
 cp "$repo/ivshmem-driver/gmm_ivshmem.c" "$repo/ivshmem-driver/gmm_ivshmem_uapi.h" "$repo/ivshmem-driver/Kbuild" "$kobuild/"
+# the C view of the node slots, found beside the source ("gmm/pool_abi.h")
+mkdir -p "$kobuild/gmm"
+cp "$repo/common/include/gmm/pool_abi.h" "$kobuild/gmm/"
 log "building gmm_ivshmem.ko for $kver"
 # the prefix map keeps the build directory out of the .ko (build-id)
 make -s -C "/usr/src/linux-headers-$kver" M="$kobuild" KCFLAGS="-ffile-prefix-map=$kobuild/=" modules 2>&1 |

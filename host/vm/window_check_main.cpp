@@ -13,8 +13,15 @@
 // host in the pool file, at kWritableOffset). One line per check, starting
 // "window-check: ok" or "window-check: FAIL"; the last line is
 // "window-check: PASS" or "window-check: FAIL ..."; exit status 0 on PASS.
+//
+// The same boot also checks the driver's heartbeat device (UioHeartbeat,
+// /dev/gmm_heartbeat): on a node slot it writes into a fake superblock at
+// the start of the pool, the kernel timer beats for the slot's incarnation,
+// refuses a stale one, stops when the incarnation changes, when the file
+// is closed and when its process is killed.
 #include <fcntl.h>
 #include <grp.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -28,11 +35,18 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <tuple>
 #include <vector>
 
+#include <chrono>
+#include <functional>
+#include <thread>
+
+#include "gmm/pool_abi.h"
 #include "gmm_ivshmem_uapi.h"
+#include "uio/uio_heartbeat.hpp"
 #include "uio/uio_pool.hpp"
 #include "uio/uio_window.hpp"
 
@@ -238,6 +252,117 @@ int fail_early(const std::string& message) {
   return 1;
 }
 
+// ---------------------------------------------------------- heartbeat --
+
+constexpr std::uint64_t kSlotsOffset = 64 << 10;  // the fake pool's node slots
+constexpr std::uint32_t kBeatNode = 2;
+
+template <class T>
+volatile T& at(std::byte* bar, std::uint64_t offset) {
+  return *reinterpret_cast<volatile T*>(bar + offset);
+}
+
+gmm_node_slot* beat_slot(std::byte* bar) {
+  return reinterpret_cast<gmm_node_slot*>(bar + kSlotsOffset) + kBeatNode;
+}
+
+std::uint64_t heartbeat_of(std::byte* bar) { return __atomic_load_n(&beat_slot(bar)->heartbeat, __ATOMIC_ACQUIRE); }
+
+// Polls `done` every 10 ms for up to 10 s (TCG guests are slow, not stuck).
+bool wait_until(const std::function<bool()>& done) {
+  for (int i = 0; i < 1000; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return done();
+}
+
+// The heartbeat does not move over 100 ms (ten of its periods).
+bool stands_still(std::byte* bar) {
+  const std::uint64_t before = heartbeat_of(bar);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  return heartbeat_of(bar) == before;
+}
+
+void heartbeat_checks(std::byte* bar) {
+  using std::chrono::milliseconds;
+  struct stat st;
+  check(::stat(gmm::kHeartbeatDevice, &st) == 0 && S_ISCHR(st.st_mode) && (st.st_mode & 07777) == 0600,
+        std::string(gmm::kHeartbeatDevice) + " is a character device, mode 0600");
+  auto opened = gmm::UioHeartbeat::open();
+  check(opened.ok(), std::string("UioHeartbeat opens ") + gmm::kHeartbeatDevice + (opened ? "" : ": " + opened.error().message));
+  if (!opened) return;
+  std::unique_ptr<gmm::UioHeartbeat> beat = std::move(*opened);
+
+  // No GMM pool yet: refused.
+  at<std::uint64_t>(bar, GMM_SB_MAGIC) = 0;
+  auto refused = beat->start(kBeatNode, 7, milliseconds(10));
+  check(!refused && refused.error().code == gmm::Errc::kBadPool, "start on an unformatted pool is refused (kBadPool)");
+  // A pool of this layout with 4 nodes, node 2 a member, incarnation 7.
+  std::memset(bar, 0, kSlotsOffset + 4 * sizeof(gmm_node_slot));
+  at<std::uint32_t>(bar, GMM_SB_LAYOUT_VERSION) = GMM_LAYOUT_VERSION + 1;
+  at<std::uint32_t>(bar, GMM_SB_NODE_COUNT) = 4;
+  at<std::uint64_t>(bar, GMM_SB_NODES_OFFSET) = kSlotsOffset;
+  at<std::uint64_t>(bar, GMM_SB_MAGIC) = GMM_POOL_MAGIC;
+  refused = beat->start(kBeatNode, 7, milliseconds(10));
+  check(!refused && refused.error().code == gmm::Errc::kBadPool, "start on a pool of another layout version is refused (kBadPool)");
+  at<std::uint32_t>(bar, GMM_SB_LAYOUT_VERSION) = GMM_LAYOUT_VERSION;
+  gmm_node_slot* slot = beat_slot(bar);
+  __atomic_store_n(&slot->incarnation, 7u, __ATOMIC_RELEASE);
+  __atomic_store_n(&slot->state, GMM_NODE_MEMBER, __ATOMIC_RELEASE);
+  refused = beat->start(4, 7, milliseconds(10));
+  check(!refused && refused.error().code == gmm::Errc::kInvalidArgument, "start for a node beyond the pool's count is refused");
+  refused = beat->start(kBeatNode, 6, milliseconds(10));
+  check(!refused && refused.error().code == gmm::Errc::kExpelled, "start for an incarnation the slot does not show is refused (kExpelled)");
+  check(stands_still(bar), "nothing beats after refused starts");
+
+  // Beats for incarnation 7.
+  auto started = beat->start(kBeatNode, 7, milliseconds(10));
+  check(started.ok(), "start for node 2 incarnation 7, every 10 ms" + (started ? "" : ": " + started.error().message));
+  const std::uint64_t first = heartbeat_of(bar);
+  check(wait_until([&] { return heartbeat_of(bar) >= first + 10; }), "the kernel timer advances the slot's heartbeat");
+  check(__atomic_load_n(&slot->heartbeat_ns, __ATOMIC_ACQUIRE) > 1'600'000'000ull * 1'000'000'000ull,
+        "and stores heartbeat_ns (CLOCK_REALTIME)");
+  auto status = beat->status();
+  check(status && status->running && status->node == kBeatNode && status->incarnation == 7 && status->beats >= 10,
+        "GMM_HEARTBEAT_STATUS: running for node 2 incarnation 7");
+  check(slot->progress == 0 && slot->state == GMM_NODE_MEMBER && slot->incarnation == 7,
+        "it writes nothing but heartbeat and heartbeat_ns");
+
+  // The incarnation ends (expelled and rejoined): it stops by itself.
+  __atomic_store_n(&slot->incarnation, 8u, __ATOMIC_RELEASE);
+  check(wait_until([&] { auto s = beat->status(); return s && !s->running; }) && stands_still(bar),
+        "a new incarnation in the slot stops the timer");
+  started = beat->start(kBeatNode, 8, milliseconds(10));
+  const std::uint64_t again = heartbeat_of(bar);
+  check(started.ok() && wait_until([&] { return heartbeat_of(bar) >= again + 3; }), "start again for incarnation 8: it beats");
+  __atomic_store_n(&slot->state, GMM_NODE_FAILED, __ATOMIC_RELEASE);
+  check(wait_until([&] { auto s = beat->status(); return s && !s->running; }) && stands_still(bar),
+        "the slot declared failed stops the timer");
+  __atomic_store_n(&slot->state, GMM_NODE_MEMBER, __ATOMIC_RELEASE);
+
+  // The file is closed (gmmd exits): it stops at once.
+  started = beat->start(kBeatNode, 8, milliseconds(10));
+  check(started.ok() && wait_until([&] { return heartbeat_of(bar) >= again + 10; }), "beating again");
+  beat.reset();
+  check(stands_still(bar), "closing the file stops the timer");
+
+  // Its process is killed (gmmd killed): the same.
+  std::fflush(stdout);
+  const pid_t child = ::fork();
+  if (child == 0) {
+    auto mine = gmm::UioHeartbeat::open();
+    if (!mine || !(*mine)->start(kBeatNode, 8, milliseconds(10))) ::_exit(1);
+    for (;;) ::pause();
+  }
+  const std::uint64_t before_child = heartbeat_of(bar);
+  check(wait_until([&] { return heartbeat_of(bar) >= before_child + 3; }), "a child process starts it");
+  ::kill(child, SIGKILL);
+  int child_status = 0;
+  ::waitpid(child, &child_status, 0);
+  check(WIFSIGNALED(child_status) && stands_still(bar), "killing that process stops the timer");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -346,6 +471,8 @@ int main(int argc, char** argv) {
   check(bar[kWritableOffset + 2 * page - 1] == std::byte{kLastBytePattern}, "root sees the client's last window byte");
   check(bar[kWritableOffset - 1] == std::byte{0x11} && bar[kWritableOffset + 2 * page] == std::byte{0x22},
         "the bytes around the window are untouched");
+
+  heartbeat_checks(bar);
 
   if (failures == 0) {
     std::printf("window-check: PASS\n");

@@ -131,9 +131,10 @@ class Node {
   // The sequence of the kNodeJoined record this incarnation wrote: the
   // membership events after it are this incarnation's to act on.
   std::uint64_t joined_event() const { return joined_event_.load(std::memory_order_relaxed); }
-  // Advances this node's heartbeat and, if `progressing`, its progress
+  // Advances this node's heartbeat (unless `heartbeat` is false: the OS
+  // beats it, OsHeartbeat) and, if `progressing`, its progress
   // (liveness.hpp). Any thread may; does nothing before the first join().
-  void beat(bool progressing = true);
+  void beat(bool progressing = true, bool heartbeat = true);
   // Recovery of failed nodes (paper 3.4), run by the coordinator: finishes
   // or undoes their transactions and repairs locks they held (for all of
   // them first: one of them may have died recovering another), then removes

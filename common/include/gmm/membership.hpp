@@ -1,10 +1,11 @@
 // Membership, failure detection and the event service (paper 3.1, 3.4, 3.7,
 // 4.1).
 //
-// Every node beats (heartbeat and progress in its NodeSlot, liveness.hpp)
-// each period and watches its ring successor (the next member by id). A
-// successor whose heartbeat or progress has not moved for `miss_threshold`
-// periods is declared failed: under the membership lock its slot becomes
+// Every node beats (heartbeat and progress in its NodeSlot, liveness.hpp;
+// in guests the kernel beats the heartbeat) each period and watches its
+// ring successor (the next member by id). A successor whose heartbeat has
+// not moved for `miss_threshold` periods, or its progress for twice that,
+// is declared failed: under the membership lock its slot becomes
 // Failed, the view epoch is bumped and a RecoveryRecord is written. The
 // coordinator (the live member with the lowest id) then recovers the GMM
 // tables for every Failed node; each survivor, once the tables are
@@ -33,6 +34,7 @@
 #include "gmm/clock.hpp"
 #include "gmm/gmm.hpp"
 #include "gmm/layout.hpp"
+#include "gmm/platform.hpp"
 #include "gmm/liveness.hpp"
 #include "gmm/messages.hpp"
 
@@ -82,23 +84,34 @@ using AgentLog = std::function<void(LogLevel, std::string_view)>;
 // membership lock, a leaf held briefly by whoever has it, and beats while
 // it waits for it. With a messenger, a declaration is broadcast
 // (view-changed) so the coordinator starts recovery at once.
+//
+// With an OsHeartbeat (the guest kernel's timer) the OS beats `heartbeat`
+// and this agent only `progress`: after every join it asks the OS to beat
+// for the new incarnation (start()), and beats the heartbeat itself until
+// that succeeded. If the OS cannot beat at all (an older driver), the agent
+// says so once and beats it itself from then on.
 class LivenessAgent {
  public:
-  LivenessAgent(Node& node, Messenger* messenger = nullptr, AgentLog log = {});
+  LivenessAgent(Node& node, Messenger* messenger = nullptr, AgentLog log = {}, OsHeartbeat* os_heartbeat = nullptr);
   void tick();
   std::chrono::microseconds period() const;
+  // The incarnation the OS beats for (0: none, this agent beats itself).
+  std::uint32_t os_beats_for() const { return os_incarnation_; }
 
  private:
+  bool os_beats();  // true when the OS beats the current incarnation
   void watch_successor(std::uint64_t now_ns);
 
   Node& node_;
   Messenger* messenger_;
   AgentLog log_;
+  OsHeartbeat* os_;
   const Pool& pool_;
   StallWatch successor_;
   WedgeWatch wedge_;
   bool wedged_ = false;
-  std::uint64_t last_tick_ns_ = 0;  // monotonic
+  std::uint32_t os_incarnation_ = 0;  // what the OS was last started for
+  std::uint32_t os_refused_ = 0;      // the incarnation it last refused (logged once)
 };
 
 // The node's work for the cluster: call tick() once per heartbeat period

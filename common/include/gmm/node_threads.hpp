@@ -44,13 +44,19 @@ namespace gmm {
 class LivenessThread {
  public:
   // `messenger` (may be null) announces the failures this node declares.
-  LivenessThread(Node& node, Messenger* messenger, AgentLog log = {});
+  // `os_heartbeat` (may be null; must outlive this) beats the heartbeat
+  // below the daemon (the guest kernel's timer); this thread then advances
+  // only `progress` (LivenessAgent).
+  LivenessThread(Node& node, Messenger* messenger, AgentLog log = {}, OsHeartbeat* os_heartbeat = nullptr);
   ~LivenessThread();  // stop()s
   LivenessThread(const LivenessThread&) = delete;
   LivenessThread& operator=(const LivenessThread&) = delete;
 
   // Ends the thread after its current tick; idempotent.
   void stop();
+  // For the caller to raise the thread's scheduling priority (gmmd makes it
+  // SCHED_FIFO, so that user-space load cannot delay `progress`).
+  std::thread::native_handle_type native_handle() { return thread_.native_handle(); }
 
  private:
   void run();

@@ -1,10 +1,12 @@
 // The platform contract: all the core and gmmd ask of the world outside the
-// process, in one header (as mimalloc's prim.h). Three interfaces:
+// process, in one header (as mimalloc's prim.h). Four interfaces:
 //
 //   PoolMapping   the mapped pool           file/: a file (process mode)   uio/: the ivshmem BAR2 (guests)
 //   Doorbell      ring a node, be rung      ivshmem/: the ivshmem server's eventfds   uio/: the BAR0 Doorbell register
 //   WindowSource  a client's view of one    file/: a descriptor of the pool file      uio/: the driver's window device
 //                 section of the pool
+//   OsHeartbeat   the node's OS beats       (none in process mode: gmmd beats)       uio/: the driver's heartbeat timer
+//                 for the node
 //
 // The backends are in platform/ (one library per folder); the core includes
 // this header and nothing else of the platform, so its tests run on a pool
@@ -78,6 +80,27 @@ class WindowSource {
   // mapped, writable only if `writable`. Both bounds are page-aligned.
   // Errors: kInvalidArgument (unaligned or outside the pool), kIo.
   virtual Result<Window> open_window(std::uint64_t pool_offset, std::uint64_t length, bool writable) = 0;
+};
+
+// The node's heartbeat kept below the daemon, by the node's OS (paper 3.4:
+// GMM lives in the kernel there), so that no load on the node's user space
+// can starve it. Given (node, incarnation), it advances that node slot's
+// `heartbeat` and `heartbeat_ns` every period and stops by itself, at once,
+// when the slot shows another incarnation or a dead state, and when the
+// daemon that asked is gone (its descriptor closed). `progress` stays the
+// daemon's (docs/design.md, "Threads of a node").
+//
+//   guest    the gmm_ivshmem driver's hrtimer (/dev/gmm_heartbeat, uio/uio_heartbeat.hpp)
+//   process  none: gmmd's liveness thread beats the heartbeat itself
+class OsHeartbeat {
+ public:
+  virtual ~OsHeartbeat() = default;
+  // Beat for (node, incarnation) every `period` from now on, replacing any
+  // earlier request. Called by the liveness thread after every join.
+  // Errors: kExpelled (the slot no longer shows this incarnation alive),
+  // kBadPool (no GMM pool of this layout), kPermission, kInvalidArgument, kIo.
+  virtual Status start(std::uint32_t node, std::uint32_t incarnation, std::chrono::microseconds period) = 0;
+  virtual std::string describe() const = 0;  // "the gmm_ivshmem timer (/dev/gmm_heartbeat)"
 };
 
 }  // namespace gmm
