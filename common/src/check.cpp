@@ -130,21 +130,10 @@ void copy_tables(const Pool& pool, Snapshot& snap) {
   snap.sync_objects = copy_of(pool.sync_objects());
   // Only the fields the checks use, read atomically: their owners write them concurrently.
   for (std::uint32_t node = 0; node < kMaxNodes; ++node) {
-    const NodeSlot& live = pool.node_slot(node);
-    NodeSlot copy{};
-    copy.state = load_acquire(live.state);
-    copy.incarnation = load_acquire(live.incarnation);
-    snap.slots.push_back(copy);
-    for (std::uint32_t s = 0; s < kTxnSlotsPerNode; ++s) {
-      const TxnRecord& rec = pool.txn(node, s);
-      TxnRecord t{};
-      t.state = load_acquire(rec.state);
-      t.kind = load_acquire(rec.kind);
-      t.txn_id = load_acquire(rec.txn_id);
-      t.incarnation = load_acquire(rec.incarnation);
-      t.gid = load_acquire(rec.gid);
-      snap.txns.push_back(t);
-    }
+    snap.slots.push_back(load_fields(pool.node_slot(node), &NodeSlot::state, &NodeSlot::incarnation));
+    for (std::uint32_t s = 0; s < kTxnSlotsPerNode; ++s)
+      snap.txns.push_back(load_fields(pool.txn(node, s), &TxnRecord::state, &TxnRecord::kind, &TxnRecord::txn_id,
+                                      &TxnRecord::incarnation, &TxnRecord::gid));
   }
 }
 

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <bit>
-#include <cstring>
 
 #include <fmt/format.h>
 
@@ -292,15 +291,21 @@ Status request_leave(const Pool& pool, std::uint32_t node) {
   });
 }
 
+RecoveryRecord copy_record(const RecoveryRecord& live) {
+  RecoveryRecord copy =
+      load_fields(live, &RecoveryRecord::kind, &RecoveryRecord::node, &RecoveryRecord::incarnation,
+                  &RecoveryRecord::declared_by, &RecoveryRecord::sequence, &RecoveryRecord::view_epoch,
+                  &RecoveryRecord::last_beat_ns, &RecoveryRecord::declared_ns, &RecoveryRecord::tables_recovered_ns,
+                  &RecoveryRecord::survivors, &RecoveryRecord::done);
+  for (std::uint32_t n = 0; n < kMaxNodes; ++n) copy.finished_ns[n] = load_acquire(live.finished_ns[n]);
+  return copy;
+}
+
 RecoveryRecord latest_record(const Pool& pool, EventKind kind) {
   const std::uint64_t events = load_acquire(pool.cluster().events);
   for (std::uint64_t seq = events; seq > 0 && events - seq < kRecoveryRecords; --seq) {
     const RecoveryRecord& r = pool.recovery(seq);
-    if (load_acquire(r.sequence) == seq && static_cast<EventKind>(r.kind) == kind) {
-      RecoveryRecord copy;
-      std::memcpy(static_cast<void*>(&copy), &r, sizeof(copy));
-      return copy;
-    }
+    if (load_acquire(r.sequence) == seq && static_cast<EventKind>(r.kind) == kind) return copy_record(r);
   }
   return RecoveryRecord{};
 }

@@ -39,12 +39,33 @@ bool home_usable(const Pool& pool, const TxnRecord& r) {
   return r.home_node != kNoNode && !pool.partition_lost(r.home_node);
 }
 
+namespace {
+
+// Runs `apply` under the home partition's lock, if the transaction got as
+// far as choosing a home and that memory still exists.
+template <class Apply>
+Status in_home_partition(const Pool& pool, std::uint64_t me, const TxnRecord& r, Apply&& apply) {
+  if (!home_usable(pool, r)) return ok_status();
+  auto lock = lock_part(pool, me, r.home_node);
+  if (!lock) return lock.error();
+  apply();
+  return ok_status();
+}
+
+template <class Apply>
+Status in_directory(const Pool& pool, std::uint64_t me, Apply&& apply) {
+  auto lock = lock_dir(pool, me);
+  if (!lock) return lock.error();
+  apply();
+  return ok_status();
+}
+
+}  // namespace
+
 Status roll_forward(const Pool& pool, std::uint64_t me, std::uint32_t node, const TxnRecord& r) {
   const Owner owner = owner_of(r, node);
   const auto kind = static_cast<TxnKind>(r.kind);
-  if (home_usable(pool, r)) {
-    auto lock = lock_part(pool, me, r.home_node);
-    if (!lock) return lock.error();
+  Status partition = in_home_partition(pool, me, r, [&] {
     if (kind == TxnKind::kAllocate && r.section_index != kNoIndex) {
       SectionEntry& s = pool.sections(r.home_node)[r.section_index];
       if (owned_by(s.owner, owner) && state_is(s.state, EntryState::kReserved))
@@ -59,35 +80,32 @@ Status roll_forward(const Pool& pool, std::uint64_t me, std::uint32_t node, cons
     }
     if (kind == TxnKind::kClose && r.section_index != kNoIndex)
       part::release_if_unshared(pool, r.home_node, r.section_index);
-  }
+  });
+  if (!partition) return partition;
   crash_point(kind == TxnKind::kAllocate ? CrashPoint::kAllocPartitionCommitted
               : kind == TxnKind::kClose  ? CrashPoint::kClosePartitionDone
                                          : CrashPoint::kOpenDone);
   if (kind == TxnKind::kAllocate && r.dir_slot != kNoIndex) {
-    auto lock = lock_dir(pool, me);
-    if (!lock) return lock.error();
-    const DirEntry& e = dir::entry(pool, r.dir_slot);
-    if (owned_by(e.owner, owner) && state_is(e.state, EntryState::kReserved) && !home_usable(pool, r)) {
-      dir::release(pool, r.dir_slot, std::nullopt);  // its memory was lost meanwhile
-    } else if (owned_by(e.owner, owner) && state_is(e.state, EntryState::kReserved)) {
+    return in_directory(pool, me, [&] {
+      const DirEntry& e = dir::entry(pool, r.dir_slot);
+      if (!owned_by(e.owner, owner) || !state_is(e.state, EntryState::kReserved)) return;
+      if (!home_usable(pool, r)) {
+        dir::release(pool, r.dir_slot, std::nullopt);  // its memory was lost meanwhile
+        return;
+      }
       dir::set_location(pool, r.dir_slot, r.home_node, r.section_index);
       dir::set_state(pool, r.dir_slot, EntryState::kCommitted, owner, CrashPoint::kAllocDirPrimaryCommitted);
-    }
+    });
   }
-  if (kind == TxnKind::kClose && r.gid != 0) {
-    auto lock = lock_dir(pool, me);
-    if (!lock) return lock.error();
-    dir::release_if_orphaned(pool, r.gid, CrashPoint::kCloseDirPrimaryFreed);
-  }
+  if (kind == TxnKind::kClose && r.gid != 0)
+    return in_directory(pool, me, [&] { dir::release_if_orphaned(pool, r.gid, CrashPoint::kCloseDirPrimaryFreed); });
   return ok_status();
 }
 
 Status roll_back(const Pool& pool, std::uint64_t me, std::uint32_t node, const TxnRecord& r) {
   const Owner owner = owner_of(r, node);
   const auto kind = static_cast<TxnKind>(r.kind);
-  if (home_usable(pool, r)) {
-    auto lock = lock_part(pool, me, r.home_node);
-    if (!lock) return lock.error();
+  Status partition = in_home_partition(pool, me, r, [&] {
     if (r.sharer_index != kNoIndex) {
       SharerEntry& sh = pool.sharers(r.home_node)[r.sharer_index];
       if (owned_by(sh.owner, owner)) {
@@ -103,17 +121,16 @@ Status roll_back(const Pool& pool, std::uint64_t me, std::uint32_t node, const T
       // sharers closed meanwhile.
       if (kind == TxnKind::kOpen) part::release_if_unshared(pool, r.home_node, r.section_index);
     }
-  }
-  if (r.dir_slot != kNoIndex || r.gid != 0) {
-    auto lock = lock_dir(pool, me);
-    if (!lock) return lock.error();
+  });
+  if (!partition) return partition;
+  if (r.dir_slot == kNoIndex && r.gid == 0) return ok_status();
+  return in_directory(pool, me, [&] {
     if (kind == TxnKind::kAllocate && r.dir_slot != kNoIndex) {
       const DirEntry& e = dir::entry(pool, r.dir_slot);
       if (owned_by(e.owner, owner) && state_is(e.state, EntryState::kReserved)) dir::release(pool, r.dir_slot, std::nullopt);
     }
     if (kind == TxnKind::kOpen && r.gid != 0) dir::release_if_orphaned(pool, r.gid, std::nullopt);
-  }
-  return ok_status();
+  });
 }
 
 Status resolve_transactions(const Pool& pool, std::uint64_t me, std::uint32_t node) {

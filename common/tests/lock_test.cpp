@@ -39,6 +39,13 @@ struct LockFixture {
   void declare_failed(std::uint32_t node) {  // what membership does on a missed heartbeat
     publish_state(t.pool->node_slot(node).state, NodeState::kFailed);
   }
+  // Node `dead`'s holder is declared failed, then node 0 takes the lock over.
+  void take_over_from(std::uint32_t dead) {
+    declare_failed(dead);
+    auto r = lock_acquire(*t.pool, *lock, n0->lock_owner());
+    REQUIRE(r.ok());
+    CHECK(*r == LockAcquired::kOwnerDied);
+  }
 };
 
 }  // namespace
@@ -63,10 +70,7 @@ TEST_CASE("locks: owner died -> repaired -> consistent again", "[locks]") {
   p.wait();
   // The dead process's node is still a member until membership says otherwise.
   CHECK(lock_try_acquire(*f.t.pool, *f.lock, f.n0->lock_owner()).error().code == Errc::kBusy);
-  f.declare_failed(1);
-  auto r = lock_acquire(*f.t.pool, *f.lock, f.n0->lock_owner());
-  REQUIRE(r.ok());
-  CHECK(*r == LockAcquired::kOwnerDied);
+  f.take_over_from(1);
   lock_make_consistent(*f.lock);
   lock_release(*f.lock, f.n0->lock_owner());
   auto again = lock_acquire(*f.t.pool, *f.lock, f.n0->lock_owner());
@@ -79,10 +83,7 @@ TEST_CASE("locks: released without being made consistent -> not recoverable for 
   LockFixture f;
   auto p = f.holder(true);
   p.wait();
-  f.declare_failed(1);
-  auto r = lock_acquire(*f.t.pool, *f.lock, f.n0->lock_owner());
-  REQUIRE(r.ok());
-  CHECK(*r == LockAcquired::kOwnerDied);
+  f.take_over_from(1);
   lock_release(*f.lock, f.n0->lock_owner());  // no repair
   for (int i = 0; i < 2; ++i) {
     auto after = lock_acquire(*f.t.pool, *f.lock, f.n0->lock_owner());
@@ -113,10 +114,7 @@ TEST_CASE("locks: a repairer that dies too leaves the lock still owner-died", "[
   int status = 0;
   REQUIRE(::waitpid(pid, &status, 0) == pid);
   REQUIRE(WEXITSTATUS(status) == 0);
-  f.declare_failed(2);
-  auto r = lock_acquire(*f.t.pool, *f.lock, f.n0->lock_owner());
-  REQUIRE(r.ok());
-  CHECK(*r == LockAcquired::kOwnerDied);
+  f.take_over_from(2);
   lock_make_consistent(*f.lock);
   lock_release(*f.lock, f.n0->lock_owner());
 }

@@ -47,17 +47,21 @@ std::string report_text(const CheckReport& r) { return violations_text(r); }
 
 }  // namespace
 
-TEST_CASE("membership: a node dying with the directory lock while the only other node joins is declared by the joiner",
-          "[recovery][liveness]") {
-  TempPool t(64ull << 20, test_geometry(), "joinwait");
+namespace {
+
+// Node 2 takes `lock` (chosen from the pool by `which`) and holds it; node
+// 1 starts and joins until it is in `joiner_state`, where its join waits on
+// that lock; node 2 dies. Node 1 must declare it (it is the only node that
+// can), finish its join without being expelled, and recover node 2.
+void die_holding_while_the_other_joins(const char* tag, GlobalLock& (*which)(const Pool&), NodeState joiner_state) {
+  TempPool t(64ull << 20, test_geometry(), tag);
   std::vector<NodeProcess> nodes(4);
   const Pool* pool = t.pool.get();
   SharedFlag holding;
-  nodes[2] = spawn_node(t, 2, [pool, &holding](Node& n) { hold_until_killed(*pool, pool->locks().directory, n, holding); });
+  nodes[2] = spawn_node(t, 2, [pool, which, &holding](Node& n) { hold_until_killed(*pool, which(*pool), n, holding); });
   REQUIRE(wait_until([&] { return holding.is_set(); }));
-  // Node 1's join waits for the directory lock: nobody else could notice node 2.
   nodes[1] = spawn_node(t, 1);
-  REQUIRE(wait_until([&] { return node_state(*t.pool, 1) == NodeState::kJoining; }));
+  REQUIRE(wait_until([&] { return node_state(*t.pool, 1) == joiner_state; }));
   kill_and_await_recovery(t, nodes, 2);
   CHECK(node_state(*t.pool, 1) == NodeState::kMember);
   CHECK(t.pool->node_slot(1).incarnation == 1);  // never expelled itself
@@ -65,26 +69,23 @@ TEST_CASE("membership: a node dying with the directory lock while the only other
   require_clean_then_empty(t, nodes);
 }
 
+}  // namespace
+
+TEST_CASE("membership: a node dying with the directory lock while the only other node joins is declared by the joiner",
+          "[recovery][liveness]") {
+  // Node 1's join waits for the directory lock before it becomes a member:
+  // nobody else could notice node 2.
+  die_holding_while_the_other_joins("joinwait", [](const Pool& p) -> GlobalLock& { return p.locks().directory; },
+                                    NodeState::kJoining);
+}
+
 TEST_CASE("membership: a node dying with a partition lock while its watcher is inside join is declared by the watcher",
           "[recovery][liveness]") {
-  TempPool t(64ull << 20, test_geometry(), "joinclean");
-  std::vector<NodeProcess> nodes(4);
-  const Pool* pool = t.pool.get();
-  SharedFlag holding;
-  nodes[2] = spawn_node(t, 2, [pool, &holding](Node& n) {
-    hold_until_killed(*pool, pool->locks().partition[2], n, holding);
-  });
-  REQUIRE(wait_until([&] { return holding.is_set(); }));
   // Node 1 becomes a member (node 2's ring predecessor, its only watcher),
   // then its join cleans up after a previous incarnation: every partition
   // lock, so it waits on node 2's.
-  nodes[1] = spawn_node(t, 1);
-  REQUIRE(wait_until([&] { return node_state(*t.pool, 1) == NodeState::kMember; }));
-  kill_and_await_recovery(t, nodes, 2);
-  CHECK(node_state(*t.pool, 1) == NodeState::kMember);
-  CHECK(t.pool->node_slot(1).incarnation == 1);
-  CHECK(latest_record(*t.pool, EventKind::kNodeFailed).declared_by == 1);
-  require_clean_then_empty(t, nodes);
+  die_holding_while_the_other_joins("joinclean", [](const Pool& p) -> GlobalLock& { return p.locks().partition[2]; },
+                                    NodeState::kMember);
 }
 
 TEST_CASE("membership: a second node dying with a lock the coordinator's recovery needs is recovered too",

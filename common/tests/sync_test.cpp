@@ -16,6 +16,15 @@ namespace {
 
 constexpr layout::Security kOpen{0, 0, 0666, 0};
 
+// Nodes 0 and 1 on one pool, and a mutex "m" node 0 created.
+struct TwoNodesAndAMutex {
+  TempPool t;
+  std::unique_ptr<Node> n0 = t.node(0);
+  std::unique_ptr<Node> n1 = t.node(1);
+  const Pool& pool = *t.pool;
+  std::uint32_t m = sync::create(pool, n0->lock_owner(), SyncKind::kMutex, "m", kOpen).value();
+};
+
 }  // namespace
 
 TEST_CASE("sync: names are unique across mutexes and events, and found by kind", "[sync]") {
@@ -36,11 +45,8 @@ TEST_CASE("sync: names are unique across mutexes and events, and found by kind",
 }
 
 TEST_CASE("sync: a mutex is recursive for its holder and exclusive for everyone else", "[sync]") {
-  TempPool t;
-  auto n0 = t.node(0);
-  auto n1 = t.node(1);
-  const Pool& pool = *t.pool;
-  auto m = sync::create(pool, n0->lock_owner(), SyncKind::kMutex, "m", kOpen).value();
+  TwoNodesAndAMutex f;
+  auto& [t, n0, n1, pool, m] = f;
   CHECK(sync::mutex_try_lock(pool, n0->lock_owner(), 1, m).value() == sync::Locked::kAcquired);
   CHECK(sync::mutex_try_lock(pool, n0->lock_owner(), 1, m).value() == sync::Locked::kAcquired);
   CHECK(sync::mutex_try_lock(pool, n0->lock_owner(), 2, m).error().code == Errc::kBusy);  // same node, other client
@@ -56,11 +62,8 @@ TEST_CASE("sync: a mutex is recursive for its holder and exclusive for everyone 
 }
 
 TEST_CASE("sync: a mutex is abandoned by a dead client and by a dead node, and reported once", "[sync]") {
-  TempPool t;
-  auto n0 = t.node(0);
-  auto n1 = t.node(1);
-  const Pool& pool = *t.pool;
-  auto m = sync::create(pool, n0->lock_owner(), SyncKind::kMutex, "m", kOpen).value();
+  TwoNodesAndAMutex f;
+  auto& [t, n0, n1, pool, m] = f;
 
   REQUIRE(sync::mutex_try_lock(pool, n0->lock_owner(), 5, m).ok());
   sync::mutex_abandon(pool, n0->lock_owner(), 6, m);  // not the holder: nothing happens

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "io/unix_socket.hpp"
 #include "protocol.hpp"
 
 namespace gmm::agent {
@@ -93,18 +94,9 @@ bool Channel::send(const std::string& line) {
 }
 
 void Channel::write_output() {
-  while (sent_ < output_.size()) {
-    ssize_t put = ::write(fd_.get(), output_.data() + sent_, output_.size() - sent_);
-    if (put > 0) {
-      sent_ += static_cast<std::size_t>(put);
-    } else if (put < 0 && errno == EINTR) {
-      continue;
-    } else if (put < 0 && errno == EAGAIN) {
-      break;
-    } else {
-      return close_and_retry(std::string("write: ") + std::strerror(errno));
-    }
-  }
+  const ssize_t put = write_available(fd_.get(), std::string_view(output_).substr(sent_));
+  if (put < 0) return close_and_retry(std::string("write: ") + std::strerror(errno));
+  sent_ += static_cast<std::size_t>(put);
   // a tty takes a few KiB per write: compact rarely, not per write
   if (sent_ == output_.size()) {
     output_.clear();

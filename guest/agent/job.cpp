@@ -9,6 +9,8 @@
 #include <array>
 #include <cstring>
 
+#include "io/unix_socket.hpp"
+
 namespace gmm::agent {
 namespace {
 
@@ -125,19 +127,11 @@ void Job::drain(UniqueFd& fd, BoundedOutput& sink) {
 }
 
 void Job::feed_stdin() {
-  while (in_ && stdin_written_ < stdin_data_.size()) {
-    ssize_t put = ::write(in_.get(), stdin_data_.data() + stdin_written_, stdin_data_.size() - stdin_written_);
-    if (put > 0) {
-      stdin_written_ += static_cast<std::size_t>(put);
-    } else if (put < 0 && errno == EINTR) {
-      continue;
-    } else if (put < 0 && errno == EAGAIN) {
-      return;
-    } else {
-      in_.reset();  // EPIPE: the command does not want the rest
-    }
-  }
-  in_.reset();  // all written: the command sees EOF
+  if (!in_) return;
+  const ssize_t put = write_available(in_.get(), std::string_view(stdin_data_).substr(stdin_written_));
+  if (put >= 0) stdin_written_ += static_cast<std::size_t>(put);
+  // All written: the command sees EOF. An error (EPIPE): it does not want the rest.
+  if (put < 0 || stdin_written_ == stdin_data_.size()) in_.reset();
 }
 
 void Job::on_exit(int wait_status) {

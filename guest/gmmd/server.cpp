@@ -238,19 +238,7 @@ namespace {
 
 // The reply's first byte, with the descriptor as ancillary data.
 bool send_with_descriptor(int socket, char first, int descriptor) {
-  iovec byte{&first, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr message{};
-  message.msg_iov = &byte;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof control;
-  cmsghdr* header = CMSG_FIRSTHDR(&message);
-  header->cmsg_level = SOL_SOCKET;
-  header->cmsg_type = SCM_RIGHTS;
-  header->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(header), &descriptor, sizeof(int));
-  return ::sendmsg(socket, &message, MSG_NOSIGNAL | MSG_DONTWAIT) == 1;
+  return send_with_descriptors(socket, {&first, 1}, {&descriptor, 1}, MSG_NOSIGNAL | MSG_DONTWAIT) == 1;
 }
 
 }  // namespace

@@ -7,13 +7,9 @@
 
 #include "proto/proto.hpp"
 
+using namespace gmm::proto;
 using gmm::Errc;
 using gmm::Placement;
-using gmm::proto::decode_reply;
-using gmm::proto::decode_request;
-using gmm::proto::encode_request;
-using gmm::proto::Op;
-using gmm::proto::Request;
 using nlohmann::json;
 
 namespace {

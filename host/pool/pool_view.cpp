@@ -7,6 +7,7 @@
 #include "file/file_pool.hpp"
 #include "gmm/atomic.hpp"
 #include "gmm/clock.hpp"
+#include "gmm/membership.hpp"
 
 namespace gmm::host {
 namespace {
@@ -23,23 +24,6 @@ double ms_between(std::uint64_t from_ns, std::uint64_t to_ns) {
 std::optional<double> ms_since_declared(const RecoveryRecord& record, std::uint64_t ns) {
   if (ns == 0) return std::nullopt;
   return ms_between(record.declared_ns, ns);
-}
-
-RecoveryRecord copy_record(const RecoveryRecord& live) {
-  RecoveryRecord copy{};
-  copy.kind = load_acquire(live.kind);
-  copy.node = load_acquire(live.node);
-  copy.incarnation = load_acquire(live.incarnation);
-  copy.declared_by = load_acquire(live.declared_by);
-  copy.sequence = load_acquire(live.sequence);
-  copy.view_epoch = load_acquire(live.view_epoch);
-  copy.last_beat_ns = load_acquire(live.last_beat_ns);
-  copy.declared_ns = load_acquire(live.declared_ns);
-  copy.tables_recovered_ns = load_acquire(live.tables_recovered_ns);
-  copy.survivors = load_acquire(live.survivors);
-  copy.done = load_acquire(live.done);
-  for (std::uint32_t n = 0; n < kMaxNodes; ++n) copy.finished_ns[n] = load_acquire(live.finished_ns[n]);
-  return copy;
 }
 
 // Newest first, only records still in the ring, until `match` accepts one.

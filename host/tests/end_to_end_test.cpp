@@ -24,17 +24,11 @@
 #include "test_cluster.hpp"
 
 namespace fs = std::filesystem;
-using gmm::test::describe;
-using gmm::test::require_one_line_failure;
-using gmm::host::lines_of;
-using gmm::host::ProcessResult;
-using gmm::host::run_process;
-using gmm::test::TestCluster;
+using namespace gmm::test;  // TestCluster, kHost, run_process, describe, ...
 using nlohmann::json;
 
 namespace {
 
-const std::string kHost = GMM_HOST_BIN;
 const std::string kGmmd = GMM_GMMD_BIN;
 
 // How gmmctl names an error code at the end of its message: "(no-space)".

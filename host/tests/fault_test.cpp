@@ -18,18 +18,11 @@
 #include "scenario/run_process.hpp"
 #include "test_cluster.hpp"
 
-using gmm::host::BackgroundProcess;
-using gmm::test::describe;
-using gmm::host::lines_of;
-using gmm::host::ProcessResult;
-using gmm::test::require_one_line_failure;
-using gmm::host::run_process;
-using gmm::test::TestCluster;
+using namespace gmm::test;  // TestCluster, kHost, run_process, describe, ...
 using nlohmann::json;
 
 namespace {
 
-const std::string kHost = GMM_HOST_BIN;
 const std::string kGmmd = GMM_GMMD_BIN;
 
 // The entry of `ls --json` named `name`, or null.

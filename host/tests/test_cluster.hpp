@@ -22,6 +22,9 @@
 
 namespace gmm::test {
 
+// The gmm-host under test, built next to the tests.
+inline const std::string kHost = GMM_HOST_BIN;
+
 using host::BackgroundProcess;
 using host::lines_of;
 using host::ProcessResult;
@@ -65,7 +68,7 @@ class TestCluster {
   TestCluster& operator=(const TestCluster&) = delete;
 
   ProcessResult host(std::vector<std::string> args) const {
-    args.insert(args.begin(), {GMM_HOST_BIN, "--dir", dir_});
+    args.insert(args.begin(), {kHost, "--dir", dir_});
     return run_process(args);
   }
   // gmm-host must succeed; its stdout.

@@ -239,18 +239,9 @@ int IvshmemServer::host_eventfd(std::uint32_t vector) const {
 
 Result<std::uint64_t> IvshmemServer::wait_host(std::chrono::milliseconds timeout) {
   if (!options_.host_peer) return make_error(Errc::kInvalidArgument, "ivshmem server has no host peer");
-  std::vector<pollfd> fds;
-  for (std::uint32_t v = 0; v < options_.vectors; ++v) fds.push_back({host_eventfd(v), POLLIN, 0});
-  Deadline deadline(timeout);
-  for (;;) {
-    int n = ::poll(fds.data(), fds.size(), static_cast<int>(deadline.remaining().count()));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return make_error(Errc::kIo, errno_text("ivshmem host peer: poll"));
-    std::uint64_t mask = 0;
-    for (std::uint32_t v = 0; v < fds.size(); ++v)
-      if (ivshmem::drain_eventfd(fds[v].fd) != 0) mask |= std::uint64_t{1} << v;
-    if (mask != 0 || n == 0) return mask;
-  }
+  std::vector<int> fds;
+  for (std::uint32_t v = 0; v < options_.vectors; ++v) fds.push_back(host_eventfd(v));
+  return ivshmem::wait_eventfds(fds, timeout, "ivshmem host peer");
 }
 
 }  // namespace gmm::host::vm

@@ -67,24 +67,9 @@ std::optional<LineReader::Read> LineReader::take_buffered(std::size_t max_line) 
 
 ssize_t LineReader::receive(char* into, std::size_t size) {
   if (is_socket_) {
-    iovec data{into, size};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxDescriptorsPerRead)];
-    msghdr message{};
-    message.msg_iov = &data;
-    message.msg_iovlen = 1;
-    message.msg_control = control;
-    message.msg_controllen = sizeof control;
-    const ssize_t got = ::recvmsg(fd_, &message, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-    for (cmsghdr* header = got > 0 ? CMSG_FIRSTHDR(&message) : nullptr; header != nullptr;
-         header = CMSG_NXTHDR(&message, header)) {
-      if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) continue;
-      const std::size_t count = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      for (std::size_t i = 0; i < count; ++i) {
-        int received;
-        std::memcpy(&received, CMSG_DATA(header) + i * sizeof(int), sizeof(int));
-        descriptors_.emplace_back(received);
-      }
-    }
+    std::vector<UniqueFd> received;
+    const ssize_t got = receive_with_descriptors(fd_, {into, size}, received, MSG_DONTWAIT);
+    for (UniqueFd& fd : received) descriptors_.push_back(std::move(fd));
     if (got >= 0 || errno != ENOTSOCK) return got;
     is_socket_ = false;
   }

@@ -111,4 +111,61 @@ Status write_all(int fd, std::string_view data) {
   return ok_status();
 }
 
+ssize_t write_available(int fd, std::string_view data) {
+  std::size_t written = 0;
+  while (written < data.size()) {
+    const ssize_t put = ::write(fd, data.data() + written, data.size() - written);
+    if (put > 0) {
+      written += static_cast<std::size_t>(put);
+    } else if (put < 0 && errno == EINTR) {
+      continue;
+    } else if (put < 0 && errno == EAGAIN) {
+      break;
+    } else {
+      return -1;
+    }
+  }
+  return static_cast<ssize_t>(written);
+}
+
+ssize_t send_with_descriptors(int socket, std::span<const char> bytes, std::span<const int> fds, int flags) {
+  iovec data{const_cast<char*>(bytes.data()), bytes.size()};
+  msghdr message{};
+  message.msg_iov = &data;
+  message.msg_iovlen = 1;
+  std::vector<char> control(fds.empty() ? 0 : CMSG_SPACE(sizeof(int) * fds.size()));
+  if (!fds.empty()) {
+    message.msg_control = control.data();
+    message.msg_controllen = control.size();
+    cmsghdr* header = CMSG_FIRSTHDR(&message);
+    header->cmsg_level = SOL_SOCKET;
+    header->cmsg_type = SCM_RIGHTS;
+    header->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+    std::memcpy(CMSG_DATA(header), fds.data(), sizeof(int) * fds.size());
+  }
+  return ::sendmsg(socket, &message, flags);
+}
+
+ssize_t receive_with_descriptors(int socket, std::span<char> into, std::vector<UniqueFd>& fds, int flags) {
+  iovec data{into.data(), into.size()};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxDescriptorsPerReceive)];
+  msghdr message{};
+  message.msg_iov = &data;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof control;
+  const ssize_t got = ::recvmsg(socket, &message, flags | MSG_CMSG_CLOEXEC);
+  for (cmsghdr* header = got >= 0 ? CMSG_FIRSTHDR(&message) : nullptr; header != nullptr;
+       header = CMSG_NXTHDR(&message, header)) {
+    if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) continue;
+    const std::size_t count = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (std::size_t i = 0; i < count; ++i) {
+      int received;
+      std::memcpy(&received, CMSG_DATA(header) + i * sizeof(int), sizeof(int));
+      fds.emplace_back(received);
+    }
+  }
+  return got;
+}
+
 }  // namespace gmm

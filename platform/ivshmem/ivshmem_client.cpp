@@ -118,19 +118,9 @@ Status Client::ring(std::uint16_t peer, std::uint32_t vector) const {
 }
 
 Result<std::uint64_t> Client::wait(std::chrono::milliseconds timeout) {
-  const auto& own = eventfds_.at(id_);
-  std::vector<pollfd> fds;
-  for (const auto& fd : own) fds.push_back({fd.get(), POLLIN, 0});
-  Deadline deadline(timeout);
-  for (;;) {
-    int n = ::poll(fds.data(), fds.size(), static_cast<int>(deadline.remaining().count()));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return make_error(Errc::kIo, errno_text("ivshmem client: poll"));
-    std::uint64_t mask = 0;
-    for (std::size_t v = 0; v < fds.size(); ++v)
-      if (drain_eventfd(fds[v].fd) != 0) mask |= std::uint64_t{1} << v;
-    if (mask != 0 || n == 0) return mask;
-  }
+  std::vector<int> own;
+  for (const auto& fd : eventfds_.at(id_)) own.push_back(fd.get());
+  return wait_eventfds(own, timeout, "ivshmem client");
 }
 
 }  // namespace gmm::ivshmem

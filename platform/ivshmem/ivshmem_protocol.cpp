@@ -1,10 +1,13 @@
 #include "ivshmem/ivshmem_protocol.hpp"
 
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 
 #include <cerrno>
 #include <cstring>
+#include <string>
+#include <vector>
 
 #include "io/deadline.hpp"
 #include "io/unix_socket.hpp"
@@ -29,22 +32,10 @@ std::int64_t decode(const unsigned char (&in)[8]) {
 Status send_message(int socket, std::int64_t value, int fd) {
   unsigned char data[8];
   encode(value, data);
-  iovec iov{data, sizeof(data)};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  if (fd >= 0) {
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof(control);
-    cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-    cmsg->cmsg_level = SOL_SOCKET;
-    cmsg->cmsg_type = SCM_RIGHTS;
-    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
-  }
+  const std::span<const char> bytes(reinterpret_cast<const char*>(data), sizeof data);
+  const std::span<const int> fds = fd >= 0 ? std::span<const int>(&fd, 1) : std::span<const int>();
   for (;;) {
-    ssize_t n = ::sendmsg(socket, &msg, MSG_NOSIGNAL);
+    const ssize_t n = send_with_descriptors(socket, bytes, fds, MSG_NOSIGNAL);
     if (n == static_cast<ssize_t>(sizeof(data))) return ok_status();
     if (n < 0 && errno == EINTR) continue;
     // 8 bytes always fit a unix socket's buffer at once unless it is full:
@@ -62,28 +53,14 @@ Result<std::optional<Message>> receive_message(int socket, std::chrono::millisec
     auto readable = wait_readable(socket, deadline.remaining());
     if (!readable) return readable.error();
     if (!*readable) return make_error(Errc::kIo, "ivshmem receive: timed out after " + std::to_string(timeout.count()) + " ms");
-    iovec iov{data + got, sizeof(data) - got};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)] = {};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof(control);
-    ssize_t n = ::recvmsg(socket, &msg, MSG_CMSG_CLOEXEC);
+    std::vector<UniqueFd> fds;
+    const ssize_t n = receive_with_descriptors(socket, {reinterpret_cast<char*>(data) + got, sizeof(data) - got}, fds, 0);
     if (n < 0) {
       if (errno == EINTR || errno == EAGAIN) continue;
       return make_error(Errc::kIo, errno_text("ivshmem receive"));
     }
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-      std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      for (std::size_t i = 0; i < count; ++i) {
-        int fd;
-        std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-        if (!message.fd) message.fd.reset(fd);
-        else ::close(fd);  // the protocol attaches at most one
-      }
-    }
+    for (UniqueFd& fd : fds)
+      if (!message.fd) message.fd = std::move(fd);  // the protocol attaches at most one; the rest close
     if (n == 0) {
       if (got == 0) return std::optional<Message>{};
       return make_error(Errc::kIo, "ivshmem receive: connection closed inside a message");
@@ -113,6 +90,22 @@ Result<UniqueFd> make_eventfd() {
   UniqueFd fd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
   if (!fd) return make_error(Errc::kIo, errno_text("eventfd"));
   return fd;
+}
+
+Result<std::uint64_t> wait_eventfds(std::span<const int> eventfds, std::chrono::milliseconds timeout,
+                                    std::string_view who) {
+  std::vector<pollfd> fds;
+  for (int fd : eventfds) fds.push_back({fd, POLLIN, 0});
+  Deadline deadline(timeout);
+  for (;;) {
+    const int n = ::poll(fds.data(), fds.size(), static_cast<int>(deadline.remaining().count()));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return make_error(Errc::kIo, errno_text(std::string(who) + ": poll"));
+    std::uint64_t mask = 0;
+    for (std::size_t v = 0; v < fds.size(); ++v)
+      if (drain_eventfd(fds[v].fd) != 0) mask |= std::uint64_t{1} << v;
+    if (mask != 0 || n == 0) return mask;
+  }
 }
 
 }  // namespace gmm::ivshmem

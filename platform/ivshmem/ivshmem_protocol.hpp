@@ -17,6 +17,8 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <span>
+#include <string_view>
 
 #include "gmm/result.hpp"
 #include "gmm/unique_fd.hpp"
@@ -42,6 +44,11 @@ Result<std::optional<Message>> receive_message(int socket, std::chrono::millisec
 // Eventfd helpers: ring adds 1; drain reads the count (0 if none pending).
 Status ring_eventfd(int eventfd);
 std::uint64_t drain_eventfd(int eventfd);
+// Waits until one of `eventfds` (vector v = index v) is signalled or
+// `timeout` passes, drains them: the mask of the vectors rung (0 on
+// timeout). Errors: kIo naming `who`.
+Result<std::uint64_t> wait_eventfds(std::span<const int> eventfds, std::chrono::milliseconds timeout,
+                                    std::string_view who);
 Result<UniqueFd> make_eventfd();  // non-blocking, close-on-exec, like QEMU's event_notifier
 
 }  // namespace gmm::ivshmem

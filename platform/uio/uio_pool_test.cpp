@@ -48,6 +48,13 @@ std::string fake_gmm_device(const test::TempDir& dir) {
   return dev;
 }
 
+// A scratch directory with a fake gmm_ivshmem device in it.
+struct FakeDevice {
+  test::TempDir dir;
+  std::string sysfs = dir.path + "/sys/class/uio";
+  std::string dev = fake_gmm_device(dir);
+};
+
 }  // namespace
 
 TEST_CASE("find_uio_device: by driver name, lowest number first; maps parsed", "[uio_pool]") {
@@ -91,9 +98,8 @@ TEST_CASE("find_uio_device: nothing there, or a device without the pool map", "[
 }
 
 TEST_CASE("UioPool: maps the pool and the registers at the UIO mmap offsets", "[uio_pool]") {
-  test::TempDir dir;
-  const std::string sysfs = dir.path + "/sys/class/uio";
-  const std::string dev = fake_gmm_device(dir);
+  FakeDevice fake;
+  const auto& [dir, sysfs, dev] = fake;
   const long page = ::sysconf(_SC_PAGESIZE);
   {  // IVPosition register (BAR0 + 8) = 3; a pool word at offset 16
     int fd = ::open(dev.c_str(), O_RDWR);
@@ -139,9 +145,8 @@ TEST_CASE("UioPool: maps the pool and the registers at the UIO mmap offsets", "[
 }
 
 TEST_CASE("UioDoorbell: ring writes the Doorbell register, ignores what the register cannot hold", "[uio_pool]") {
-  test::TempDir dir;
-  const std::string sysfs = dir.path + "/sys/class/uio";
-  const std::string dev = fake_gmm_device(dir);
+  FakeDevice fake;
+  const auto& [dir, sysfs, dev] = fake;
   auto device = gmm::find_uio_device(sysfs, dir.path + "/dev");
   REQUIRE(device);
   auto pool = UioPool::open(*device);

@@ -113,6 +113,23 @@ def machine(results):
     return run, first_line(results / "accel.txt", "not recorded (no VM experiment ran)")
 
 
+def save(plt, fig, out, **savefig):
+    fig.tight_layout()
+    fig.savefig(out, dpi=110, **savefig)
+    plt.close(fig)
+
+
+def boxplot(plt, labels, samples, out, figsize, ylabel, title, log=False):
+    fig, ax = plt.subplots(figsize=figsize)
+    ax.boxplot(samples, labels=labels, whis=(0, 100))
+    if log:
+        ax.set_yscale("log")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, axis="y", alpha=0.3)
+    save(plt, fig, out)
+
+
 def plot_fig8(plt, data, out):
     fig, ax = plt.subplots(figsize=(7.5, 6.5))
     for mode, marker, color in (("vm", "o", "C0"), ("proc", "s", "C2")):
@@ -147,9 +164,7 @@ def plot_fig8(plt, data, out):
     ax.set_title("Figure 8: GMM recovery vs. shared allocations (1 of 4 nodes killed)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2)
-    fig.tight_layout()
-    fig.savefig(out, dpi=110, bbox_inches="tight")  # the legend sits below the axes
-    plt.close(fig)
+    save(plt, fig, out, bbox_inches="tight")  # the legend sits below the axes
 
 
 def plot_fig7(plt, data, out):
@@ -177,9 +192,7 @@ def plot_fig7(plt, data, out):
     ax.set_title("Figure 7: memory latency, local vs. global pool memory")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    save(plt, fig, out)
 
 
 def plot_detect(plt, data, out):
@@ -190,14 +203,8 @@ def plot_detect(plt, data, out):
             if values:
                 labels.append(f"{mode}\n{how}")
                 samples.append(values)
-    fig, ax = plt.subplots(figsize=(7, 4))
-    ax.boxplot(samples, labels=labels, whis=(0, 100))
-    ax.set_ylabel("detection time (ms): failure injected -> declared")
-    ax.set_title("Failure detection with the default membership settings")
-    ax.grid(True, axis="y", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    boxplot(plt, labels, samples, out, (7, 4), "detection time (ms): failure injected -> declared",
+            "Failure detection with the default membership settings")
 
 
 def plot_boot(plt, data, out):
@@ -206,15 +213,8 @@ def plot_boot(plt, data, out):
         if data.get(mode):
             labels.append(MODE_NAME[mode])
             samples.append([r["boot_s"] for r in data[mode]])
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.boxplot(samples, labels=labels, whis=(0, 100))
-    ax.set_yscale("log")
-    ax.set_ylabel("seconds: gmm-host up -> 4 members")
-    ax.set_title("Boot to a formed 4-node cluster")
-    ax.grid(True, axis="y", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    boxplot(plt, labels, samples, out, (6, 3.5), "seconds: gmm-host up -> 4 members", "Boot to a formed 4-node cluster",
+            log=True)
 
 
 def fig8_table(data):

@@ -38,6 +38,15 @@ T fetch_or_acq_rel(T& field, T bits) {
   return std::atomic_ref<T>(field).fetch_or(bits, std::memory_order_acq_rel);
 }
 
+// A copy of `live` with only the named fields filled, each read with
+// load_acquire: a snapshot of a record its owner updates field by field.
+template <class T, class... Field>
+T load_fields(const T& live, Field T::*... fields) {
+  T copy{};
+  ((copy.*fields = load_acquire(live.*fields)), ...);
+  return copy;
+}
+
 // Enum-typed state fields are stored as uint32_t.
 template <class E>
 E load_state(const std::uint32_t& field) {

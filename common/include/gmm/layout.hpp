@@ -441,6 +441,17 @@ static_assert(offsetof(GlobalLock, owner) == 0);
 static_assert(offsetof(DirEntry, name) == 64);
 static_assert(offsetof(TxnRecord, state) == 0);
 static_assert(offsetof(NodeSlot, progress) == 48);
+static_assert(offsetof(NodeSlot, heartbeat) == 8);
+static_assert(sizeof(GlobalLocks) == 32 * (3 + kMaxNodes) && offsetof(GlobalLocks, sync) == 32 * (2 + kMaxNodes));
+static_assert(offsetof(DirEntry, security) == 128 && offsetof(DirEntry, owner) == 8 && offsetof(DirEntry, name_hash) == 48);
+static_assert(offsetof(SyncObject, name) == 88);
+static_assert(offsetof(Superblock, descriptor) == 16 && offsetof(Superblock, node_count) == 64 &&
+              offsetof(Superblock, partitions_offset) == 104 && offsetof(Superblock, data_offset) == 168 &&
+              offsetof(Superblock, mailboxes_offset) == 208 && offsetof(Superblock, sync_offset) == 216);
+static_assert(offsetof(Mailbox, slots) == 64 && offsetof(Message, payload) == 24);
+static_assert(offsetof(SectionEntry, gid) == 24 && offsetof(SharerEntry, holder) == 40 &&
+              offsetof(TxnRecord, txn_id) == 16);
+static_assert(kMaxNodes >= 16);
 
 inline constexpr LayoutDescriptor kLayoutDescriptor{
     sizeof(Superblock),  sizeof(ClusterHeader), sizeof(GlobalLock),  sizeof(NodeSlot),

@@ -146,7 +146,9 @@ class ClusterAgent {
 Status declare_memory_lost(const Pool& pool, std::uint32_t node);
 Status request_leave(const Pool& pool, std::uint32_t node);
 
-// The most recent record of `kind` (sequence 0 when none).
+// A copy of a record its writers still update (every field read atomically).
+layout::RecoveryRecord copy_record(const layout::RecoveryRecord& live);
+// A copy of the most recent record of `kind` (sequence 0 when none).
 layout::RecoveryRecord latest_record(const Pool& pool, layout::EventKind kind);
 
 }  // namespace gmm

@@ -63,6 +63,13 @@ struct Session::State {
   Result<json> call(const proto::Request& request, UniqueFd* descriptor = nullptr) {
     return client.call(request, kTimeout, descriptor);
   }
+  // A request whose reply says nothing but "ok": under the mutex.
+  Status call_for_status(const proto::Request& request) {
+    std::lock_guard lock(mutex);
+    auto reply = call(request);
+    if (!reply) return reply.error();
+    return ok_status();
+  }
 
   // The reservation holding [start, end), if one does.
   bool reserved(std::uintptr_t start, std::uintptr_t end) const {
@@ -339,12 +346,9 @@ Result<Wait> poll_until(std::chrono::milliseconds timeout, Attempt&& attempt) {
 }  // namespace
 
 Status Session::create_mutex(std::string_view name, std::uint32_t mode) {
-  std::lock_guard lock(state_->mutex);
   auto request = sync_request(proto::Op::kMutexCreate, name);
   request.mode = mode;
-  auto reply = state_->call(request);
-  if (!reply) return reply.error();
-  return ok_status();
+  return state_->call_for_status(request);
 }
 
 Result<Wait> Session::lock_mutex(std::string_view name, std::chrono::milliseconds timeout) {
@@ -361,35 +365,23 @@ Result<Wait> Session::lock_mutex(std::string_view name, std::chrono::millisecond
 }
 
 Status Session::unlock_mutex(std::string_view name) {
-  std::lock_guard lock(state_->mutex);
-  auto reply = state_->call(sync_request(proto::Op::kMutexUnlock, name));
-  if (!reply) return reply.error();
-  return ok_status();
+  return state_->call_for_status(sync_request(proto::Op::kMutexUnlock, name));
 }
 
 Status Session::create_event(std::string_view name, bool manual_reset, bool signaled, std::uint32_t mode) {
-  std::lock_guard lock(state_->mutex);
   auto request = sync_request(proto::Op::kEventCreate, name);
   request.manual_reset = manual_reset;
   request.signaled = signaled;
   request.mode = mode;
-  auto reply = state_->call(request);
-  if (!reply) return reply.error();
-  return ok_status();
+  return state_->call_for_status(request);
 }
 
 Status Session::set_event(std::string_view name) {
-  std::lock_guard lock(state_->mutex);
-  auto reply = state_->call(sync_request(proto::Op::kEventSet, name));
-  if (!reply) return reply.error();
-  return ok_status();
+  return state_->call_for_status(sync_request(proto::Op::kEventSet, name));
 }
 
 Status Session::reset_event(std::string_view name) {
-  std::lock_guard lock(state_->mutex);
-  auto reply = state_->call(sync_request(proto::Op::kEventReset, name));
-  if (!reply) return reply.error();
-  return ok_status();
+  return state_->call_for_status(sync_request(proto::Op::kEventReset, name));
 }
 
 Result<Wait> Session::wait_event(std::string_view name, std::chrono::milliseconds timeout) {
@@ -404,10 +396,7 @@ Result<Wait> Session::wait_event(std::string_view name, std::chrono::millisecond
 }
 
 Status Session::destroy_sync(std::string_view name) {
-  std::lock_guard lock(state_->mutex);
-  auto reply = state_->call(sync_request(proto::Op::kSyncDestroy, name));
-  if (!reply) return reply.error();
-  return ok_status();
+  return state_->call_for_status(sync_request(proto::Op::kSyncDestroy, name));
 }
 
 struct EventWatch::State {
@@ -502,17 +491,11 @@ Status Session::send_group(const std::vector<std::uint32_t>& nodes, std::uint32_
   }
   if (bits == 0) return make_error(Errc::kInvalidArgument, "send_group needs at least one node");
   auto recipients = nodes.size() == 1 ? proto::Request::Recipients::kNode : proto::Request::Recipients::kGroup;
-  std::lock_guard lock(state_->mutex);
-  auto reply = state_->call(send_request(recipients, bits, kind, data));
-  if (!reply) return reply.error();
-  return ok_status();
+  return state_->call_for_status(send_request(recipients, bits, kind, data));
 }
 
 Status Session::send_all(std::uint32_t kind, std::string_view data) {
-  std::lock_guard lock(state_->mutex);
-  auto reply = state_->call(send_request(proto::Request::Recipients::kAll, 0, kind, data));
-  if (!reply) return reply.error();
-  return ok_status();
+  return state_->call_for_status(send_request(proto::Request::Recipients::kAll, 0, kind, data));
 }
 
 Result<Identity> Session::whoami() {

@@ -17,6 +17,27 @@ using namespace gmm::host::vm;
 
 namespace {
 
+// `uio-poke OP OFF N` as a fake guest reads it.
+struct Poke {
+  std::string op;
+  std::uint64_t n = 0;
+};
+Poke parse_poke(const std::string& command) {
+  std::istringstream words(command);
+  std::string tool;
+  std::uint64_t off = 0;
+  Poke poke;
+  words >> tool >> poke.op >> off >> poke.n;
+  return poke;
+}
+
+// The reply of uio-poke read: the word in hex.
+std::string hex_word(std::uint64_t value) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "0x%016llx", static_cast<unsigned long long>(value));
+  return text;
+}
+
 // Plays `uio-poke write|add|read OFF ...` on a shared word; `atomic` false
 // makes add a load + store (what TCG emits with one vCPU).
 struct FakeGuests {
@@ -26,10 +47,7 @@ struct FakeGuests {
       std::lock_guard lock(mutex);
       commands.push_back(std::to_string(node) + ": " + command);
     }
-    std::istringstream words(command);
-    std::string tool, op;
-    std::uint64_t off = 0, n = 0;
-    words >> tool >> op >> off >> n;
+    const auto [op, n] = parse_poke(command);
     std::atomic_ref<std::uint64_t> w(word);
     if (op == "write") w.store(n);
     if (op == "add") {
@@ -44,9 +62,7 @@ struct FakeGuests {
       }
     }
     if (op == "fail") return gmm::make_error(gmm::Errc::kIo, "uio-poke: no UIO device named gmm_ivshmem");
-    char text[32];
-    std::snprintf(text, sizeof(text), "0x%016llx", static_cast<unsigned long long>(w.load()));
-    return op == "write" ? std::string() : std::string(text);
+    return op == "write" ? std::string() : hex_word(w.load());
   }
   bool atomic;
   alignas(8) std::uint64_t word = 12345;  // garbage before the check
@@ -109,10 +125,7 @@ TEST_CASE("atomic check: tells whether the adds overlapped", "[atomic_check]") {
   bool overlap = false;
   // Sequential guests (each add under a lock) or guests that meet halfway.
   auto runner = [&](std::uint32_t, const std::string& command) -> gmm::Result<std::string> {
-    std::istringstream words(command);
-    std::string tool, op;
-    std::uint64_t off = 0, n = 0;
-    words >> tool >> op >> off >> n;
+    const auto [op, n] = parse_poke(command);
     std::atomic_ref<std::uint64_t> w(word);
     if (op == "write") w.store(n);
     if (op == "add" && overlap) {
@@ -123,9 +136,7 @@ TEST_CASE("atomic check: tells whether the adds overlapped", "[atomic_check]") {
       std::lock_guard lock(one_at_a_time);
       w.fetch_add(n);
     }
-    char text[32];
-    std::snprintf(text, sizeof(text), "0x%016llx", static_cast<unsigned long long>(w.load()));
-    return std::string(text);
+    return hex_word(w.load());
   };
   auto alone = check_cross_vm_atomics({{0, 1}, 0, 1000, "uio-poke"}, runner);
   REQUIRE(alone);
