@@ -32,7 +32,7 @@ build-tsan/CMakeCache.txt: | deps
 	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGMM_SANITIZE=thread -DGMM_BENCH=OFF
 
 # Everything: the plain build's tests (the VM scenarios and the window
-# check among them, label vm, so the guest image is built first), then the
+# probe among them, label vm, so the guest image is built first), then the
 # core under ASan/UBSan (all but the 69-case crash-point recovery matrix,
 # which the plain build runs), the concurrent tests under TSan, and a
 # bounded run of the request fuzzer.
@@ -98,12 +98,12 @@ SOAK_INJECTIONS ?= 2000
 soak: build
 	GMM_CHAOS_INJECTIONS=$(SOAK_INJECTIONS) $(BUILD)/common/tests/gmm_core_tests "[chaos]"
 
-# The guest image with this build's gmmd, gmmctl, gmm-window-check and
+# The guest image with this build's gmmd, gmmctl, gmm-window-probe and
 # gmm-chase in /usr/bin (only those: build/bin also holds host tools and a
 # gmm-agent the image builds itself).
 image: deps build
 	@extra=$$(mktemp -d) && trap 'rm -rf "$$extra"' EXIT && \
-	cp $(BUILD)/bin/gmmd $(BUILD)/bin/gmmctl $(BUILD)/bin/gmm-window-check $(BUILD)/bin/gmm-chase "$$extra"/ && \
+	cp $(BUILD)/bin/gmmd $(BUILD)/bin/gmmctl $(BUILD)/bin/gmm-window-probe $(BUILD)/bin/gmm-chase "$$extra"/ && \
 	GMM_IMAGE_EXTRA="$$extra" GMM_IMAGE_DIR="$(abspath $(BUILD))/image" guest/image/build-image.sh
 
 # The paper's section-6 measurements (docs/repro.md): CSVs, plots and the

@@ -126,8 +126,13 @@ void copy_tables(const Pool& pool, Snapshot& snap) {
     snap.partitions.push_back(std::move(p));
   }
   // Entries change only under the sync lock (held now); their mutex and
-  // event words change any time and are not checked.
-  snap.sync_objects = copy_of(pool.sync_objects());
+  // event words change any time, so they are not copied (nor checked).
+  for (const SyncObject& live : pool.sync_objects()) {
+    SyncObject& o = snap.sync_objects.emplace_back(load_fields(live, &SyncObject::state, &SyncObject::kind,
+                                                               &SyncObject::name_hash));
+    o.security = live.security;
+    std::memcpy(o.name, live.name, sizeof o.name);
+  }
   // Only the fields the checks use, read atomically: their owners write them concurrently.
   for (std::uint32_t node = 0; node < kMaxNodes; ++node) {
     snap.slots.push_back(load_fields(pool.node_slot(node), &NodeSlot::state, &NodeSlot::incarnation));

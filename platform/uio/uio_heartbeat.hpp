@@ -5,7 +5,7 @@
 // longer current and when this file is closed (gmmd exits or is killed).
 // Needs CAP_SYS_ADMIN (gmmd runs as root).
 //
-// No fmt/spdlog here: static guest helpers (gmm-window-check) link this alone.
+// No fmt/spdlog here: static guest helpers (gmm-window-probe) link this alone.
 #pragma once
 
 #include <chrono>

@@ -1,7 +1,7 @@
 // The UIO pool backend and doorbell against a fake sysfs and a fake
 // /dev/uioN: a regular file laid out like the device's mmap space (map 0 =
 // the first page, registers; map 1 = from page 1, the pool). The real device
-// is exercised in a VM by gmm-uio-probe (two-vm-check.sh).
+// is exercised in a VM by gmm-uio-probe (two-vm-probe.sh).
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>

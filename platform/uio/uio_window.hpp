@@ -6,7 +6,7 @@
 // CAP_SYS_ADMIN (gmmd runs as root); the client that receives the
 // descriptor needs nothing.
 //
-// No fmt/spdlog here: static guest helpers (gmm-window-check) link this alone.
+// No fmt/spdlog here: static guest helpers (gmm-window-probe) link this alone.
 #pragma once
 
 #include <memory>

@@ -1,7 +1,7 @@
 // UioWindowSource where no gmm_ivshmem runs: what it checks itself
 // and how it reports a missing or wrong device. The kernel side (windows
 // that confine an unprivileged process) is checked in a guest by
-// window-check.sh (gmm-window-check).
+// window-probe.sh (gmm-window-probe).
 #include <catch2/catch.hpp>
 
 #include <unistd.h>

@@ -1,9 +1,9 @@
-// gmm-agent-check: checks one guest's control channel end to end through
+// gmm-agent-probe: probes one guest's control channel end to end through
 // QEMU's socket: first pong, commands and their results, 1 MiB replies (also
 // while the host does not read), concurrency, and the agent surviving a host
 // that disconnects with replies due.
 //
-//   gmm-agent-check SOCKET [--since EPOCH_S] [--kernel VERSION] [--poweroff]
+//   gmm-agent-probe SOCKET [--since EPOCH_S] [--kernel VERSION] [--poweroff]
 //
 // --since: when QEMU was started (date +%s.%N), to report boot-to-first-pong.
 // Prints one line per check and PASS/FAIL; exit status 0 on PASS.
@@ -75,7 +75,7 @@ std::string reconnect_problem(const std::string& socket_path, std::optional<Agen
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Check a guest's gmm-agent control channel end to end"};
+  CLI::App app{"gmm-agent-probe: probe a guest's gmm-agent control channel end to end"};
   std::string socket_path, kernel;
   double since = 0;
   bool poweroff = false;

@@ -1,4 +1,4 @@
-// gmm-app-guest-check: libgmm inside guests, one phase per invocation, so a
+// gmm-app-probe: libgmm inside guests, one phase per invocation, so a
 // scenario (scenarios/vm-libgmm.yaml) runs the phases on different guests:
 //
 //   build --records N   create section "guest-list" (on node 2, mode 0600),
@@ -301,7 +301,7 @@ int deny(std::uint32_t uid) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"gmm-app-guest-check: libgmm calls inside a guest, one phase per run (scenarios/vm-libgmm.yaml)"};
+  CLI::App app{"gmm-app-probe: libgmm calls inside a guest, one phase per run (scenarios/vm-libgmm.yaml)"};
   app.require_subcommand(1);
   std::uint64_t records = 1000, expected = 0, appends = 0;
   std::uint32_t uid = 1000;
@@ -324,10 +324,10 @@ int main(int argc, char** argv) {
     if (*contend_cmd) return contend();
     return deny(uid);
   } catch (const Failure& failure) {
-    std::fprintf(stderr, "gmm-app-guest-check: %s\n", failure.message.c_str());
+    std::fprintf(stderr, "gmm-app-probe: %s\n", failure.message.c_str());
     return 1;
   } catch (const std::exception& error) {
-    std::fprintf(stderr, "gmm-app-guest-check: %s\n", error.what());
+    std::fprintf(stderr, "gmm-app-probe: %s\n", error.what());
     return 1;
   }
 }

@@ -1,5 +1,5 @@
-// gmm-vm-check: the end-to-end proof of the VM building blocks (driven by
-// two-vm-check.sh). With the ivshmem server in a thread of this process it
+// gmm-vm-probe: the end-to-end proof of the VM building blocks (driven by
+// two-vm-probe.sh). With the ivshmem server in a thread of this process it
 // boots N guests from qemu_argv(), then checks, through each guest's control
 // channel (GuestShell) and QMP:
 //   1. IVPosition == node id (uio-poke, sysfs, gmm-uio-probe = gmmd's UioPool)
@@ -316,7 +316,7 @@ void Check::check_panic_and_shutdown() {
 
 void Check::run() {
   fs::create_directories(c_.dir);
-  c_.pool_path = "/dev/shm/gmm-vm-check-" + std::to_string(::getpid());
+  c_.pool_path = "/dev/shm/gmm-vm-probe-" + std::to_string(::getpid());
   {
     int fd = ::open(c_.pool_path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     expect(fd >= 0 && ::ftruncate(fd, static_cast<off_t>(c_.pool_size)) == 0, "create pool file " + c_.pool_path);
@@ -351,11 +351,11 @@ void Check::cleanup() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"gmm-vm-check: boot guests and check ivshmem, doorbells, atomics, QMP"};
+  CLI::App app{"gmm-vm-probe: boot guests and check ivshmem, doorbells, atomics, QMP"};
   Config c;
   app.add_option("--share", c.share, "build dir shared read-only at /gmm (has bin/gmm-uio-probe)")->required();
   app.add_option("--image", c.image, "guest image dir (default: SHARE/image)");
-  app.add_option("--dir", c.dir, "work dir for logs and sockets (default: /tmp/gmm-vm-check-PID)");
+  app.add_option("--dir", c.dir, "work dir for logs and sockets (default: /tmp/gmm-vm-probe-PID)");
   app.add_option("--nodes", c.nodes, "guests")->check(CLI::Range(1, 4))->capture_default_str();
   app.add_option("--accel", c.accel, "auto, tcg or kvm")->check(CLI::IsMember({"auto", "tcg", "kvm"}))->capture_default_str();
   app.add_option("--smp", c.smp, "vCPUs per guest")->capture_default_str();
@@ -366,7 +366,7 @@ int main(int argc, char** argv) {
   app.add_flag("--unsafe-one-vcpu", c.unsafe_one_vcpu, "allow --smp 1 under TCG (to see the atomic check fail)");
   CLI11_PARSE(app, argc, argv);
   if (c.image.empty()) c.image = c.share + "/image";
-  if (c.dir.empty()) c.dir = "/tmp/gmm-vm-check-" + std::to_string(::getpid());
+  if (c.dir.empty()) c.dir = "/tmp/gmm-vm-probe-" + std::to_string(::getpid());
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   ::signal(SIGPIPE, SIG_IGN);  // a closed stdout (| head) must not skip the cleanup
   const std::string dir = c.dir;

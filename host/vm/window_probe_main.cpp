@@ -1,9 +1,9 @@
-// gmm-window-check: proves in a real guest that gmm_ivshmem's window device
+// gmm-window-probe: proves in a real guest that gmm_ivshmem's window device
 // confines a process to the windows gmmd gives it (platform/uio/uio_window.*,
 // ivshmem-driver/gmm_ivshmem_uapi.h). Static, baked into the image
-// (/usr/bin); window-check.sh boots a guest that runs it as /init's program:
+// (/usr/bin); window-probe.sh boots a guest that runs it as /init's program:
 //
-//   gmm-window-check MAGIC
+//   gmm-window-probe MAGIC
 //
 // As root it opens windows through UioWindowSource, then hands their
 // descriptors over a socket (SCM_RIGHTS, as gmmd does) to a child that has
@@ -11,8 +11,8 @@
 // refused everything else; it writes MAGIC at the writable window's first
 // byte, which root then finds through the whole-BAR UIO mapping (and the
 // host in the pool file, at kWritableOffset). One line per check, starting
-// "window-check: ok" or "window-check: FAIL"; the last line is
-// "window-check: PASS" or "window-check: FAIL ..."; exit status 0 on PASS.
+// "window-probe: ok" or "window-probe: FAIL"; the last line is
+// "window-probe: PASS" or "window-probe: FAIL ..."; exit status 0 on PASS.
 //
 // The same boot also checks the driver's heartbeat device (UioHeartbeat,
 // /dev/gmm_heartbeat): on a node slot it writes into a fake superblock at
@@ -66,7 +66,7 @@ const long kPage = ::sysconf(_SC_PAGESIZE);
 int failures = 0;
 
 void check(bool ok, const std::string& what) {
-  std::printf("window-check: %s %s\n", ok ? "ok" : "FAIL", what.c_str());
+  std::printf("window-probe: %s %s\n", ok ? "ok" : "FAIL", what.c_str());
   std::fflush(stdout);
   if (!ok) ++failures;
 }
@@ -248,7 +248,7 @@ std::string pat_of(std::uint64_t phys, std::uint64_t length) {
 
 int fail_early(const std::string& message) {
   check(false, message);
-  std::printf("window-check: FAIL (cannot run)\n");
+  std::printf("window-probe: FAIL (cannot run)\n");
   return 1;
 }
 
@@ -369,7 +369,7 @@ int main(int argc, char** argv) {
   char* end = nullptr;
   const std::uint64_t magic = argc == 2 ? std::strtoull(argv[1], &end, 0) : 0;
   if (argc != 2 || end == argv[1] || *end != '\0') {
-    std::fprintf(stderr, "usage: gmm-window-check MAGIC   (as root in a guest with gmm_ivshmem)\n");
+    std::fprintf(stderr, "usage: gmm-window-probe MAGIC   (as root in a guest with gmm_ivshmem)\n");
     return 2;
   }
   if (::geteuid() != 0) return fail_early("must start as root (it sets windows, then drops to uid 1000)");
@@ -440,7 +440,7 @@ int main(int argc, char** argv) {
   if (root_view != MAP_FAILED) {
     const std::string pat = pat_of(bar_phys + kWritableOffset, 2 * page);
     if (pat.empty()) {
-      std::printf("window-check: (no PAT list in debugfs: cache mode not checked)\n");
+      std::printf("window-probe: (no PAT list in debugfs: cache mode not checked)\n");
     } else {
       check(pat == "write-back", "the window's mapping is " + pat + " (want write-back)");
     }
@@ -475,9 +475,9 @@ int main(int argc, char** argv) {
   heartbeat_checks(bar);
 
   if (failures == 0) {
-    std::printf("window-check: PASS\n");
+    std::printf("window-probe: PASS\n");
   } else {
-    std::printf("window-check: FAIL (%d checks failed)\n", failures);
+    std::printf("window-probe: FAIL (%d checks failed)\n", failures);
   }
   return failures == 0 ? 0 : 1;
 }

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Boots ONE node guest under TCG (gmm.role=node) with its control channel
-# and console as QEMU unix sockets, then checks the channel end to end with
-# gmm-agent-check (ping, commands, 1 MiB replies, reconnect) and the console
+# and console as QEMU unix sockets, then probes the channel end to end with
+# gmm-agent-probe (ping, commands, 1 MiB replies, reconnect) and the console
 # with a shell command, which also powers the guest off.
 #
-#   host/agent_client/check-agent.sh [serial|console]
+#   host/agent_client/agent-probe.sh [serial|console]
 #     serial  (default) control channel on a virtio-serial port named
 #             org.gmm.agent (guest /dev/vport0p1), console on hvc0
 #     console control channel on the first virtconsole (hvc0), console on
@@ -12,31 +12,31 @@
 #             the "host stalled" check is expected to FAIL here
 #
 # Needs the image (make image; gmmd is optional: GMM_IMAGE_EXTRA=build/bin)
-# and gmm-agent-check. Environment: GMM_IMAGE_DIR (default build/image),
-# GMM_AGENT_CHECK (default build/bin/gmm-agent-check), GMM_CHECK_TIMEOUT
+# and gmm-agent-probe. Environment: GMM_IMAGE_DIR (default build/image),
+# GMM_AGENT_PROBE (default build/bin/gmm-agent-probe), GMM_AGENT_PROBE_TIMEOUT
 # (seconds for the whole VM, default 300). Prints PASS or FAIL.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 img=${GMM_IMAGE_DIR:-$repo/build/image}
-check_bin=${GMM_AGENT_CHECK:-$repo/build/bin/gmm-agent-check}
-timeout_s=${GMM_CHECK_TIMEOUT:-300}
+probe_bin=${GMM_AGENT_PROBE:-$repo/build/bin/gmm-agent-probe}
+timeout_s=${GMM_AGENT_PROBE_TIMEOUT:-300}
 port=${1:-serial}
 kernel=vmlinux
 [[ -f "$img/$kernel" ]] || kernel=vmlinuz
-for f in "$img/$kernel" "$img/initramfs.cpio.gz" "$check_bin"; do
-	[[ -e "$f" ]] || { echo "check-agent: $f missing (make image; build gmm-agent-check)" >&2; exit 1; }
+for f in "$img/$kernel" "$img/initramfs.cpio.gz" "$probe_bin"; do
+	[[ -e "$f" ]] || { echo "agent-probe: $f missing (make image; build gmm-agent-probe)" >&2; exit 1; }
 done
 
-work=$(mktemp -d /tmp/gmm-agent-check.XXXXXX)
-pool=/dev/shm/gmm-agent-check-$$
+work=$(mktemp -d /tmp/gmm-agent-probe.XXXXXX)
+pool=/dev/shm/gmm-agent-probe-$$
 serial="$work/serial.log"
 qemu_pid=""
 # shellcheck disable=SC2317 # (called by the trap)
 cleanup() {
 	[[ -n "$qemu_pid" ]] && kill "$qemu_pid" 2>/dev/null
 	rm -f "$pool"
-	echo "check-agent: serial log kept in $serial"
+	echo "agent-probe: serial log kept in $serial"
 }
 trap cleanup EXIT
 
@@ -63,7 +63,7 @@ nice -n 10 timeout "$timeout_s" "${qemu[@]}" &
 qemu_pid=$!
 
 ok=1
-"$check_bin" "$work/node1.ctl" --since "$since" --kernel "$(cat "$img/kernel-version")" || ok=0
+"$probe_bin" "$work/node1.ctl" --since "$since" --kernel "$(cat "$img/kernel-version")" || ok=0
 
 # The console: a root shell on hvc1; its answer proves it ran the command.
 python3 - "$work/node1.con" <<'PY' || ok=0
@@ -89,7 +89,7 @@ wait "$qemu_pid"
 qemu_rc=$?
 set -e
 qemu_pid=""
-echo "check-agent: qemu exit $qemu_rc after $(awk -v a="$(date +%s.%N)" -v b="$since" 'BEGIN {printf "%.1f", a - b}') s"
+echo "agent-probe: qemu exit $qemu_rc after $(awk -v a="$(date +%s.%N)" -v b="$since" 'BEGIN {printf "%.1f", a - b}') s"
 grep -a -E "gmm-init:|gmmd-start:" "$serial" | sed 's/^/  | /' || true
 [[ $qemu_rc -eq 0 ]] || ok=0
 if [[ $ok -eq 1 ]]; then

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Per-process windows in a guest: boot ONE TCG guest on an ivshmem-plain pool
-# and run the image's gmm-window-check (host/vm/window_check_main.cpp) as
+# and run the image's gmm-window-probe (host/vm/window_probe_main.cpp) as
 # /init's program. It sets windows as root through gmmd's UioWindowSource and
 # checks that a uid-1000 process can use them and nothing else; then this
 # script finds the magic that process wrote in the host's pool file.
 #
-#   host/vm/window-check.sh [BUILD_DIR]     (ctest label vm; run under the VM lock)
+#   host/vm/window-probe.sh [BUILD_DIR]     (ctest label vm; run under the VM lock)
 #
-# Needs BUILD_DIR/bin/gmm-window-check and an image built from it (`make
+# Needs BUILD_DIR/bin/gmm-window-probe and an image built from it (`make
 # image`; GMM_IMAGE_DIR, default BUILD_DIR/image). Builds nothing. Prints the
 # guest's check lines, then PASS or FAIL; exit status 0 on PASS.
 set -euo pipefail
@@ -15,23 +15,23 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 build=$(cd "${1:-$repo/build}" && pwd)
 image=${GMM_IMAGE_DIR:-$build/image}
-timeout_s=${GMM_WINDOW_CHECK_TIMEOUT:-180}
+timeout_s=${GMM_WINDOW_PROBE_TIMEOUT:-180}
 
-fail() { echo "window-check: $*" >&2; echo FAIL; exit 1; }
-tool="$build/bin/gmm-window-check"
-[[ -x "$tool" ]] || fail "$tool missing: build it (cmake --build $build --target gmm-window-check)"
+fail() { echo "window-probe: $*" >&2; echo FAIL; exit 1; }
+tool="$build/bin/gmm-window-probe"
+[[ -x "$tool" ]] || fail "$tool missing: build it (cmake --build $build --target gmm-window-probe)"
 for f in vmlinux initramfs.cpio.gz; do
 	[[ -f "$image/$f" ]] || fail "$image/$f missing: run make image"
 done
 command -v qemu-system-x86_64 >/dev/null || fail "qemu-system-x86_64 missing (apt-get install qemu-system-x86)"
 
-work=$(mktemp -d /tmp/gmm-window-check.XXXXXX)
+work=$(mktemp -d /tmp/gmm-window-probe.XXXXXX)
 pool=/dev/shm/${work##*/}-pool
 trap 'rm -rf "$work" "$pool"' EXIT
 # the image must carry this build's tool (build-image.sh strips debug info)
 strip --strip-debug -o "$work/tool" "$tool"
-if ! cmp -s "$work/tool" "$image/initramfs-root/usr/bin/gmm-window-check"; then
-	fail "$image holds no gmm-window-check or an older one than $tool: run make image"
+if ! cmp -s "$work/tool" "$image/initramfs-root/usr/bin/gmm-window-probe"; then
+	fail "$image holds no gmm-window-probe or an older one than $tool: run make image"
 fi
 serial="$work/serial.log"
 magic=$(printf '0x%04x%04x%04x%04x' $((RANDOM | 1)) $RANDOM $RANDOM $RANDOM)
@@ -40,7 +40,7 @@ magic=$(printf '0x%04x%04x%04x%04x' $((RANDOM | 1)) $RANDOM $RANDOM $RANDOM)
 qemu=(qemu-system-x86_64 -accel tcg,thread=multi -smp 2 -m 256 -display none -no-reboot -nic none
 	-monitor none -serial "file:$serial"
 	-kernel "$image/vmlinux" -initrd "$image/initramfs.cpio.gz"
-	-append "console=ttyS0 quiet panic=-1 no_timer_check no_timer_check gmm.init=/usr/bin/gmm-window-check gmm.args=$magic"
+	-append "console=ttyS0 quiet panic=-1 no_timer_check no_timer_check gmm.init=/usr/bin/gmm-window-probe gmm.args=$magic"
 	-object "memory-backend-file,id=pool,share=on,mem-path=$pool,size=16M"
 	-device ivshmem-plain,memdev=pool)
 set +e
@@ -48,15 +48,15 @@ nice -n 10 timeout "$timeout_s" "${qemu[@]}"
 qemu_rc=$?
 set -e
 
-grep -a "window-check:\|gmm-init: .*exited" "$serial" || true
+grep -a "window-probe:\|gmm-init: .*exited" "$serial" || true
 ok=1
-[[ $qemu_rc -eq 0 ]] || { echo "window-check: QEMU exited with $qemu_rc (124: timed out after ${timeout_s}s)"; ok=0; }
-grep -aq "^window-check: PASS" "$serial" || ok=0
+[[ $qemu_rc -eq 0 ]] || { echo "window-probe: QEMU exited with $qemu_rc (124: timed out after ${timeout_s}s)"; ok=0; }
+grep -aq "^window-probe: PASS" "$serial" || ok=0
 # the kernel prints warnings even with `quiet`
-if grep -aE "WARNING:|BUG:|Oops" "$serial"; then echo "window-check: the guest kernel complained"; ok=0; fi
+if grep -aE "WARNING:|BUG:|Oops" "$serial"; then echo "window-probe: the guest kernel complained"; ok=0; fi
 # the client's magic, seen from the host at pool offset 1 MiB
 got=0x$(od -A n -t x8 -j $((1 << 20)) -N 8 "$pool" 2>/dev/null | tr -d ' ')
-echo "window-check: host reads $got at pool offset 1 MiB, the guest's client wrote $magic"
+echo "window-probe: host reads $got at pool offset 1 MiB, the guest's client wrote $magic"
 [[ $((got)) -eq $((magic)) ]] || ok=0
 if [[ $ok -eq 1 ]]; then
 	echo PASS
