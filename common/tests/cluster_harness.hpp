@@ -11,13 +11,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
 #include <functional>
 #include <initializer_list>
+#include <memory>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "gmm/atomic.hpp"
 #include "gmm/crash.hpp"
@@ -221,13 +224,20 @@ inline void kill_and_await_recovery(const TempPool& t, std::vector<NodeProcess>&
 }
 
 // Starts plain nodes `ids` and waits until all are members.
+// Starts these nodes and returns once each has finished join(): a node is
+// published as a member before its join cleanup (resolving transactions,
+// repairing locks, sweeping reservations) takes the table locks, and a test
+// that starts a fault must not have a joiner still waiting on a lock.
 inline void start_members(const TempPool& t, std::vector<NodeProcess>& nodes, std::initializer_list<std::uint32_t> ids) {
-  std::uint64_t mask = 0;
+  std::vector<std::unique_ptr<SharedFlag>> joined;
   for (std::uint32_t id : ids) {
-    nodes[id] = spawn_node(t, id);
-    mask |= 1ull << id;
+    joined.push_back(std::make_unique<SharedFlag>());
+    const SharedFlag* flag = joined.back().get();
+    nodes[id] = spawn_node(t, id, [flag](Node&) { flag->set(); });  // the script runs after join() returned
   }
-  REQUIRE(wait_until([&] { return all_members(*t.pool, mask); }));
+  REQUIRE(wait_until([&] {
+    return std::all_of(joined.begin(), joined.end(), [](const auto& flag) { return flag->is_set(); });
+  }));
 }
 
 // After every node left cleanly, nothing may remain allocated.
