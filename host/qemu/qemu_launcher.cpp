@@ -222,6 +222,11 @@ class QemuLauncher final : public Launcher {
     return stream;
   }
 
+  Status watch_node(const Cluster& cluster, std::uint32_t node, LivenessStream& stream) override {
+    if (Status exits = Launcher::watch_node(cluster, node, stream); !exits) return exits;
+    return watch_qmp_events(cluster, cluster.nodes.at(node), stream);
+  }
+
   Result<ExecOutcome> exec(const Cluster& cluster, std::uint32_t node, const std::vector<std::string>& argv) override {
     const NodeRecord& record = cluster.nodes.at(node);
     if (!qemu_alive(record)) {
