@@ -2,6 +2,7 @@
 
 #include "gmm/atomic.hpp"
 #include "gmm/clock.hpp"
+#include "gmm/fencing.hpp"
 
 namespace gmm {
 using namespace layout;
@@ -34,9 +35,15 @@ bool lock_owner_alive(const Pool& pool, std::uint64_t word) {
 }
 
 namespace {
+// Whether the lock must stay with `word`: a live owner, the checker within
+// its lease, or an owner declared failed that the host watcher has not
+// fenced yet (it may still be running: its lock is taken over only once
+// it cannot write any more, gmm/fencing.hpp).
 bool owner_alive_for(const Pool& pool, const GlobalLock& lock, std::uint64_t word) {
   if (lock_owner_node(word) == kCheckerNode) return realtime_ns() - load_acquire(lock.since_ns) < kCheckerLeaseNs;
-  return lock_owner_alive(pool, word);
+  if (lock_owner_alive(pool, word)) return true;
+  const std::uint32_t node = lock_owner_node(word);
+  return node < kMaxNodes && fence_pending(pool, node, lock_owner_incarnation(word), realtime_ns());
 }
 }  // namespace
 

@@ -10,6 +10,7 @@
 
 #include "gmm/atomic.hpp"
 #include "gmm/clock.hpp"
+#include "gmm/fencing.hpp"
 #include "gmm/liveness.hpp"
 #include "gmm/lock.hpp"
 #include "records.hpp"
@@ -49,6 +50,8 @@ std::optional<Stall> owner_stalled(const Pool& pool, const GlobalLock& lock, Sta
   const std::uint64_t owner = load_acquire(lock.owner);
   const std::uint32_t node = lock_owner_node(owner);
   if (node >= pool.node_count()) return std::nullopt;
+  // Declared already, its fence pending: nothing to declare, just wait.
+  if (fence_pending(pool, node, lock_owner_incarnation(owner), realtime_ns())) return std::nullopt;
   return watch.observe(pool, node, lock_owner_incarnation(owner), monotonic_ns());
 }
 

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "gmm/atomic.hpp"
+#include "gmm/fencing.hpp"
 #include "gmm/lock.hpp"
 #include "records.hpp"
 
@@ -17,6 +18,24 @@ namespace {
 std::uint64_t bit(std::uint32_t node) { return std::uint64_t{1} << node; }
 
 std::uint64_t checker_owner() { return lock_owner_word(kCheckerNode, static_cast<std::uint32_t>(::getpid())); }
+
+// The host watcher's notices (gmm/fencing.hpp): every node named dead in
+// its current, live incarnation is declared failed the normal way. Only
+// the membership lock is taken. True if this call declared one.
+bool declare_noticed_nodes(const Pool& pool, std::uint32_t self, std::uint64_t me,
+                           const std::function<void()>& keep_alive, const AgentLog& log) {
+  bool declared_any = false;
+  for (std::uint32_t n = 0; n < pool.node_count(); ++n) {
+    if (n == self) continue;
+    const std::uint32_t incarnation = live_notice(pool, n);
+    if (incarnation == 0) continue;
+    auto declared = records::declare_noticed(pool, me, n, incarnation, keep_alive);
+    if (!declared || !*declared) continue;
+    declared_any = true;
+    if (log) log(LogLevel::kWarning, fmt::format("declared node {} (incarnation {}) failed on the host's notice", n, incarnation));
+  }
+  return declared_any;
+}
 
 // A membership change is broadcast (view-changed) so that the others act
 // at once instead of at their next tick.
@@ -97,6 +116,7 @@ ClusterAgent::TickResult ClusterAgent::tick() {
   if (!node_.is_member()) return TickResult::kExpelled;
   if (leave_if_asked(realtime_ns())) return TickResult::kLeft;
   drain_messages();
+  act_on_notices();
   coordinate();
   observe_records();
   return node_.is_member() ? TickResult::kOk : TickResult::kExpelled;
@@ -105,9 +125,14 @@ ClusterAgent::TickResult ClusterAgent::tick() {
 ClusterAgent::TickResult ClusterAgent::on_doorbell() {
   if (!node_.is_member()) return TickResult::kExpelled;
   drain_messages();
+  act_on_notices();  // the host watcher rings the survivors after a notice
   coordinate();
   observe_records();
   return node_.is_member() ? TickResult::kOk : TickResult::kExpelled;
+}
+
+void ClusterAgent::act_on_notices() {
+  if (declare_noticed_nodes(pool_, node_.id(), node_.lock_owner(), nullptr, {})) announce_view_change();
 }
 
 // ----------------------------------------------------------- LivenessAgent --
@@ -132,7 +157,15 @@ void LivenessAgent::tick() {
   // periods of the successor's silence (StallWatch): no accusation for our
   // own gap.
   // Fencing: an expelled node accuses nobody (its agent thread rejoins).
-  if (node_.is_member()) watch_successor(now);
+  if (!node_.is_member()) return;
+  // The host watcher's notices, in case its ring did not reach the agent.
+  if (declare_noticed_nodes(pool_, node_.id(), node_.lock_owner(), [&] { node_.beat(!wedged_); }, log_))
+    announce(messenger_);
+  if (heartbeat_detection_on(pool_, realtime_ns())) {
+    watch_successor(now);
+  } else {
+    successor_.reset();  // the host watcher detects alone (--detector host)
+  }
 }
 
 bool LivenessAgent::os_beats() {
@@ -183,8 +216,15 @@ void ClusterAgent::coordinate() {
   const std::uint64_t members = load_acquire(c.members);
   if (members == 0 || static_cast<std::uint32_t>(std::countr_zero(members)) != node_.id()) return;
   std::vector<std::uint32_t> failed;
-  for (std::uint32_t n = 0; n < pool_.node_count(); ++n)
-    if (load_state<NodeState>(pool_.node_slot(n).state) == NodeState::kFailed) failed.push_back(n);
+  const std::uint64_t now = realtime_ns();
+  for (std::uint32_t n = 0; n < pool_.node_count(); ++n) {
+    const NodeSlot& slot = pool_.node_slot(n);
+    if (load_state<NodeState>(slot.state) != NodeState::kFailed) continue;
+    // Fencing: not before the host watcher has stopped it for good (it
+    // rings us then); at once when no watcher runs.
+    if (fence_pending(pool_, n, load_acquire(slot.incarnation), now)) continue;
+    failed.push_back(n);
+  }
   const std::uint64_t events = load_acquire(c.events);
   const std::uint64_t first = events > kRecoveryRecords ? events - kRecoveryRecords + 1 : 1;
   if (!failed.empty()) {
@@ -317,7 +357,8 @@ RecoveryRecord copy_record(const RecoveryRecord& live) {
       load_fields(live, &RecoveryRecord::kind, &RecoveryRecord::node, &RecoveryRecord::incarnation,
                   &RecoveryRecord::declared_by, &RecoveryRecord::sequence, &RecoveryRecord::view_epoch,
                   &RecoveryRecord::last_beat_ns, &RecoveryRecord::declared_ns, &RecoveryRecord::tables_recovered_ns,
-                  &RecoveryRecord::survivors, &RecoveryRecord::done);
+                  &RecoveryRecord::survivors, &RecoveryRecord::done, &RecoveryRecord::detected_by,
+                  &RecoveryRecord::fence, &RecoveryRecord::fenced_ns, &RecoveryRecord::host_seen_ns);
   for (std::uint32_t n = 0; n < kMaxNodes; ++n) copy.finished_ns[n] = load_acquire(live.finished_ns[n]);
   return copy;
 }

@@ -7,6 +7,7 @@
 
 #include "gmm/atomic.hpp"
 #include "gmm/clock.hpp"
+#include "gmm/fencing.hpp"
 
 namespace gmm::records {
 using namespace layout;
@@ -17,6 +18,17 @@ std::uint64_t bit(std::uint32_t node) { return std::uint64_t{1} << node; }
 
 enum class Recheck { kEvidence, kIncarnationOnly };
 
+// Membership lock held, (node, incarnation) checked alive: slot Failed,
+// out of `members`, a kNodeFailed record.
+void mark_failed(const Pool& pool, std::uint32_t node, std::uint32_t incarnation, std::uint32_t declared_by,
+                 DetectedBy detected_by) {
+  NodeSlot& slot = pool.node_slot(node);
+  publish_state(slot.state, NodeState::kFailed);
+  ClusterHeader& c = pool.cluster();
+  store_release(c.members, load_acquire(c.members) & ~bit(node));
+  append(pool, EventKind::kNodeFailed, node, incarnation, declared_by, load_acquire(slot.heartbeat_ns), detected_by);
+}
+
 // Membership lock held. Marks the stalled node failed if it is still that
 // incarnation, alive by state, and (kEvidence) its stopped counter has not moved.
 bool declare_locked(const Pool& pool, const Stall& stall, std::uint32_t declared_by, Recheck recheck) {
@@ -25,18 +37,14 @@ bool declare_locked(const Pool& pool, const Stall& stall, std::uint32_t declared
   const bool alive_by_state = now.state == NodeState::kMember || now.state == NodeState::kJoining;
   if (!alive_by_state || now.incarnation != stall.incarnation) return false;
   if (recheck == Recheck::kEvidence && !stall.still_holds(now)) return false;
-  NodeSlot& slot = pool.node_slot(stall.node);
-  publish_state(slot.state, NodeState::kFailed);
-  ClusterHeader& c = pool.cluster();
-  store_release(c.members, load_acquire(c.members) & ~bit(stall.node));
-  append(pool, EventKind::kNodeFailed, stall.node, stall.incarnation, declared_by, load_acquire(slot.heartbeat_ns));
+  mark_failed(pool, stall.node, stall.incarnation, declared_by, DetectedBy::kHeartbeat);
   return true;
 }
 
 }  // namespace
 
 RecoveryRecord& append(const Pool& pool, EventKind kind, std::uint32_t node, std::uint32_t incarnation,
-                       std::uint32_t declared_by, std::uint64_t last_beat_ns) {
+                       std::uint32_t declared_by, std::uint64_t last_beat_ns, DetectedBy detected_by) {
   ClusterHeader& c = pool.cluster();
   const std::uint64_t epoch = load_acquire(c.view_epoch) + 1;
   store_release(c.view_epoch, epoch);
@@ -52,6 +60,7 @@ RecoveryRecord& append(const Pool& pool, EventKind kind, std::uint32_t node, std
   r.last_beat_ns = last_beat_ns;
   r.declared_ns = realtime_ns();
   r.survivors = load_acquire(c.members);
+  r.detected_by = static_cast<std::uint32_t>(detected_by);
   store_release(c.events, sequence);  // publish last
   return r;
 }
@@ -95,6 +104,16 @@ Result<bool> declare_failed(const Pool& pool, std::uint64_t me, const Stall& sta
   auto lock = lock_membership(pool, me, keep_alive);
   if (!lock) return lock.error();
   return declare_locked(pool, stall, lock_owner_node(me), Recheck::kEvidence);
+}
+
+Result<bool> declare_noticed(const Pool& pool, std::uint64_t me, std::uint32_t node, std::uint32_t incarnation,
+                             const std::function<void()>& keep_alive) {
+  if (node >= pool.node_count() || incarnation == 0) return false;
+  auto lock = lock_membership(pool, me, keep_alive);
+  if (!lock) return lock.error();
+  if (live_notice(pool, node) != incarnation) return false;  // rejoined, left, or declared already
+  mark_failed(pool, node, incarnation, lock_owner_node(me), DetectedBy::kHost);
+  return true;
 }
 
 }  // namespace gmm::records

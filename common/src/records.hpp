@@ -17,7 +17,8 @@ namespace gmm::records {
 // Bumps the view epoch and appends a RecoveryRecord; the record becomes
 // visible (ClusterHeader::events) only once complete. Membership lock held.
 layout::RecoveryRecord& append(const Pool& pool, layout::EventKind kind, std::uint32_t node,
-                               std::uint32_t incarnation, std::uint32_t declared_by, std::uint64_t last_beat_ns);
+                               std::uint32_t incarnation, std::uint32_t declared_by, std::uint64_t last_beat_ns,
+                               layout::DetectedBy detected_by = layout::DetectedBy::kHeartbeat);
 
 // Repair after the membership lock's owner died mid-update: the members
 // mask is derived from the node slots.
@@ -41,5 +42,13 @@ Result<TableLock> lock_membership(const Pool& pool, std::uint64_t me, const std:
 // or somebody else declared it first). Errors: as lock_membership.
 Result<bool> declare_failed(const Pool& pool, std::uint64_t me, const Stall& stall,
                             const std::function<void()>& keep_alive);
+
+// Declares (node, incarnation) failed on the host watcher's notice
+// (gmm/fencing.hpp), the same way: under the membership lock, only if the
+// notice still names the node's current incarnation and it is alive by
+// state (a notice for an older incarnation expels nobody). The record says
+// detected_by host. True if this call declared it. Errors: as lock_membership.
+Result<bool> declare_noticed(const Pool& pool, std::uint64_t me, std::uint32_t node, std::uint32_t incarnation,
+                             const std::function<void()>& keep_alive);
 
 }  // namespace gmm::records

@@ -34,7 +34,8 @@ static_assert(offsetof(gmm_node_slot, pid) == offsetof(NodeSlot, pid));
 static_assert(offsetof(gmm_node_slot, next_txn_id) == offsetof(NodeSlot, next_txn_id));
 static_assert(offsetof(gmm_node_slot, joined_ns) == offsetof(NodeSlot, joined_ns));
 static_assert(offsetof(gmm_node_slot, progress) == offsetof(NodeSlot, progress));
-static_assert(offsetof(gmm_node_slot, reserved0) == offsetof(NodeSlot, reserved0));
+static_assert(offsetof(gmm_node_slot, host_notice) == offsetof(NodeSlot, host_notice));
+static_assert(offsetof(gmm_node_slot, fenced) == offsetof(NodeSlot, fenced));
 
 extern "C" int gmm_pool_abi_c_slot_size();  // pool_abi_c.c: the size a C compiler sees
 

@@ -20,6 +20,8 @@ namespace {
 
 // The record's and the command line's name of each mode, both ways.
 constexpr std::pair<Mode, std::string_view> kModeNames[] = {{Mode::kProc, "proc"}, {Mode::kVm, "vm"}};
+constexpr std::pair<Detector, std::string_view> kDetectorNames[] = {
+    {Detector::kHeartbeat, "heartbeat"}, {Detector::kHost, "host"}, {Detector::kBoth, "both"}};
 
 }  // namespace
 
@@ -33,6 +35,20 @@ std::string_view mode_name(Mode mode) {
 std::optional<Mode> parse_mode(std::string_view name) {
   for (const auto& [mode, known] : kModeNames) {
     if (known == name) return mode;
+  }
+  return std::nullopt;
+}
+
+std::string_view detector_name(Detector detector) {
+  for (const auto& [known, name] : kDetectorNames) {
+    if (known == detector) return name;
+  }
+  return "?";
+}
+
+std::optional<Detector> parse_detector(std::string_view name) {
+  for (const auto& [detector, known] : kDetectorNames) {
+    if (known == name) return detector;
   }
   return std::nullopt;
 }
@@ -59,7 +75,9 @@ json cluster_json(const Cluster& cluster) {
                 {"leave_grace_ms", cluster.membership.leave_grace_ms}}},
               {"binaries", {{"gmmd", cluster.binaries.gmmd}, {"gmmctl", cluster.binaries.gmmctl}}},
               {"started_unix", cluster.started_unix},
+              {"detector", detector_name(cluster.detector)},
               {"nodes", nodes}};
+  if (cluster.watcher.pid != 0) record["watcher"] = {{"pid", cluster.watcher.pid}, {"log", cluster.watcher.log}};
   // The doorbell server (every mode since it exists), and how VMs were started.
   const bool vms = !cluster.vm.accel.empty();
   if (cluster.vm.server_pid > 0 || vms) {
@@ -91,6 +109,13 @@ Result<Cluster> cluster_from_json(const json& record) {
     cluster.binaries.gmmd = record.at("binaries").at("gmmd").get<std::string>();
     cluster.binaries.gmmctl = record.at("binaries").at("gmmctl").get<std::string>();
     cluster.started_unix = record.at("started_unix").get<std::int64_t>();
+    auto detector = parse_detector(record.value("detector", std::string("heartbeat")));
+    if (!detector) return make_error(Errc::kInvalidArgument, "unknown detector " + record.at("detector").dump());
+    cluster.detector = *detector;
+    if (record.contains("watcher")) {
+      cluster.watcher.pid = record.at("watcher").at("pid").get<std::int64_t>();
+      cluster.watcher.log = record.at("watcher").value("log", std::string());
+    }
     for (const json& node : record.at("nodes")) {
       cluster.nodes.push_back(NodeRecord{node.at("id").get<std::uint32_t>(), node.at("socket").get<std::string>(),
                                          node.at("log").get<std::string>(), node.at("pid").get<std::int64_t>(),

@@ -64,8 +64,25 @@ struct Membership {
   std::uint32_t leave_grace_ms = 2000;
 };
 
+// Who detects failures (`gmm-host up --detector`): the nodes' heartbeat
+// ring, the host watcher (its own process, started by `up`: it sees a
+// node's process die or its guest panic and fences declared nodes), or
+// both. docs/design.md, "The host watcher".
+enum class Detector { kHeartbeat, kHost, kBoth };
+std::string_view detector_name(Detector detector);  // heartbeat, host, both
+std::optional<Detector> parse_detector(std::string_view name);
+inline bool uses_watcher(Detector detector) { return detector != Detector::kHeartbeat; }
+
+// The watcher process (`gmm-host watcher`), when the detector uses one.
+struct WatcherRecord {
+  std::int64_t pid = 0;  // 0: none started
+  std::string log;
+};
+
 struct Cluster {
   Mode mode = Mode::kProc;
+  Detector detector = Detector::kHeartbeat;  // records older than the watcher: heartbeat
+  WatcherRecord watcher;
   std::string dir;  // absolute
   std::string pool_path;
   std::uint64_t pool_size = 0;
@@ -77,6 +94,7 @@ struct Cluster {
 
   std::string state_path() const { return dir + "/cluster.json"; }
   std::string faults_path() const { return dir + "/faults.json"; }  // see cluster/faults.hpp
+  std::string watcher_log_path() const { return dir + "/watcher.log"; }
 };
 
 nlohmann::json cluster_json(const Cluster& cluster);

@@ -1,10 +1,15 @@
 #include "commands/commands.hpp"
 
+#include <signal.h>
+
+#include <atomic>
 #include <iostream>
 
 #include "commands/command_support.hpp"
 #include "commands/launchers.hpp"
+#include "commands/watcher_process.hpp"
 #include "pool/fsck.hpp"
+#include "watcher/watcher.hpp"
 #include "proto/cli_text.hpp"
 
 namespace gmm::host {
@@ -37,7 +42,8 @@ Result<NodeTarget> node_target(const std::string& dir, std::uint32_t node) {
 std::string cluster_summary(const Cluster& cluster) {
   return std::string(mode_name(cluster.mode)) + " mode, " + std::to_string(cluster.nodes.size()) + " nodes, pool " +
          cluster.pool_path + " (" + format_size(cluster.pool_size) + "), heartbeat " +
-         std::to_string(cluster.membership.heartbeat_ms) + " ms x " + std::to_string(cluster.membership.miss_threshold);
+         std::to_string(cluster.membership.heartbeat_ms) + " ms x " + std::to_string(cluster.membership.miss_threshold) +
+         ", detector " + std::string(detector_name(cluster.detector));
 }
 
 int command_up(const UpOptions& options) {
@@ -54,9 +60,26 @@ int command_down(const std::string& dir) {
     std::cout << "no cluster recorded in " << dir << "; nothing to stop\n";
     return 0;
   }
+  // The watcher first: it would fence nodes that leave as they stop.
+  Status watcher = stop_watcher(**loaded);
   Status stopped = make_launcher((*loaded)->mode)->down(**loaded);
+  if (!watcher) return fail("down", watcher.error().message);
   if (!stopped) return fail("down", stopped.error().message);
   std::cout << "cluster in " << (*loaded)->dir << " is down\n";
+  return 0;
+}
+
+int command_watcher(const std::string& dir) {
+  auto cluster = recorded_cluster(dir);
+  if (!cluster) return fail("watcher", cluster.error().message);
+  static std::atomic<bool> stop{false};
+  struct sigaction action {};
+  action.sa_handler = [](int) { stop.store(true); };
+  ::sigaction(SIGTERM, &action, nullptr);
+  ::sigaction(SIGINT, &action, nullptr);
+  std::unique_ptr<Launcher> launcher = make_launcher(cluster->mode);
+  Status watched = run_watcher(*cluster, *launcher, stop, std::cout);
+  if (!watched) return fail("watcher", watched.error().message);
   return 0;
 }
 

@@ -18,6 +18,9 @@ namespace gmm::host {
 int command_up(const UpOptions& options);
 int command_down(const std::string& dir);
 int command_status(const std::string& dir, bool json);
+// The host watcher in the foreground (`up` starts it detached) until
+// SIGTERM or SIGINT.
+int command_watcher(const std::string& dir);
 // Process mode: does not return on success, becomes `argv` (exit status is
 // argv's). VM mode: runs argv in the guest through its agent.
 int command_exec(const std::string& dir, std::uint32_t node, const std::vector<std::string>& argv);

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "commands/watcher_process.hpp"
 #include "proc/proc_launcher.hpp"
 #include "qemu/qemu_launcher.hpp"
 
@@ -39,6 +40,7 @@ Result<std::string> claim_cluster_dir(const std::string& requested) {
   if (!*recorded) return dir;
   std::unique_ptr<Launcher> owner = make_launcher((*recorded)->mode);
   std::string live = owner->live_parts(**recorded);
+  if (watcher_alive(**recorded)) live += (live.empty() ? "" : ", ") + std::string("watcher");
   if (!live.empty()) {
     return make_error(Errc::kExists,
                       "a cluster is already running in " + dir + " (" + live + "); run `gmm-host down` first");
@@ -64,7 +66,17 @@ Result<Cluster> start_cluster(const UpOptions& options) {
   if (Status valid = check_options(options); !valid) return valid.error();
   auto dir = claim_cluster_dir(options.dir);
   if (!dir) return dir.error();
-  return launcher->up(options, *dir);
+  auto cluster = launcher->up(options, *dir);
+  if (!cluster) return cluster.error();
+  Status watching = start_watcher(*cluster, options.detector);
+  if (watching) watching = save_cluster(*cluster);
+  if (!watching) {
+    (void)stop_watcher(*cluster);
+    (void)launcher->down(*cluster);
+    return make_error(watching.error().code, "detector " + std::string(detector_name(options.detector)) + ": " +
+                                                 watching.error().message);
+  }
+  return cluster;
 }
 
 }  // namespace gmm::host

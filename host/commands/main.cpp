@@ -3,8 +3,9 @@
 //
 //   gmm-host [--dir DIR] up --mode proc|vm --nodes N --pool-size SIZE [--accel auto|kvm|tcg]
 //                           [--heartbeat-ms MS] [--miss-threshold N] [--leave-grace-ms MS]
-//                           [--crash-at NODE=POINT[:N]]...
+//                           [--crash-at NODE=POINT[:N]]... [--detector host|heartbeat|both]
 //   gmm-host [--dir DIR] status [--json]
+//   gmm-host [--dir DIR] watcher        (the host watcher; `up` starts it)
 //   gmm-host [--dir DIR] exec NODE -- CMD...
 //   gmm-host [--dir DIR] crash NODE --how kill|pause|panic [--wait]
 //   gmm-host [--dir DIR] resume NODE | restart NODE [--crash-at POINT[:N]]
@@ -88,11 +89,18 @@ int main(int argc, char** argv) {
   up->add_option("--leave-grace-ms", up_options.membership.leave_grace_ms,
                  "time applications get on a planned leave before their shares are revoked")
       ->capture_default_str();
+  std::string detector = "both";
+  up->add_option("--detector", detector,
+                 "who detects failures: host (the watcher, which also fences), heartbeat (the nodes' ring), or both")
+      ->check(CLI::IsMember({"host", "heartbeat", "both"}))
+      ->capture_default_str();
   up->add_option("--crash-at", up_crash_at, "NODE=POINT[:N]: that node's gmmd dies at crash point POINT (repeatable)");
   up->add_option("--gmmd", up_options.binaries.gmmd, "gmmd binary (default: next to gmm-host)");
   up->add_option("--gmmctl", up_options.binaries.gmmctl, "gmmctl binary (default: next to gmm-host)");
 
   CLI::App* down = app.add_subcommand("down", "stop the cluster and remove its pool, sockets and record");
+  CLI::App* watcher = app.add_subcommand(
+      "watcher", "the host watcher in the foreground: failure notices and fences (`up` starts it)");
 
   bool json = false;
   CLI::App* status = app.add_subcommand("status", "show each node's process, membership and the last failure");
@@ -162,12 +170,14 @@ int main(int argc, char** argv) {
       up_options.crash_at.push_back(*spec);
     }
     up_options.mode = *parsed_mode;
+    up_options.detector = *parse_detector(detector);
     up_options.pool_size = *size;
     up_options.dir = dir;
     up_options.ready_timeout = std::chrono::seconds(ready_timeout_s);
     return command_up(up_options);
   }
   if (*down) return command_down(dir);
+  if (*watcher) return command_watcher(dir);
   if (*status) return command_status(dir, json);
   if (*exec) return command_exec(dir, exec_node, exec_argv);
   if (*crash->app) {

@@ -67,7 +67,7 @@ Result<FailureReport> wait_recovered(const NodeTarget& target, std::uint32_t inc
   }
   auto injections = load_injections(target.cluster);
   if (!injections) return injections.error();
-  return failure_report(*record, *injections, members_now(target.pool()));
+  return failure_report(*record, *injections, members_now(target.pool()), target.launcher->host_clock());
 }
 
 // `gmm-host crash --how`: which verb of the launcher fails the node. A

@@ -8,6 +8,7 @@
 #include "commands/command_support.hpp"
 #include "commands/commands.hpp"
 #include "commands/launchers.hpp"
+#include "commands/watcher_process.hpp"
 #include "pool/pool_view.hpp"
 #include "proto/cli_text.hpp"
 
@@ -39,23 +40,45 @@ json node_json(const NodeHealth& node, const std::optional<SlotView>& slot) {
     entry["incarnation"] = slot->incarnation;
     entry["heartbeat_age_ms"] = slot->heartbeat_age_ms ? json(*slot->heartbeat_age_ms) : json(nullptr);
     entry["memory_lost"] = slot->memory_lost;
+    entry["fenced"] = slot->fenced;
   }
   return entry;
 }
 
 struct PoolState {
   MembershipView membership;
+  WatcherView watcher;
   std::optional<FailureReport> last_failure;
 };
+
+// The watcher: its process (from the record) and its beat (from the pool).
+json watcher_json(const Cluster& cluster, bool process_alive, const std::optional<PoolState>& pool) {
+  json entry{{"expected", uses_watcher(cluster.detector)}, {"running", process_alive}, {"pid", cluster.watcher.pid},
+             {"log", cluster.watcher.log}};
+  if (pool) entry["beat_age_ms"] = pool->watcher.beat_age_ms ? json(*pool->watcher.beat_age_ms) : json(nullptr);
+  return entry;
+}
+
+// One line: what detects failures now.
+std::string watcher_text(const Cluster& cluster, bool process_alive) {
+  if (!uses_watcher(cluster.detector)) return "failure detection: the nodes' heartbeat (no watcher)";
+  if (process_alive)
+    return "failure detection: " + std::string(detector_name(cluster.detector)) + " (watcher pid " +
+           std::to_string(cluster.watcher.pid) + " running; it fences declared nodes)";
+  return "failure detection: the watcher (pid " + std::to_string(cluster.watcher.pid) +
+         ") is NOT running: the cluster has fallen back to the nodes' heartbeat, without fencing; see " +
+         cluster.watcher.log;
+}
 
 Result<PoolState> read_pool_state(const Cluster& cluster) {
   auto mapped = map_pool(cluster.pool_path);
   if (!mapped) return mapped.error();
-  PoolState state{read_membership(mapped->pool), std::nullopt};
+  PoolState state{read_membership(mapped->pool), read_watcher(mapped->pool), std::nullopt};
   if (auto record = newest_record(mapped->pool, layout::EventKind::kNodeFailed)) {
     auto injections = load_injections(cluster);
     if (!injections) return injections.error();
-    state.last_failure = failure_report(*record, *injections, state.membership.members);
+    state.last_failure =
+        failure_report(*record, *injections, state.membership.members, make_launcher(cluster.mode)->host_clock());
   }
   return state;
 }
@@ -74,7 +97,8 @@ int command_status(const std::string& dir, bool as_json) {
     return pool->membership.slots[node];
   };
 
-  bool all_well = pool.ok();
+  const bool watcher_up = watcher_alive(*cluster);
+  bool all_well = pool.ok() && (watcher_up || !uses_watcher(cluster->detector));
   json node_entries = json::array();
   std::vector<TableRow> rows{{"NODE", "PID", "PROCESS", "GMMD", "SLOT", "INC", "HEARTBEAT"}};
   for (const NodeHealth& node : nodes) {
@@ -82,7 +106,7 @@ int command_status(const std::string& dir, bool as_json) {
     auto slot = slot_of(node.node.id);
     node_entries.push_back(node_json(node, slot));
     rows.push_back({std::to_string(node.node.id), std::to_string(node.node.pid), process_text(node),
-                    node.answering ? "answering" : "-", slot ? std::string(node_state_name(slot->state)) : "?",
+                    node.answering ? "answering" : "-", slot ? std::string(node_state_name(slot->state)) + (slot->fenced ? " (fenced)" : "") : "?",
                     slot ? std::to_string(slot->incarnation) : "?", slot ? age_text(slot->heartbeat_age_ms) : "?"});
   }
 
@@ -90,6 +114,7 @@ int command_status(const std::string& dir, bool as_json) {
     json report = cluster_json(*cluster);
     report["nodes"] = node_entries;
     report["healthy"] = all_well;
+    report["watcher"] = watcher_json(*cluster, watcher_up, pool ? std::optional<PoolState>(*pool) : std::optional<PoolState>());
     if (pool) {
       const MembershipView& view = pool->membership;
       report["directory"] = {{"primary", view.dir_primary}, {"replica", view.dir_replica}};
@@ -105,6 +130,7 @@ int command_status(const std::string& dir, bool as_json) {
   }
 
   std::cout << "cluster " << cluster->dir << ": " << cluster_summary(*cluster) << "\n" << format_table(rows);
+  std::cout << watcher_text(*cluster, watcher_up) << "\n";
   if (!pool) {
     std::cout << "pool: " << pool.error().message << "\n";
     return 1;

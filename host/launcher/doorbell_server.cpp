@@ -28,6 +28,8 @@ std::string doorbell_socket(const Cluster& cluster, std::uint32_t node) {
   return vm::node_files(cluster.dir, node).ivshmem;
 }
 
+std::string watcher_doorbell_socket(const Cluster& cluster) { return cluster.dir + "/watcher.ivshmem"; }
+
 Status start_doorbell_server(Cluster& cluster, PoolSizes sizes) {
   std::vector<std::string> argv{cluster.vm.ivshmem_server, "--shm", cluster.pool_path, "--vectors",
                                 std::to_string(ivshmem::kGmmVectors), "--host-peer", std::to_string(kDoorbellHostPeer),
@@ -41,6 +43,13 @@ Status start_doorbell_server(Cluster& cluster, PoolSizes sizes) {
     argv.push_back(std::to_string(node.id) + "=" + socket);
     std::error_code ignored;
     std::filesystem::remove(socket, ignored);
+  }
+  const std::string watcher_socket = watcher_doorbell_socket(cluster);
+  if (check_socket_path(watcher_socket)) {  // too long a path: the watcher cannot ring (nodes see notices at their tick)
+    argv.push_back("--peer");
+    argv.push_back(std::to_string(kDoorbellWatcherPeer) + "=" + watcher_socket);
+    std::error_code ignored;
+    std::filesystem::remove(watcher_socket, ignored);
   }
   {
     std::ofstream truncate(cluster.vm.server_log, std::ios::trunc);

@@ -18,8 +18,14 @@ namespace gmm::host {
 // node ids; guests can ring it, see host/vm/README.md).
 inline constexpr std::uint32_t kDoorbellHostPeer = 64;
 
+// The host watcher's peer id (watcher/watcher.hpp): it rings the nodes
+// after a notice or a fence. After the host peer, outside the node ids.
+inline constexpr std::uint32_t kDoorbellWatcherPeer = 65;
+
 // DIR/nodeK.ivshmem: where node K connects.
 std::string doorbell_socket(const Cluster& cluster, std::uint32_t node);
+// DIR/watcher.ivshmem: where the watcher connects (peer kDoorbellWatcherPeer).
+std::string watcher_doorbell_socket(const Cluster& cluster);
 
 // How large the pool may be: a power of two where VMs map it as a PCI BAR,
 // any size where no VM maps it (process mode).

@@ -21,6 +21,7 @@ Status Launcher::down(const Cluster& cluster) {
 Status Launcher::remove_files(const Cluster& cluster) const {
   std::vector<std::string> sockets = node_sockets(cluster);
   for (const NodeRecord& node : cluster.nodes) sockets.push_back(doorbell_socket(cluster, node.id));
+  sockets.push_back(watcher_doorbell_socket(cluster));
   std::string failures;
   auto remove = [&](const std::string& path) {
     std::error_code error;
@@ -70,22 +71,27 @@ Status Launcher::fence_process(const Cluster& cluster, std::uint32_t node, std::
   return kill_and_wait(**process, who(cluster.nodes.at(node)), timeout);
 }
 
-Result<LivenessStream> Launcher::watch_exits(const Cluster& cluster) const {
+Result<LivenessStream> Launcher::watch_exits(const Cluster& cluster) {
   auto stream = LivenessStream::create();
   if (!stream) return stream.error();
   for (const NodeRecord& node : cluster.nodes) {
-    auto process = open_process(cluster, node.id);
-    if (!process) return process.error();
-    if (!*process) {
-      stream->report(NodeEvent{node.id, NodeEventKind::kExited, realtime_ns(),
-                               who(node) + " was not running when the watch began"});
-      continue;
-    }
-    auto source = std::make_unique<ProcessExitSource>(node.id, std::move(**process), std::string(node_process()));
-    if (Status added = stream->add(std::move(source)); !added) return added.error();
+    if (Status added = Launcher::watch_node(cluster, node.id, *stream); !added) return added.error();
   }
   return stream;
 }
+
+Status Launcher::watch_node(const Cluster& cluster, std::uint32_t id, LivenessStream& stream) {
+  const NodeRecord& node = cluster.nodes.at(id);
+  auto process = open_process(cluster, id);
+  if (!process) return process.error();
+  if (!*process) {
+    stream.report(NodeEvent{id, NodeEventKind::kExited, realtime_ns(), who(node) + " was not running when the watch began"});
+    return ok_status();
+  }
+  return stream.add(std::make_unique<ProcessExitSource>(id, std::move(**process), std::string(node_process())));
+}
+
+Status Launcher::fence_clients(const Cluster&, std::uint32_t) { return ok_status(); }
 
 Error unsupported(const Launcher& launcher, std::string_view verb, std::string_view why) {
   return make_error(Errc::kInvalidArgument,

@@ -43,6 +43,7 @@ struct UpOptions {
   Binaries binaries;
   std::chrono::seconds ready_timeout{60};
   std::string accel = "auto";  // VM mode: auto, kvm or tcg
+  Detector detector = Detector::kBoth;  // the command layer starts the watcher after up()
 };
 
 struct NodeHealth {
@@ -74,6 +75,9 @@ class Launcher {
   std::string_view name() const { return mode_name(mode_); }  // "proc", "vm"
   // What runs one node, for messages: "gmmd", "QEMU".
   std::string_view node_process() const { return node_process_; }
+  // The nodes' CLOCK_REALTIME is the host's (process mode), so the times
+  // the pool's records carry are on the host's clock.
+  virtual bool host_clock() const { return false; }
 
   // ---- The cluster
   // Refuses options this backend cannot run, before anything is touched.
@@ -130,6 +134,19 @@ class Launcher {
   // Liveness events of every node from now on; a node not running when the
   // watch begins is reported as exited at once.
   virtual Result<LivenessStream> watch(const Cluster& cluster) = 0;
+  // The same for one node, added to `stream` (the host watcher adds a node
+  // again after `restart`). Default: its process's exit.
+  virtual Status watch_node(const Cluster& cluster, std::uint32_t node, LivenessStream& stream);
+  // The node's process held by a pidfd (nullopt: not running), for a
+  // caller that must fence that very process later, whatever the record says.
+  Result<std::optional<ProcessHandle>> open_node_process(const Cluster& cluster, std::uint32_t node) const {
+    return open_process(cluster, node);
+  }
+  // The rest of a fence: other processes of the node that can write the
+  // pool, killed and gone when this returns (process mode: the programs run
+  // for the node, which map pool sections; a VM's die with its QEMU).
+  // Errors: one survived SIGKILL.
+  virtual Status fence_clients(const Cluster& cluster, std::uint32_t node);
 
   // Runs argv on the node with GMM_SOCKET and GMM_NODE set for it, its
   // output on ours. Process mode: gmm-host becomes argv (exec) and returns
@@ -153,7 +170,7 @@ class Launcher {
   Status kill_process(const Cluster& cluster, std::uint32_t node, std::chrono::milliseconds timeout) const;
   Status fence_process(const Cluster& cluster, std::uint32_t node, std::chrono::milliseconds timeout) const;
   // A stream of every node's exit; a node not running is reported at once.
-  Result<LivenessStream> watch_exits(const Cluster& cluster) const;
+  Result<LivenessStream> watch_exits(const Cluster& cluster);
   // The node's process in messages: "node 2's gmmd (pid 42)".
   std::string who(const NodeRecord& node) const;
 

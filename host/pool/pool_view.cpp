@@ -7,6 +7,7 @@
 #include "file/file_pool.hpp"
 #include "gmm/atomic.hpp"
 #include "gmm/clock.hpp"
+#include "gmm/fencing.hpp"
 #include "gmm/membership.hpp"
 
 namespace gmm::host {
@@ -75,6 +76,18 @@ SlotView read_slot(const Pool& pool, std::uint32_t node) {
   std::uint64_t beat_ns = load_acquire(slot.heartbeat_ns);
   if (beat_ns != 0) view.heartbeat_age_ms = ms_between(beat_ns, realtime_ns());
   view.memory_lost = pool.partition_lost(node);
+  view.fenced = view.incarnation != 0 && load_acquire(slot.fenced) >= view.incarnation &&
+                view.state != NodeState::kMember && view.state != NodeState::kJoining;
+  return view;
+}
+
+WatcherView read_watcher(const Pool& pool) {
+  WatcherView view;
+  const std::uint64_t now = realtime_ns();
+  const std::uint64_t beat = load_acquire(pool.cluster().watcher_beat_ns);
+  if (beat != 0) view.beat_age_ms = ms_between(beat, now);
+  view.pid = load_acquire(pool.cluster().watcher_pid);
+  view.running = watcher_running(pool, now);
   return view;
 }
 
@@ -107,15 +120,27 @@ bool record_complete(const RecoveryRecord& record, std::uint64_t members_now) {
 }
 
 FailureReport failure_report(const RecoveryRecord& record, const std::vector<Injection>& injections,
-                             std::uint64_t members_now) {
+                             std::uint64_t members_now, bool host_clock) {
   FailureReport report;
   report.node = record.node;
   report.incarnation = record.incarnation;
   report.sequence = record.sequence;
   report.injection = injection_for(injections, record);
   if (report.injection) report.detection_ms = ms_between(report.injection->injected_ns, record.declared_ns);
+  if (report.injection && host_clock) {
+    report.host_clock_detection_ms = report.detection_ms;
+  } else if (report.injection && record.host_seen_ns != 0) {
+    report.host_clock_detection_ms = ms_between(report.injection->injected_ns, record.host_seen_ns);
+  }
+  report.detected_by = record.detected_by == static_cast<std::uint32_t>(DetectedBy::kHost) ? "host" : "heartbeat";
+  switch (static_cast<FenceOutcome>(record.fence)) {
+    case FenceOutcome::kFenced: report.fence = "fenced"; break;
+    case FenceOutcome::kGaveUp: report.fence = "gave-up"; break;
+    case FenceOutcome::kNone: break;
+  }
   if (record.last_beat_ns != 0) report.silence_ms = ms_between(record.last_beat_ns, record.declared_ns);
   report.tables_recovered_ms = ms_since_declared(record, record.tables_recovered_ns);
+  report.fenced_ms = ms_since_declared(record, record.fenced_ns);
   std::uint64_t last_finished = 0;
   for (std::uint32_t node : node_list(record.done & record.survivors)) {
     last_finished = std::max(last_finished, record.finished_ns[node]);
@@ -133,6 +158,10 @@ json failure_json(const FailureReport& report) {
               {"sequence", report.sequence},
               {"how", report.injection ? json(crash_how_name(report.injection->how)) : json(nullptr)},
               {"detection_ms", optional_json(report.detection_ms)},
+              {"host_clock_detection_ms", optional_json(report.host_clock_detection_ms)},
+              {"detected_by", report.detected_by},
+              {"fence", report.fence.empty() ? json(nullptr) : json(report.fence)},
+              {"fenced_ms", optional_json(report.fenced_ms)},
               {"silence_ms", optional_json(report.silence_ms)},
               {"tables_recovered_ms", optional_json(report.tables_recovered_ms)},
               {"recovery_ms", optional_json(report.recovery_ms)},
@@ -144,12 +173,13 @@ json failure_json(const FailureReport& report) {
 std::string failure_text(const FailureReport& report) {
   std::string text = "node " + std::to_string(report.node) + " failed: ";
   if (report.detection_ms) {
-    text += "detected in " + ms_text(*report.detection_ms);
+    text += "detected in " + ms_text(*report.detection_ms) + " (" + report.detected_by + ")";
   } else if (report.silence_ms) {
     text += "declared " + ms_text(*report.silence_ms) + " after its last heartbeat (not injected by gmm-host)";
   } else {
     text += "declared (not injected by gmm-host)";
   }
+  if (!report.fence.empty()) text += report.fence == "fenced" ? ", fenced" : ", fence gave up";
   if (!report.tables_recovered_ms) return text + ", recovery in progress";
   if (!report.complete) {
     return text + ", tables recovered in " + ms_text(*report.tables_recovered_ms) + ", survivors finishing";

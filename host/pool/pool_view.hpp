@@ -38,6 +38,9 @@ struct SlotView {
   std::uint64_t heartbeat = 0;
   std::optional<double> heartbeat_age_ms;  // nullopt if it never beat
   bool memory_lost = false;
+  // The host watcher stopped this incarnation's processes for good and it
+  // has not rejoined since (`restart` brings it back).
+  bool fenced = false;
 };
 SlotView read_slot(const Pool& pool, std::uint32_t node);
 
@@ -50,6 +53,15 @@ struct MembershipView {
   std::vector<std::uint32_t> lost_partitions;
 };
 MembershipView read_membership(const Pool& pool);
+
+// The host watcher as the pool shows it: its beat's age on our clock
+// (nullopt: it never beat, or stopped in order) and its pid.
+struct WatcherView {
+  std::optional<double> beat_age_ms;
+  std::uint64_t pid = 0;
+  bool running = false;  // its beat is within the lease (gmm/fencing.hpp)
+};
+WatcherView read_watcher(const Pool& pool);
 
 // A consistent-enough copy of a live record (each word loaded atomically);
 // nullopt when the ring has no record of `kind` for that node incarnation.
@@ -69,6 +81,14 @@ struct FailureReport {
   std::uint64_t sequence = 0;
   std::optional<Injection> injection;  // what the host did, if the host caused it
   std::optional<double> detection_ms;  // declared - injected
+  // injected -> declared on the host's clock: the record's own time where
+  // the nodes' clock is the host's (process mode), else when the host
+  // watcher saw the declaration (VM guests' clocks differ by tens of ms;
+  // nullopt without a watcher).
+  std::optional<double> host_clock_detection_ms;
+  std::string detected_by;             // "host" (the watcher's notice) or "heartbeat"
+  std::string fence;                   // "fenced", "gave-up", or "" (no fence)
+  std::optional<double> fenced_ms;     // the watcher's fence, from declared (one clock in process mode only)
   std::optional<double> silence_ms;    // declared - last heartbeat seen
   std::optional<double> tables_recovered_ms;
   std::optional<double> recovery_ms;   // latest finished_ns of the survivors that finished
@@ -76,8 +96,10 @@ struct FailureReport {
   std::vector<std::uint32_t> done;
   bool complete = false;
 };
+// `host_clock`: the record's times are on the host's clock (process mode);
+// then host_clock_detection_ms is declared - injected, not the watcher's view.
 FailureReport failure_report(const layout::RecoveryRecord& record, const std::vector<Injection>& injections,
-                             std::uint64_t members_now);
+                             std::uint64_t members_now, bool host_clock = false);
 nlohmann::json failure_json(const FailureReport& report);
 // "node 2 failed: detected in 63.1 ms, recovered in 0.9 ms (tables 0.4 ms)"
 std::string failure_text(const FailureReport& report);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 
@@ -102,6 +103,33 @@ std::optional<int> exited_child(std::int64_t pid) {
   int status = 0;
   if (::waitpid(static_cast<pid_t>(pid), &status, WNOHANG) != pid) return std::nullopt;
   return status;
+}
+
+std::vector<std::int64_t> node_client_pids(const Cluster& cluster, std::uint32_t node) {
+  namespace fs = std::filesystem;
+  const std::string want_dir = "GMM_CLUSTER_DIR=" + cluster.dir, want_node = "GMM_NODE=" + std::to_string(node);
+  const std::int64_t self = ::getpid();
+  std::vector<std::int64_t> pids;
+  std::error_code error;
+  for (const fs::directory_entry& entry : fs::directory_iterator("/proc", error)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const std::int64_t pid = std::stoll(name);
+    if (pid == self) continue;
+    std::ifstream in(entry.path() / "environ", std::ios::binary);
+    if (!in) continue;  // gone, or not ours to read
+    bool dir_matches = false, node_matches = false;
+    for (std::string var; std::getline(in, var, '\0');) {
+      dir_matches = dir_matches || var == want_dir;
+      node_matches = node_matches || var == want_node;
+    }
+    if (!dir_matches || !node_matches) continue;
+    std::error_code ignored;
+    const std::string exe = fs::read_symlink(entry.path() / "exe", ignored).filename().string();
+    if (exe == "gmmd" || exe == "gmm-host") continue;
+    pids.push_back(pid);
+  }
+  return pids;
 }
 
 }  // namespace gmm::host::proc

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "cluster/cluster.hpp"
 #include "launcher/process_handle.hpp"
@@ -30,6 +31,12 @@ Status ping(const NodeRecord& node);
 // Starts the node's gmmd detached (own session, output to its log).
 // `append_log`: a restart keeps what the node's previous gmmd wrote.
 Result<std::int64_t> spawn_gmmd(const Cluster& cluster, const NodeRecord& node, bool append_log);
+
+// The programs run for the node (`gmm-host exec NODE`, and what they
+// started): processes whose environment names this cluster
+// (GMM_CLUSTER_DIR) and node (GMM_NODE), other than gmmd and gmm-host
+// themselves and the caller. They may map pool sections writable.
+std::vector<std::int64_t> node_client_pids(const Cluster& cluster, std::uint32_t node);
 
 // Reaps `pid` if it is our child and has exited; its exit status, or
 // nullopt while it runs (or when it is not our child).

@@ -60,6 +60,7 @@ class ProcLauncher final : public Launcher {
   ProcLauncher() : Launcher(Mode::kProc, "gmmd") {}
 
   Status check(const UpOptions& options) const override { return proc::check_options(options); }
+  bool host_clock() const override { return true; }
 
   Result<Cluster> up(const UpOptions& options, const std::string& dir) override {
     return proc::up(options, dir, *this);
@@ -150,6 +151,18 @@ class ProcLauncher final : public Launcher {
 
   Status fence(const Cluster& cluster, std::uint32_t node) override {
     return fence_process(cluster, node, kStopGrace);
+  }
+
+  Status fence_clients(const Cluster& cluster, std::uint32_t node) override {
+    std::string survivors;
+    for (std::int64_t pid : proc::node_client_pids(cluster, node)) {
+      auto process = ProcessHandle::open(pid, [] { return true; });
+      if (!process || !*process) continue;  // gone meanwhile
+      const std::string who = "node " + std::to_string(node) + "'s client (pid " + std::to_string(pid) + ")";
+      if (Status killed = kill_and_wait(**process, who, kStopGrace); !killed) survivors += " " + std::to_string(pid);
+    }
+    if (!survivors.empty()) return make_error(Errc::kBusy, "node " + std::to_string(node) + "'s clients survived SIGKILL:" + survivors);
+    return ok_status();
   }
 
   bool running(const Cluster& cluster, std::uint32_t node) const override {

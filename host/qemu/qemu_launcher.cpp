@@ -6,6 +6,7 @@
 
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <thread>
 
 #include "io/unix_socket.hpp"
@@ -150,6 +151,12 @@ class QemuLauncher final : public Launcher {
     if (!started) return make_error(started.error().code, node_name(node) + ": sysrq-c: " + started.error().message);
     auto panicked = qmp->wait_event("GUEST_PANICKED", kPanicTimeout);
     if (!panicked) {
+      // The host watcher saw the panic on its own monitor, had the node
+      // declared and fenced it (QEMU killed) before this monitor said so:
+      // panicked all the same; the time is the request's.
+      std::ifstream console(record.log);
+      const std::string log((std::istreambuf_iterator<char>(console)), std::istreambuf_iterator<char>());
+      if (!qemu_alive(record) && log.find("Kernel panic") != std::string::npos) return std::optional<std::uint64_t>();
       return make_error(panicked.error().code, node_name(node) + ": no GUEST_PANICKED from QEMU: " + panicked.error().message);
     }
     return qmp_time_ns(*panicked);
@@ -220,6 +227,11 @@ class QemuLauncher final : public Launcher {
       if (Status added = watch_qmp_events(cluster, node, *stream); !added) return added.error();
     }
     return stream;
+  }
+
+  Status watch_node(const Cluster& cluster, std::uint32_t node, LivenessStream& stream) override {
+    if (Status exits = Launcher::watch_node(cluster, node, stream); !exits) return exits;
+    return watch_qmp_events(cluster, cluster.nodes.at(node), stream);
   }
 
   Result<ExecOutcome> exec(const Cluster& cluster, std::uint32_t node, const std::vector<std::string>& argv) override {

@@ -88,6 +88,7 @@ class Runner {
       args.insert(args.end(), {"--miss-threshold", std::to_string(*scenario_.miss_threshold)});
     for (const auto& [node, spec] : scenario_.crash_at)
       args.insert(args.end(), {"--crash-at", std::to_string(node) + "=" + spec});
+    if (scenario_.detector) args.insert(args.end(), {"--detector", *scenario_.detector});
     return expect_success(gmm_host(args, std::chrono::seconds(600)), "gmm-host up");
   }
 
@@ -164,6 +165,33 @@ class Runner {
     return out;
   }
 
+  // Every node named is fenced (the watcher stopped its processes for
+  // good) and not running; waits up to within_ms for the fence.
+  StepResult check_fenced(const ScenarioStep& s) {
+    const auto deadline = Clock::now() + std::chrono::milliseconds(s.within_ms);
+    std::string seen;
+    for (;;) {
+      auto status = status_json();
+      if (!status) return failed(status.error().message);
+      bool all = true;
+      seen.clear();
+      for (std::uint32_t n : s.members) {
+        const nlohmann::json& node = status->at("nodes").at(n);
+        const bool fenced = node.value("fenced", false) && !node.value("alive", true);
+        seen += fmt::format("{}node {}: {}", seen.empty() ? "" : ", ", n, fenced ? "fenced" : "not fenced");
+        all = all && fenced;
+      }
+      if (all || Clock::now() >= deadline) {
+        StepResult out;
+        out.output = seen;
+        out.outcome = all ? Outcome::kPassed : Outcome::kFailed;
+        if (!all) out.message = seen + fmt::format(" after {} ms", s.within_ms);
+        return out;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+
   StepResult console(const ScenarioStep& s) {
     const std::string input = fmt::format("{}/console-input-{}.sh", options_.dir, result_.steps.size());
     {
@@ -216,6 +244,7 @@ class Runner {
       case K::kLoseMemory: return expect_success(gmm_host({"lose-memory", node, kPatience}), "gmm-host lose-memory");
       case K::kDirectory: return check_directory(s);
       case K::kMembers: return check_members(s);
+      case K::kFenced: return check_fenced(s);
       case K::kConsole: return console(s);
       case K::kWaitRecovered: return wait_recovered(s);
       case K::kFsck: return expect_success(gmm_host({"fsck"}), "gmm-host fsck");

@@ -107,6 +107,12 @@ ScenarioStep parse_step(const YAML::Node& node, const std::string& where) {
     if (step.replica) step.name += fmt::format(" replica on node {}", *step.replica);
     if (step.not_on) step.name += fmt::format(" not on node {}", *step.not_on);
   }
+  if (is("fenced")) {
+    step.kind = ScenarioStep::Kind::kFenced;
+    if (!node["fenced"].IsSequence()) throw std::runtime_error(where + ": 'fenced' is a list of node ids");
+    for (const auto& fenced : node["fenced"]) step.members.push_back(scalar<std::uint32_t>(fenced, where, "fenced"));
+    step.name = fmt::format("the watcher fenced node(s) {}", fmt::join(step.members, ","));
+  }
   if (is("members")) {
     step.kind = ScenarioStep::Kind::kMembers;
     if (!node["members"].IsSequence()) throw std::runtime_error(where + ": 'members' is a list of node ids");
@@ -128,7 +134,7 @@ ScenarioStep parse_step(const YAML::Node& node, const std::string& where) {
   }
   if (kinds != 1)
     throw std::runtime_error(where + ": a step has exactly one of run, console, crash, resume, restart, leave, "
-                                     "lose_memory, wait_recovered, directory, members, fsck, sleep_ms");
+                                     "lose_memory, wait_recovered, directory, members, fenced, fsck, sleep_ms");
   if (node["name"]) step.name = scalar<std::string>(node["name"], where, "name");
   return step;
 }
@@ -184,6 +190,11 @@ Result<Scenario> parse_scenario(const std::string& text, const std::string& orig
       if (c["pool_size"]) s.pool_size = c["pool_size"].as<std::string>();
       if (c["heartbeat_ms"]) s.heartbeat_ms = c["heartbeat_ms"].as<std::uint32_t>();
       if (c["miss_threshold"]) s.miss_threshold = c["miss_threshold"].as<std::uint32_t>();
+      if (c["detector"]) {
+        s.detector = c["detector"].as<std::string>();
+        if (*s.detector != "host" && *s.detector != "heartbeat" && *s.detector != "both")
+          return bad(origin, "cluster.detector is host, heartbeat or both");
+      }
       if (const YAML::Node armed = c["crash_at"]) {
         if (!armed.IsMap()) return bad(origin, "cluster.crash_at maps node ids to crash points (NODE: POINT[:N][:ACTION])");
         for (const auto& entry : armed) {

@@ -5,6 +5,7 @@
 //
 //   name: kill-a-sharer
 //   cluster: {mode: proc, nodes: 4, pool_size: 256M, heartbeat_ms: 20, miss_threshold: 10,
+//             detector: both,                          # host | heartbeat | both (the default)
 //             crash_at: {3: alloc.extent_carved}}    # node 3's gmmd dies there
 //   steps:
 //     - {on: 0, run: "gmmctl alloc orders 1M --on 2"}
@@ -17,6 +18,7 @@
 //     - {restart: 2, crash_at: "alloc.committing:2"}
 //     - {directory: {primary: 0, replica: 1}} / {directory: {not_on: 0}}
 //     - {members: [0, 1, 3]}             # exactly these nodes are members
+//     - {fenced: [2]}                    # the watcher stopped node 2 for good (status nodes[].fenced)
 //     - {console: 2, input: "uname -r", expect_output: amd64}   # vm: gmm-host console --batch
 //     - {fsck: clean}
 //     - {sleep_ms: 100}
@@ -36,7 +38,8 @@ namespace gmm::host {
 
 struct ScenarioStep {
   enum class Kind {
-    kRun, kCrash, kResume, kRestart, kLeave, kLoseMemory, kWaitRecovered, kFsck, kSleep, kDirectory, kMembers, kConsole
+    kRun, kCrash, kResume, kRestart, kLeave, kLoseMemory, kWaitRecovered, kFsck, kSleep, kDirectory, kMembers, kConsole,
+    kFenced
   };
   Kind kind = Kind::kRun;
   std::string name;                 // shown in progress lines and reports
@@ -48,8 +51,8 @@ struct ScenarioStep {
   std::optional<std::string> expect_output;  // kRun, kConsole: must appear in stdout
   bool expect_failure = false;      // kRun, kConsole: exit status must be non-zero
   std::optional<std::uint32_t> primary, replica, not_on;  // kDirectory
-  std::vector<std::uint32_t> members;                     // kMembers
-  std::uint64_t within_ms = 10'000;  // kWaitRecovered: give up after
+  std::vector<std::uint32_t> members;                     // kMembers; kFenced: the nodes that must be fenced
+  std::uint64_t within_ms = 10'000;  // kWaitRecovered, kFenced: give up after
   std::uint64_t sleep_ms = 0;
 };
 
@@ -60,6 +63,7 @@ struct Scenario {
   std::uint32_t nodes = 4;
   std::string pool_size = "256M";
   std::optional<std::uint32_t> heartbeat_ms, miss_threshold;
+  std::optional<std::string> detector;  // up --detector host|heartbeat|both (default both)
   std::vector<std::pair<std::uint32_t, std::string>> crash_at;  // up --crash-at NODE=POINT[:N][:ACTION]
   std::vector<ScenarioStep> steps;
   std::vector<ScenarioStep> checks;

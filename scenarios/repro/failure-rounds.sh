@@ -21,6 +21,10 @@
 #   line; empty with a gmm-host that does not print it). The record's times
 #   come from the nodes' clocks: in VM mode four guest clocks that differ by
 #   tens of ms, so there the host-clock columns are the ones to read.
+#   detected_by (host: the watcher's notice; heartbeat), host_clock_detection_ms
+#   (injection -> the host watcher saw the declaration, its 1 ms tick; empty
+#   without a watcher: `--detector heartbeat`).
+# A paused victim that the watcher fenced (killed) is restarted, not resumed.
 # Run it under the VM lock in VM mode (fig8.sh and detect.sh do).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -31,7 +35,7 @@ mode=${2:?mode} how=${3:?how} k=${4:?k} rounds=${5:?rounds} csv=${6:?csv}
 shift 6
 repro_init "$build"
 victim=1
-csv_header "$csv" "mode,how,k,round,victim,heartbeat_ms,miss_threshold,detection_ms,silence_ms,tables_ms,recovery_ms,host_detection_ms,host_recovery_ms"
+csv_header "$csv" "mode,how,k,round,victim,heartbeat_ms,miss_threshold,detection_ms,silence_ms,tables_ms,recovery_ms,host_detection_ms,host_recovery_ms,detected_by,host_clock_detection_ms"
 dir=$(mktemp -d "/tmp/gmm-repro-$(id -un)-XXXXXX")
 trap '"$host" --dir "$dir" down >/dev/null 2>&1; rm -rf "$dir"' EXIT
 gmm_host() { "$host" --dir "$dir" "$@"; }
@@ -70,9 +74,12 @@ for ((round = 1; round <= rounds; round++)); do
        $f.detection_ms, $f.silence_ms, $f.tables_recovered_ms, $f.recovery_ms] | @csv' | tr -d '"') ||
     die "status --json after round $round"
   row+=",${host_times:-,}"
+  watcher=$({ gmm_host status --json || true; } | jq -r '.last_failure | "\(.detected_by // ""),\(.host_clock_detection_ms // "")"')
+  row+=",$watcher"
   echo "$row" >>"$csv"
   say "  round $round: $row"
-  if [[ "$how" == pause ]]; then
+  fenced=$({ gmm_host status --json || true; } | jq -r ".nodes[$victim].fenced")
+  if [[ "$how" == pause && "$fenced" != true ]]; then
     gmm_host resume "$victim" --timeout 180 >/dev/null || die "resume round $round"
   else
     gmm_host restart "$victim" --timeout 180 >/dev/null || die "restart round $round"

@@ -24,6 +24,12 @@ COLUMNS = {
     "boot": "mode,round,nodes,boot_s",
     "fig7": "mode,memory,size_bytes,stride_bytes,loads,ns_per_load",
 }
+# Columns added later (the host watcher): a CSV with the older header still
+# loads, its rows have None there.
+ADDED_COLUMNS = {
+    "fig8": "detected_by,host_clock_detection_ms",
+    "detect": "detected_by,host_clock_detection_ms",
+}
 MODES = ("vm", "proc")
 MODE_NAME = {"vm": "VM mode (4 QEMU guests)", "proc": "process mode (4 gmmd processes)"}
 # Section 6 of the paper.
@@ -44,9 +50,14 @@ def load(results, experiment, mode):
         return None
     with path.open() as f:
         header = f.readline().strip()
-        if header != COLUMNS[experiment]:
-            fail(f"{path}: header is '{header}', expected '{COLUMNS[experiment]}'")
+        added = ADDED_COLUMNS.get(experiment)
+        full = COLUMNS[experiment] + ("," + added if added else "")
+        if header not in (COLUMNS[experiment], full):
+            fail(f"{path}: header is '{header}', expected '{full}'")
         rows = list(csv.DictReader(f, fieldnames=header.split(",")))
+        if added and header != full:
+            for row in rows:
+                row.update({key: "" for key in added.split(",")})
     if not rows:
         print(f"report: {path} has no rows yet; left out", file=sys.stderr)
         return None
@@ -54,7 +65,7 @@ def load(results, experiment, mode):
         if None in row or any(value is None for value in row.values()):
             fail(f"{path}:{number}: wrong number of fields")
         for key, value in row.items():
-            if key in ("mode", "how", "memory"):
+            if key in ("mode", "how", "memory", "detected_by"):
                 if key == "mode" and value != mode:
                     fail(f"{path}:{number}: mode '{value}' in the {mode} file")
                 continue
@@ -237,9 +248,19 @@ def fig8_table(data):
     return "\n".join(lines)
 
 
+def host_clock_cell(group):
+    """Median / p95 of host_clock_detection_ms (the watcher's view, host clock) and who detected."""
+    host = [r["host_clock_detection_ms"] for r in group if r.get("host_clock_detection_ms") is not None]
+    by = sorted({r.get("detected_by") or "" for r in group} - {""})
+    if not host:
+        return "- | -"
+    return f"{median(host):.1f} / {percentile(host, 95):.1f} | {', '.join(by)}"
+
+
 def detect_table(data):
-    lines = ["| mode | failure | rounds | detection min / median / p90 / max (ms) | recovery median (ms) | heartbeat |",
-             "|---|---|---:|---|---:|---|"]
+    lines = ["| mode | failure | rounds | detection min / median / p90 / max (ms) | host clock median / p95 (ms) | "
+             "detected by | recovery median (ms) | heartbeat |",
+             "|---|---|---:|---|---|---|---:|---|"]
     for mode in MODES:
         rows = data.get(mode) or []
         for how in ("kill", "pause", "panic"):
@@ -248,7 +269,7 @@ def detect_table(data):
                 continue
             det = [r["detection_ms"] for r in group]
             lines.append(f"| {mode} | {how} | {len(group)} | {min(det):.0f} / {median(det):.0f} / "
-                         f"{percentile(det, 90):.0f} / {max(det):.0f} | "
+                         f"{percentile(det, 90):.0f} / {max(det):.0f} | {host_clock_cell(group)} | "
                          f"{median([r['recovery_ms'] for r in group]):.1f} | "
                          f"{int(group[0]['heartbeat_ms'])} ms x {int(group[0]['miss_threshold'])} |")
     return "\n".join(lines)

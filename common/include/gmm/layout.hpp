@@ -43,8 +43,11 @@
 namespace gmm::layout {
 
 inline constexpr std::uint64_t kMagic = 0x4C4F4F504D4D4721ULL;  // "!GMMPOOL" little-endian
-inline constexpr std::uint32_t kLayoutVersion = 4;  // 2: mailboxes; 3: security descriptors, sync objects;
-                                                    // 4: NodeSlot::progress, membership lock taken last
+inline constexpr std::uint32_t kLayoutVersion = 5;  // 2: mailboxes; 3: security descriptors, sync objects;
+                                                    // 4: NodeSlot::progress, membership lock taken last;
+                                                    // 5: the host watcher: NodeSlot::host_notice and
+                                                    //    fenced, ClusterHeader::detectors and watcher_*,
+                                                    //    RecoveryRecord::detected_by, fence and host times
 inline constexpr std::uint64_t kPageSize = 4096;
 inline constexpr std::uint32_t kMaxNodes = 64;        // node ids 0..63; bitmasks are 64-bit
 inline constexpr std::uint32_t kTxnSlotsPerNode = 8;  // concurrent transactions per node
@@ -174,12 +177,28 @@ struct ClusterHeader {
   std::uint32_t heartbeat_period_us;  // membership settings, shared by all nodes
   std::uint32_t miss_threshold;       // periods without a beat before a node is declared failed
   std::uint32_t leave_grace_ms;       // planned removal: time applications get before revocation
-  std::uint32_t reserved0;
+  std::uint32_t detectors;            // Detectors bits; 0 = the heartbeat only (no watcher asked for)
   std::uint64_t lost_partitions;  // bitmask: memory lost, never read again
   std::uint64_t leaving;          // bitmask: nodes asked to leave (planned removal)
   std::uint64_t events;           // count of RecoveryRecords written (next = events % kRecoveryRecords)
-  std::uint64_t reserved[7];
+  // The host watcher (gmm-host's, docs/design.md "The host watcher"): it
+  // stores its clock every tick; it counts as running while that is younger
+  // than kWatcherLeaseNs on the reader's clock. 0 = none (or it stopped).
+  std::uint64_t watcher_beat_ns;  // CLOCK_REALTIME of the host
+  std::uint64_t watcher_pid;      // the watcher's host process id (diagnostics)
+  std::uint64_t reserved[5];
 };
+
+// ClusterHeader::detectors: who may declare a node failed besides lock
+// waiters (which always may: no wait is for ever).
+enum Detectors : std::uint32_t {
+  kDetectHeartbeat = 1u,  // ring watchers declare a successor whose heartbeat or progress stops
+  kDetectHost = 2u,       // the host watcher posts notices, and fences declared nodes
+};
+// A watcher whose beat is older than this has gone: ring watchers resume
+// (detectors without kDetectHeartbeat) and recovery stops waiting for fences.
+// Generous against the clock skew of VM guests (tens of ms).
+inline constexpr std::uint64_t kWatcherLeaseNs = 1'000'000'000;
 
 // Lock order (always acquire in this order, release in reverse):
 //   directory -> partition[0] -> partition[1] -> ... -> sync -> membership
@@ -215,7 +234,10 @@ struct NodeSlot {
   std::uint64_t next_txn_id;   // node-local transaction id counter
   std::uint64_t joined_ns;
   std::uint64_t progress;      // incremented by the daemon every period while it is not wedged
-  std::uint64_t reserved0;
+  // Written by the host watcher only (never by the node):
+  std::uint32_t host_notice;   // incarnation the host saw die or panic (0 = none); survivors declare it
+                               // if it is still the current, live incarnation
+  std::uint32_t fenced;        // newest incarnation whose processes the watcher stopped for good
 };
 
 enum class TxnState : std::uint32_t {
@@ -265,7 +287,21 @@ struct RecoveryRecord {
   std::uint64_t tables_recovered_ns;  // coordinator finished the GMM tables
   std::uint64_t survivors;      // members expected to finish
   std::uint64_t done;           // members that finished (bitmask)
+  std::uint32_t detected_by;    // DetectedBy (failures)
+  std::uint32_t fence;          // FenceOutcome (failures; written by the host watcher)
+  std::uint64_t fenced_ns;      // host clock: the watcher's fence completed (0: none)
+  std::uint64_t host_seen_ns;   // host clock: the watcher saw the declaration (0: no watcher)
   std::uint64_t finished_ns[kMaxNodes];
+};
+
+enum class DetectedBy : std::uint32_t {
+  kHeartbeat = 0,  // a ring watcher or a lock waiter saw the heartbeat or progress stop
+  kHost = 1,       // a survivor acted on the host watcher's notice (NodeSlot::host_notice)
+};
+enum class FenceOutcome : std::uint32_t {
+  kNone = 0,     // no watcher fenced it (none ran, or recovery went ahead without)
+  kFenced = 1,   // its processes were gone for good before recovery
+  kGaveUp = 2,   // the watcher could not stop it (survived SIGKILL); recovery went ahead
 };
 
 // Inter-node messages (paper 3.1): one mailbox per node in the global area,
@@ -424,7 +460,7 @@ static_assert(sizeof(GlobalLock) == 32);
 static_assert(sizeof(Superblock) == 256);
 static_assert(sizeof(ClusterHeader) == 128);
 static_assert(sizeof(NodeSlot) == 64);
-static_assert(sizeof(RecoveryRecord) == 72 + 8 * kMaxNodes);
+static_assert(sizeof(RecoveryRecord) == 96 + 8 * kMaxNodes);
 static_assert(sizeof(TxnRecord) == 96);
 static_assert(sizeof(Message) == 64);
 static_assert(sizeof(Mailbox) == 64 + 64 * kMailboxSlots);
@@ -442,6 +478,9 @@ static_assert(offsetof(DirEntry, name) == 64);
 static_assert(offsetof(TxnRecord, state) == 0);
 static_assert(offsetof(NodeSlot, progress) == 48);
 static_assert(offsetof(NodeSlot, heartbeat) == 8);
+static_assert(offsetof(NodeSlot, host_notice) == 56 && offsetof(NodeSlot, fenced) == 60);
+static_assert(offsetof(ClusterHeader, detectors) == 44 && offsetof(ClusterHeader, watcher_beat_ns) == 72);
+static_assert(offsetof(RecoveryRecord, detected_by) == 72 && offsetof(RecoveryRecord, finished_ns) == 96);
 static_assert(sizeof(GlobalLocks) == 32 * (3 + kMaxNodes) && offsetof(GlobalLocks, sync) == 32 * (2 + kMaxNodes));
 static_assert(offsetof(DirEntry, security) == 128 && offsetof(DirEntry, owner) == 8 && offsetof(DirEntry, name_hash) == 48);
 static_assert(offsetof(SyncObject, name) == 88);

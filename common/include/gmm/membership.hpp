@@ -138,6 +138,7 @@ class ClusterAgent {
   void reset();
 
  private:
+  void act_on_notices();
   void coordinate();
   void observe_records();
   bool progress(std::uint64_t sequence);  // true when this node is done with it

@@ -17,7 +17,7 @@
 #include <linux/types.h>
 
 #define GMM_POOL_MAGIC		0x4C4F4F504D4D4721ULL	/* "!GMMPOOL" */
-#define GMM_LAYOUT_VERSION	4U
+#define GMM_LAYOUT_VERSION	5U
 #define GMM_MAX_NODES		64U
 
 /* Superblock offsets (bytes from the start of the pool). */
@@ -47,7 +47,8 @@ struct gmm_node_slot {
 	__u64 next_txn_id;
 	__u64 joined_ns;
 	__u64 progress;		/* advanced by the daemon while not wedged */
-	__u64 reserved0;
+	__u32 host_notice;	/* host watcher: incarnation seen dead */
+	__u32 fenced;		/* host watcher: newest incarnation fenced */
 };
 
 #endif /* GMM_POOL_ABI_H */

@@ -525,8 +525,10 @@ TEST_CASE("libgmm send refuses GMM's own kinds, oversized payloads and absent no
                   "41 bytes, the limit is 40");
   require_refused(session.send_group({1, 5}, 1024, "x"), Errc::kInvalidArgument, "node 5 does not exist");
   require_refused(session.send(64, 1024, "x"), Errc::kInvalidArgument, "node 64 does not exist");
-  cluster.host_ok({"crash", "1", "--how", "kill"});
+  // Watching before the crash: the host watcher has it declared within
+  // milliseconds, before a watch begun afterwards would be subscribed.
   auto watch = must(session.watch({gmm::app::NodeEvent::Kind::kNodeFailed}));
+  cluster.host_ok({"crash", "1", "--how", "kill"});
   must(watch.next(std::chrono::seconds(60)));
   require_refused(session.send(1, 1024, "x"), Errc::kNotFound, "node 1 is not a member");
   must(session.send_all(1024, "only node 0 is left"));

@@ -131,3 +131,21 @@ TEST_CASE("scenario: bad crash points, directory and member checks are refused",
   CHECK(error_of("steps:\n  - {members: [0, 7]}").find("node 7 of 4") != std::string::npos);
   CHECK(error_of("steps:\n  - {console: 1}").find("needs 'input") != std::string::npos);
 }
+
+TEST_CASE("scenario: the detector key and fenced steps", "[scenario]") {
+  auto s = parse_scenario(R"(
+cluster: {mode: proc, nodes: 4, detector: heartbeat}
+steps:
+  - {crash: 2, how: pause}
+  - {fenced: [2, 3], within_ms: 500}
+)", "fence.yaml");
+  REQUIRE(s.ok());
+  CHECK(s->detector == "heartbeat");
+  REQUIRE(s->steps.size() == 2);
+  CHECK(s->steps[1].kind == ScenarioStep::Kind::kFenced);
+  CHECK(s->steps[1].members == std::vector<std::uint32_t>{2, 3});
+  CHECK(s->steps[1].within_ms == 500);
+  CHECK(!parse_scenario("cluster: {detector: sometimes}\nsteps: [{sleep_ms: 1}]\n", "x.yaml").ok());
+  CHECK(!parse_scenario("cluster: {nodes: 2}\nsteps: [{fenced: [3]}]\n", "x.yaml").ok());
+  CHECK(!parse_scenario("steps: [{fenced: 1}]\n", "x.yaml").ok());
+}
