@@ -255,6 +255,16 @@ Status Node::close_all() {
   return close_all_locked();
 }
 
+Status Node::close_all_but(std::uint64_t keep) {
+  std::lock_guard guard(mutex_);
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> keys;
+  for (const auto& [key, share] : shares_)
+    if (key.second != keep) keys.push_back(key);
+  for (auto [gid, holder] : keys)
+    if (auto r = close_locked(Gid{gid}, holder); !r && r.error().code != Errc::kNotFound) return r;
+  return ok_status();
+}
+
 Status Node::close_all_locked() {
   std::vector<std::pair<std::uint64_t, std::uint64_t>> keys;
   for (const auto& [key, share] : shares_) keys.push_back(key);

@@ -158,6 +158,10 @@ class Node {
   void forget_revoked_shares(std::uint32_t home);
   // Closes every share this node holds (planned removal).
   Status close_all();
+  // Closes every share of this node not held by `keep`: a daemon starting
+  // anew drops the shares its previous incarnation's clients held (a node
+  // rejoining before its failure was detected keeps its sharer entries).
+  Status close_all_but(std::uint64_t keep);
 
  private:
   struct Share {
