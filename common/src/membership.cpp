@@ -245,13 +245,27 @@ void ClusterAgent::coordinate() {
     const bool recovered =
         (kind == EventKind::kNodeFailed && state != NodeState::kFailed) ||
         (kind == EventKind::kMemoryLost && node_.recover_lost_memory(r.node).ok()) ||
-        // A leaving node that failed (or left) before finishing: recovery revoked its shares.
-        (kind == EventKind::kNodeLeaving && (load_acquire(c.leaving) & bit(r.node)) == 0 && state != NodeState::kFailed);
+        (kind == EventKind::kNodeLeaving && leave_finished(r));
     if (recovered) {
+      // Fencing: a coordinator expelled meanwhile stamps nothing.
+      if (!node_.is_member()) return;
       store_release(r.tables_recovered_ns, realtime_ns());
       announce_view_change();  // survivors may tell their applications now
     }
   }
+}
+
+// A planned leave is finished once the node has left and the system has
+// revoked what is left of its memory (Node::revoke_departed, retried every
+// period until it succeeds; a coordinator dying in it is recovered and the
+// next one runs it again), or once it cannot finish: the node failed
+// (crash recovery took over and cleared its leaving mark) or rejoined.
+bool ClusterAgent::leave_finished(const RecoveryRecord& record) {
+  const auto state = load_state<NodeState>(pool_.node_slot(record.node).state);
+  if (state == NodeState::kFailed) return false;  // crash recovery first
+  if ((load_acquire(pool_.cluster().leaving) & bit(record.node)) == 0) return true;
+  if (state != NodeState::kAbsent) return false;  // in its grace period, or leaving
+  return node_.revoke_departed(record.node).ok();
 }
 
 void ClusterAgent::observe_records() {
@@ -286,6 +300,7 @@ bool ClusterAgent::progress(std::uint64_t sequence) {
     first_phase_done = true;
   }
   if (load_acquire(r.tables_recovered_ns) == 0) return false;
+  if (planned) node_.forget_revoked_shares(event.node);  // the coordinator revoked them
   events_.deliver(second, event);
   store_release(r.finished_ns[node_.id()], realtime_ns());
   fetch_or_acq_rel(r.done, bit(node_.id()));
@@ -301,11 +316,16 @@ bool ClusterAgent::leave_if_asked(std::uint64_t now_ns) {
     observe_records();  // our own applications hear about it too
     return false;
   }
-  // Grace period over: the system revokes what is left, then the node leaves.
+  // Grace period over: the node closes what it shares and leaves; the
+  // coordinator then revokes what others still share of its memory and
+  // stamps the record (coordinate). The last member has nobody to do that
+  // after it: it revokes its memory itself first.
   if (!node_.close_all()) return false;
+  const bool last = (load_acquire(c.members) & ~bit(node_.id())) == 0;
+  if (last && !node_.revoke_departed(node_.id())) return false;
   if (record.sequence != 0) {
     RecoveryRecord& live = pool_.recovery(record.sequence);
-    store_release(live.tables_recovered_ns, realtime_ns());
+    if (last) store_release(live.tables_recovered_ns, realtime_ns());
     store_release(live.finished_ns[node_.id()], realtime_ns());
     fetch_or_acq_rel(live.done, bit(node_.id()));
   }

@@ -207,7 +207,8 @@ void Node::leave() {
     if (dir_lock && dir_lock->held()) relocate_directory(id_);
     ClusterHeader& c = pool_.cluster();
     store_release(c.members, load_acquire(c.members) & ~(std::uint64_t{1} << id_));
-    store_release(c.leaving, load_acquire(c.leaving) & ~(std::uint64_t{1} << id_));
+    // A leaving mark stays until this node rejoins: the coordinator revokes
+    // what is left of its memory, which takes no new sections meanwhile.
     store_release(c.view_epoch, load_acquire(c.view_epoch) + 1);
     publish_state(slot.state, NodeState::kAbsent);
   }
@@ -291,6 +292,13 @@ Result<SectionInfo> Node::allocate(std::string_view name, std::uint64_t size, Pl
     if (!lock) {
       last_failure = lock.error();
       break;
+    }
+    // Under the partition lock: revoke_departed's last look at this
+    // partition sees any section reserved before the leaving mark was set.
+    if ((load_acquire(pool_.cluster().leaving) & (std::uint64_t{1} << home)) != 0) {
+      last_failure = make_error(Errc::kNoSpace, fmt::format("node {} is leaving or has left the cluster: its memory "
+                                                            "takes no new sections until it rejoins", home));
+      continue;
     }
     const std::uint32_t section = part::find_free_section(pool_, home);
     const std::uint32_t sharer = part::find_free_sharer(pool_, home);

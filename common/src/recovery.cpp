@@ -9,6 +9,7 @@
 
 #include "directory.hpp"
 #include "gmm/atomic.hpp"
+#include "gmm/crash.hpp"
 #include "gmm/gmm.hpp"
 #include "gmm/lock.hpp"
 #include "partition.hpp"
@@ -187,6 +188,63 @@ Status Node::recover_lost_memory(std::uint32_t lost) {
   return ok_status();
 }
 
+Status Node::revoke_departed(std::uint32_t departed) {
+  std::lock_guard guard(mutex_);
+  if (departed >= pool_.node_count())
+    return make_error(Errc::kInvalidArgument, fmt::format("cannot revoke the memory of node {}", departed));
+  if (pool_.partition_lost(departed)) return ok_status();  // memory loss took it all already
+  crash_point(CrashPoint::kLeaveRevokeBegun);
+  struct Revoked {
+    std::uint64_t gid;
+    std::uint32_t index;
+    std::uint32_t node;
+  };
+  std::vector<Revoked> shares;
+  {
+    auto lock = lock_partition(departed);
+    if (!lock) return lock.error();
+    auto sharers = pool_.sharers(departed);
+    for (std::uint32_t i = 0; i < sharers.size(); ++i)
+      if (load_state<EntryState>(sharers[i].state) == EntryState::kCommitted)
+        shares.push_back({sharers[i].gid, i, sharers[i].node});
+  }
+  for (const Revoked& s : shares) {
+    auto closed = close_share(Gid{s.gid}, Share{departed, s.index, 0, 0}, s.node);
+    if (!closed && closed.error().code != Errc::kNotFound) return closed;
+    crash_point(CrashPoint::kLeaveSharerRevoked);
+  }
+  // What another node had in flight there (an allocation that checked the
+  // leaving mark before it was set, an open, a close) ends either way;
+  // until then the leave is not done.
+  {
+    auto lock = lock_partition(departed);
+    if (!lock) return lock.error();
+    for (const SectionEntry& sec : pool_.sections(departed))
+      if (load_state<EntryState>(sec.state) != EntryState::kFree)
+        return make_error(Errc::kBusy, fmt::format("a section of node {} is still in use or in flight", departed));
+  }
+  crash_point(CrashPoint::kLeaveRevoked);
+  return ok_status();
+}
+
+void Node::forget_revoked_shares(std::uint32_t home) {
+  std::lock_guard guard(mutex_);
+  if (home >= pool_.node_count()) return;
+  if (pool_.partition_lost(home)) {
+    std::erase_if(shares_, [&](const auto& entry) { return entry.second.home_node == home; });
+    return;
+  }
+  auto lock = lock_partition(home);
+  if (!lock) return;
+  auto sharers = pool_.sharers(home);
+  std::erase_if(shares_, [&](const auto& entry) {
+    if (entry.second.home_node != home) return false;
+    const SharerEntry& sh = sharers[entry.second.sharer_index];
+    return load_state<EntryState>(sh.state) != EntryState::kCommitted || sh.gid != entry.first.first ||
+           sh.node != id_ || sh.holder != entry.first.second;
+  });
+}
+
 void Node::forget_shares_on(std::uint32_t home) {
   std::lock_guard guard(mutex_);
   std::erase_if(shares_, [&](const auto& entry) { return entry.second.home_node == home; });
@@ -195,6 +253,16 @@ void Node::forget_shares_on(std::uint32_t home) {
 Status Node::close_all() {
   std::lock_guard guard(mutex_);
   return close_all_locked();
+}
+
+Status Node::close_all_but(std::uint64_t keep) {
+  std::lock_guard guard(mutex_);
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> keys;
+  for (const auto& [key, share] : shares_)
+    if (key.second != keep) keys.push_back(key);
+  for (auto [gid, holder] : keys)
+    if (auto r = close_locked(Gid{gid}, holder); !r && r.error().code != Errc::kNotFound) return r;
+  return ok_status();
 }
 
 Status Node::close_all_locked() {

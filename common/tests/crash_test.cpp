@@ -42,6 +42,9 @@ int run_victim(const std::string& path, CrashPoint point) {
 
 TEST_CASE("crash points: a node killed at any step restarts into a consistent pool", "[crash]") {
   for (const CrashPointInfo& info : crash_points()) {
+    // A coordinator's steps revoking a departed node's memory: recovery_test
+    // runs them ("a coordinator that fails at any step of a leave's revocation").
+    if (info.name.starts_with("leave.")) continue;
     DYNAMIC_SECTION("crash at " << info.name) {
       TempPool t(64ull << 20, Geometry{.node_count = 4}, "crash");
       auto n0 = t.node(0);

@@ -175,8 +175,11 @@ void crash_point_stop_and_resume(const CrashPointInfo& info, std::array<std::uin
 
 }  // namespace
 
+// The leave.* points are the coordinator's, revoking a departed node's
+// memory: their own matrix (leave_revocation_crash) runs them.
 TEST_CASE("recovery: a node killed at any crash point is recovered by the others", "[recovery][crash]") {
   for (const CrashPointInfo& info : crash_points()) {
+    if (info.name.starts_with("leave.")) continue;
     DYNAMIC_SECTION("victim holds no directory copy, dies at " << info.name) {
       crash_point_recovery(info, {0, 1, 2, 3}, 3);
     }
@@ -192,6 +195,7 @@ TEST_CASE("recovery: a node killed at any crash point is recovered by the others
 TEST_CASE("recovery: a node stopped at any crash point touches nothing when it resumes, and rejoins",
           "[recovery][fencing]") {
   for (const CrashPointInfo& info : crash_points()) {
+    if (info.name.starts_with("leave.")) continue;  // stopped in their own matrix
     DYNAMIC_SECTION("victim holds the directory primary, stops at " << info.name) {
       crash_point_stop_and_resume(info, {2, 0, 1, 3}, 2);
     }
@@ -281,13 +285,150 @@ TEST_CASE("recovery: a planned leave tells applications first, then revokes afte
   const int status = nodes[3].wait();  // node 3 leaves by itself after the grace period
   CHECK(WIFEXITED(status));
   CHECK(realtime_ns() - asked >= 300'000'000ull);
+  // Then the coordinator revokes what is left of its memory.
+  REQUIRE(wait_until([&] { return recovered(*t.pool, EventKind::kNodeLeaving, 3); }));
   const auto record = latest_record(*t.pool, EventKind::kNodeLeaving);
   CHECK(record.node == 3);
   CHECK(record.tables_recovered_ns - record.declared_ns >= 300'000'000ull);
   CHECK(node_state(*t.pool, 3) == NodeState::kAbsent);
   CHECK(find_section(*t.pool, "only-3").entry == nullptr);
-  CHECK(sharer_nodes(*t.pool, find_section(*t.pool, "shared-3")) == 0b0111);
+  // Homed on node 3 and shared by the others: revoked with its memory.
+  CHECK(find_section(*t.pool, "shared-3").entry == nullptr);
+  // Homed on node 0: node 3's share closed, the others' stay.
+  CHECK(sharer_nodes(*t.pool, find_section(*t.pool, "remote-3")) == 0b0111);
   require_clean_then_empty(t, nodes);
+}
+
+namespace {
+
+bool partition_empty(const Pool& pool, std::uint32_t node) {
+  return pool.partition(node).free_count == 1 && pool.free_table(node)[0].length == pool.superblock().data_size;
+}
+
+bool leaving_mark(const Pool& pool, std::uint32_t node) {
+  return (load_acquire(pool.cluster().leaving) & (1ull << node)) != 0;
+}
+
+}  // namespace
+
+TEST_CASE("recovery: after a planned leave nothing homed on the node is listed and its memory waits for its rejoin",
+          "[recovery][leave]") {
+  Geometry g = test_geometry();
+  g.leave_grace_ms = 50;
+  TempPool t(64ull << 20, g, "leaverev");
+  SharedFlag refused, placed_again;
+  std::vector<NodeProcess> nodes(4);
+  nodes[3] = spawn_node(t, 3, [](Node& n) { (void)n.allocate("homed-3", 8192, Placement::local()); });
+  REQUIRE(wait_until([&] { return find_section(*t.pool, "homed-3").entry != nullptr; }));
+  nodes[0] = spawn_node(t, 0, [](Node& n) { (void)n.open("homed-3"); });
+  const Pool* pool = t.pool.get();
+  nodes[1] = spawn_node(t, 1, [pool, &refused, &placed_again](Node& n) {
+    // Once node 3 has left: its memory takes nothing, until it is back.
+    if (!wait_until([&] { return recovered(*pool, EventKind::kNodeLeaving, 3); }, 60s)) return;
+    auto early = n.allocate("too-early", 4096, Placement::on(3));
+    if (!early && early.error().code == Errc::kNoSpace) refused.set();
+    if (!wait_until([&] { return node_state(*pool, 3) == NodeState::kMember; }, 60s)) return;
+    if (auto again = n.allocate("placed-again", 4096, Placement::on(3)); again && again->home_node == 3) {
+      (void)n.close(again->gid);
+      placed_again.set();
+    }
+  });
+  nodes[2] = spawn_node(t, 2);
+  REQUIRE(wait_until([&] { return all_members(*t.pool, 0b1111); }));
+  REQUIRE(wait_until([&] { return sharer_nodes(*t.pool, find_section(*t.pool, "homed-3")) == 0b1001; }));
+
+  REQUIRE(request_leave(*t.pool, 3).ok());
+  CHECK(WIFEXITED(nodes[3].wait()));
+  REQUIRE(wait_until([&] { return recovered(*t.pool, EventKind::kNodeLeaving, 3); }));
+  CHECK(find_section(*t.pool, "homed-3").entry == nullptr);  // revoked: node 0's share too
+  CHECK(partition_empty(*t.pool, 3));
+  CHECK(leaving_mark(*t.pool, 3));  // until it rejoins
+  REQUIRE(wait_until([&] { return refused.is_set(); }));
+  REQUIRE_POOL_CLEAN(*t.pool);
+
+  nodes[3] = spawn_node(t, 3);
+  REQUIRE(wait_until([&] { return all_members(*t.pool, 0b1111); }));
+  CHECK_FALSE(leaving_mark(*t.pool, 3));
+  REQUIRE(wait_until([&] { return placed_again.is_set(); }));
+  require_clean_then_empty(t, nodes);
+}
+
+namespace {
+
+// Node 3 leaves; the coordinator (node 0) fails at `spec` while revoking
+// what the others still share of node 3's memory. The next coordinator
+// recovers node 0 and finishes the revocation.
+void leave_revocation_crash(const std::string& spec, CrashAction action) {
+  Geometry g = test_geometry();
+  g.leave_grace_ms = 50;
+  TempPool t(64ull << 20, g, "leavecp");
+  std::vector<NodeProcess> nodes(4);
+  nodes[3] = spawn_node(t, 3, [](Node& n) {
+    (void)n.allocate("homed-a", 8192, Placement::local());
+    (void)n.allocate("homed-b", 4096, Placement::local());
+  });
+  REQUIRE(wait_until([&] { return find_section(*t.pool, "homed-b").entry != nullptr; }));
+  auto open_both = [](Node& n) {
+    (void)n.open("homed-a");
+    (void)n.open("homed-b");
+  };
+  nodes[0] = spawn_node(t, 0, open_both, spec.c_str());
+  nodes[1] = spawn_node(t, 1, open_both);
+  nodes[2] = spawn_node(t, 2, [](Node& n) { (void)n.open("homed-a"); });
+  REQUIRE(wait_until([&] { return all_members(*t.pool, 0b1111); }));
+  REQUIRE(wait_until([&] {
+    return sharer_nodes(*t.pool, find_section(*t.pool, "homed-a")) == 0b1111 &&
+           sharer_nodes(*t.pool, find_section(*t.pool, "homed-b")) == 0b1011;
+  }));
+  const std::uint32_t incarnation = t.pool->node_slot(0).incarnation;
+
+  REQUIRE(request_leave(*t.pool, 3).ok());
+  CHECK(WIFEXITED(nodes[3].wait()));
+  if (action == CrashAction::kKill) {
+    const int status = nodes[0].wait();
+    REQUIRE(WIFSIGNALED(status));
+    REQUIRE(WTERMSIG(status) == SIGKILL);
+  } else {
+    REQUIRE(stopped(nodes[0]));
+  }
+  REQUIRE(wait_until([&] { return recovered(*t.pool, EventKind::kNodeFailed, 0); }));
+  REQUIRE(wait_until([&] { return recovered(*t.pool, EventKind::kNodeLeaving, 3); }));
+  CHECK(find_section(*t.pool, "homed-a").entry == nullptr);
+  CHECK(find_section(*t.pool, "homed-b").entry == nullptr);
+  CHECK(partition_empty(*t.pool, 3));
+  CHECK(leaving_mark(*t.pool, 3));
+  REQUIRE_POOL_CLEAN(*t.pool);
+  if (action == CrashAction::kStop) {
+    nodes[0].kill(SIGCONT);  // touches nothing, rejoins
+    REQUIRE(wait_until([&] {
+      return node_state(*t.pool, 0) == NodeState::kMember && t.pool->node_slot(0).incarnation > incarnation;
+    }));
+    REQUIRE_POOL_CLEAN(*t.pool);
+    CHECK(partition_empty(*t.pool, 3));
+  }
+  nodes[3] = spawn_node(t, 3);
+  REQUIRE(wait_until([&] { return node_state(*t.pool, 3) == NodeState::kMember; }));
+  CHECK_FALSE(leaving_mark(*t.pool, 3));
+  require_clean_then_empty(t, nodes);
+}
+
+}  // namespace
+
+TEST_CASE("recovery: a coordinator that fails at any step of a leave's revocation is recovered and the revocation "
+          "finished",
+          "[recovery][leave][crash]") {
+  for (const CrashPointInfo& info : crash_points()) {
+    if (!info.name.starts_with("leave.")) continue;
+    DYNAMIC_SECTION("coordinator killed at " << info.name) {
+      leave_revocation_crash(std::string(info.name), CrashAction::kKill);
+    }
+    DYNAMIC_SECTION("coordinator stopped at " << info.name << ", resumed after its recovery") {
+      leave_revocation_crash(std::string(info.name) + ":1:stop", CrashAction::kStop);
+    }
+  }
+  SECTION("coordinator killed inside one of the revocation's close transactions") {
+    leave_revocation_crash("close.committing", CrashAction::kKill);
+  }
 }
 
 TEST_CASE("recovery: a node asked to leave that fails instead does not leave again when restarted",

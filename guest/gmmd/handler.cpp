@@ -54,6 +54,7 @@ void RequestHandler::client_gone(const Caller& caller) {
     }
     mutexes_.erase(held);
   }
+  revoked_.erase(caller.client);
   auto it = handles_.find(caller.client);
   if (it == handles_.end()) return;
   for (Gid gid : it->second) {
@@ -70,6 +71,22 @@ void RequestHandler::client_gone(const Caller& caller) {
 std::size_t RequestHandler::handles_of(std::uint64_t client) const {
   auto it = handles_.find(client);
   return it == handles_.end() ? 0 : it->second.size();
+}
+
+std::size_t RequestHandler::revoke_gone_handles(const std::string& why) {
+  std::size_t dropped = 0;
+  for (auto it = handles_.begin(); it != handles_.end();) {
+    const std::uint64_t client = it->first;
+    std::erase_if(it->second, [&](Gid gid) {
+      if (node_.holds(gid, client)) return false;
+      spdlog::info("client {}: handle of section {} revoked ({})", client, to_string(gid), why);
+      revoked_[client][gid] = why;
+      ++dropped;
+      return true;
+    });
+    it = it->second.empty() ? handles_.erase(it) : std::next(it);
+  }
+  return dropped;
 }
 
 Result<json> RequestHandler::acquire(const proto::Request& request, const Caller& caller, UniqueFd& descriptor) {
@@ -225,6 +242,14 @@ Result<json> RequestHandler::send(const proto::Request& request) {
 }
 
 Result<json> RequestHandler::relinquish(Gid gid, const Caller& caller) {
+  if (auto gone = revoked_.find(caller.client); gone != revoked_.end()) {
+    if (auto why = gone->second.find(gid); why != gone->second.end()) {
+      Error revoked = make_error(Errc::kNotFound, "section " + to_string(gid) + " was revoked: " + why->second);
+      gone->second.erase(why);
+      if (gone->second.empty()) revoked_.erase(gone);
+      return revoked;
+    }
+  }
   auto it = handles_.find(caller.client);
   if (it == handles_.end() || !it->second.contains(gid)) {
     return make_error(Errc::kNotFound, "section " + to_string(gid) + " is not acquired by this client");

@@ -67,6 +67,16 @@ class RequestHandler {
   // Sections `client` holds right now (for tests and `whoami`).
   std::size_t handles_of(std::uint64_t client) const;
 
+  // After memory was lost or a departed node's sections were revoked (the
+  // core no longer holds the share): drops every client handle whose
+  // section is gone, and says `why` when the client next names it
+  // (relinquish: kNotFound "... was revoked: <why>"). What it cannot do: a
+  // window the client already mapped stays mapped in the client (process
+  // mode: a mapping of the pool file; in guests the gmm_ivshmem window
+  // device has no revoke yet, docs/design.md "Revocation"). Returns how
+  // many handles it dropped.
+  std::size_t revoke_gone_handles(const std::string& why);
+
  private:
   Result<nlohmann::json> dispatch(const proto::Request& request, const Caller& caller, UniqueFd& descriptor);
   Result<nlohmann::json> acquire(const proto::Request& request, const Caller& caller, UniqueFd& descriptor);
@@ -84,6 +94,7 @@ class RequestHandler {
   std::function<nlohmann::json()> ping_fields_;
   Messenger* messenger_;
   std::map<std::uint64_t, std::set<Gid>> handles_;  // client -> acquired sections
+  std::map<std::uint64_t, std::map<Gid, std::string>> revoked_;  // client -> revoked handles -> why
   std::map<std::uint64_t, std::set<std::uint32_t>> mutexes_;  // client -> SyncObject indices it may hold
 };
 

@@ -1,6 +1,7 @@
 // Work other threads (the agent thread) hand to gmmd's server loop: event
 // lines for watching connections (membership events for one connection,
-// application messages for every connection watching messages), and "stop"
+// application messages for every connection watching messages), notices
+// that client handles were revoked, and "stop"
 // once the node has left. The loop polls fd(); posting wakes it.
 #pragma once
 
@@ -21,6 +22,11 @@ class ServerInbox {
   // EventLine::watcher of a line for every connection watching "message"
   // (connection serials start at 1).
   static constexpr std::uint64_t kMessageWatchers = 0;
+  // EventLine::watcher of a revocation notice (not a connection): sections
+  // of this node's clients were revoked (memory lost, a node's planned
+  // leave finished); `line` says why. The loop handles it in order with
+  // the events, so the handles are gone before the application hears of it.
+  static constexpr std::uint64_t kRevocation = ~std::uint64_t{0};
 
   struct EventLine {
     std::uint64_t watcher;  // the connection's serial number, or kMessageWatchers

@@ -291,6 +291,12 @@ int main(int argc, char** argv) {
   if (!joined) return fail("node " + std::to_string(node_id) + ": join failed: " + joined.error().message);
   spdlog::info("joined pool {} as node {} of {} (incarnation {})", pool_path, node_id, pool->node_count(),
                node.incarnation());
+  // Restarted before the others noticed: the node's sharer entries are
+  // still there, those of the previous gmmd's clients too. Those clients'
+  // connections are gone (and client numbers start again at 1): release
+  // their shares; gmmd's own (gmmctl's alloc/open) stay.
+  if (gmm::Status released = node.close_all_but(gmm::gmmd::kDaemonHolder); !released)
+    spdlog::warn("releasing the shares of a previous gmmd's clients: {}", released.error().message);
 
   gmm::EventService events;
   log_events(events);

@@ -67,7 +67,23 @@ Listener::~Listener() {
   if (::lstat(path_.c_str(), &current) == 0 && current.st_ino == inode_) ::unlink(path_.c_str());
 }
 
+Server::Server(Listener& listener, RequestHandler& handler, EventService& events, ServerInbox& inbox)
+    : listener_(listener), handler_(handler), events_(events), inbox_(inbox) {
+  auto revoking = [](const Event& event) {
+    return event.kind == layout::EventKind::kMemoryLost || event.kind == layout::EventKind::kNodeLeaving;
+  };
+  // Runs in the agent thread, after the core forgot the revoked shares.
+  auto post = [inbox = &inbox_](const Event& event) {
+    const bool lost = event.kind == layout::EventKind::kMemoryLost;
+    inbox->post_event(ServerInbox::kRevocation,
+                      (lost ? "the memory of node " : "node ") + std::to_string(event.node) +
+                          (lost ? " was lost" : " left the cluster and its memory was revoked"));
+  };
+  revocations_ = events_.subscribe(EventService::Phase::kSystem, revoking, post);
+}
+
 Server::~Server() {
+  events_.unsubscribe(revocations_);
   for (Connection& connection : connections_) close_connection(connection);
 }
 
@@ -173,6 +189,10 @@ void Server::start_watch(Connection& connection, std::uint32_t kinds) {
 
 void Server::deliver_events() {
   for (ServerInbox::EventLine& event : inbox_.take_events()) {
+    if (event.watcher == ServerInbox::kRevocation) {
+      handler_.revoke_gone_handles(event.line);
+      continue;
+    }
     if (event.watcher == ServerInbox::kMessageWatchers) {
       for (Connection& connection : connections_) {
         if (connection.fd >= 0 && connection.watch_messages) append_event(connection, event.line);

@@ -17,6 +17,12 @@
 // (ServerInbox::kMessageWatchers) and copied here to every connection
 // watching "message". A watcher that lets more than kMaxWatchBacklog bytes
 // of events pile up is dropped.
+//
+// Revocation (paper 3.4, 3.7): when memory is lost or a node's planned
+// leave is finished, the system phase of the event posts a revocation
+// notice; the loop has the handler drop every client handle whose section
+// went (RequestHandler::revoke_gone_handles) before the application phase's
+// event reaches the watchers.
 #pragma once
 
 #include <sys/types.h>
@@ -56,8 +62,9 @@ class Server {
  public:
   static constexpr std::size_t kMaxWatchBacklog = 256 * 1024;
 
-  Server(Listener& listener, RequestHandler& handler, EventService& events, ServerInbox& inbox)
-      : listener_(listener), handler_(handler), events_(events), inbox_(inbox) {}
+  // Subscribes to the system phase of memory-lost and node-leaving events:
+  // the loop then revokes the client handles whose sections went.
+  Server(Listener& listener, RequestHandler& handler, EventService& events, ServerInbox& inbox);
   ~Server();  // closes every connection (and so unsubscribes watchers)
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -98,6 +105,7 @@ class Server {
   RequestHandler& handler_;
   EventService& events_;
   ServerInbox& inbox_;
+  int revocations_ = 0;  // EventService subscription (system phase)
   std::uint64_t next_serial_ = 1;
   std::vector<Connection> connections_;
 };

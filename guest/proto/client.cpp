@@ -31,6 +31,7 @@ Status Client::send_all(std::string_view bytes, const Deadline& deadline) {
     if (sent < 0) {
       if (errno == EINTR || errno == EAGAIN) continue;
       if (errno == EPIPE || errno == ECONNRESET) {
+        lost_ = true;
         return make_error(Errc::kIo, "connection to gmmd lost (gmmd on " + path_ + " closed it or died)");
       }
       return make_error(Errc::kIo, "send to " + path_ + ": " + std::strerror(errno));
@@ -47,6 +48,7 @@ Result<std::string> Client::next_line(Clock::time_point deadline, std::size_t ma
     case LineReader::Got::kLine: return std::move(read.text);
     case LineReader::Got::kTimedOut: return make_error(Errc::kIo, "no reply from gmmd on " + path_ + " in time");
     case LineReader::Got::kClosed:
+      lost_ = true;
       return make_error(Errc::kIo, "connection to gmmd lost (gmmd on " + path_ + " closed it or died)");
     case LineReader::Got::kTooLong: return make_error(Errc::kIo, "line from gmmd on " + path_ + " too long");
     case LineReader::Got::kFailed: break;

@@ -36,6 +36,9 @@ class Client {
   // line is too long, or `deadline` passed (then timed_out() is true).
   Result<std::string> next_line(std::chrono::steady_clock::time_point deadline, std::size_t max_line);
   bool timed_out() const { return timed_out_; }
+  // The connection is gone (gmmd closed it or died): no call can succeed
+  // on it any more.
+  bool lost() const { return lost_; }
 
  private:
   Client(UniqueFd fd, std::string path) : fd_(std::move(fd)), path_(std::move(path)), reader_(fd_.get()) {}
@@ -45,6 +48,7 @@ class Client {
   std::string path_;
   LineReader reader_;  // of fd_; keeps the descriptors received with SCM_RIGHTS, not yet claimed
   bool timed_out_ = false;  // the last call or next_line ran out of time
+  bool lost_ = false;       // the peer closed the connection or reset it
 };
 
 }  // namespace gmm::proto

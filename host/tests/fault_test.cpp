@@ -215,16 +215,22 @@ TEST_CASE("points lists every crash point", "[faults]") {
   }
 }
 
-TEST_CASE("a node that leaves is gone and what only it shared is freed", "[faults]") {
+TEST_CASE("a node that leaves is gone, what only it shared is freed and what lived in its memory is revoked",
+          "[faults]") {
   TestCluster cluster(3, "32M", {"--leave-grace-ms", "200"});
   cluster.ctl_ok(2, {"alloc", "only-mine", "4K", "--on", "0"});
   cluster.ctl_ok(0, {"alloc", "shared", "4K", "--on", "2"});
   cluster.ctl_ok(2, {"open", "shared"});
+  cluster.ctl_ok(0, {"alloc", "kept", "4K", "--on", "1"});
+  cluster.ctl_ok(2, {"open", "kept"});
 
   CHECK_THAT(cluster.host_ok({"leave", "2", "--timeout", "120"}), Catch::Contains("node 2 left the cluster"));
   std::string listing = cluster.ctl_ok(0, {"ls", "--json"});
   CHECK(section_named(listing, "only-mine").is_null());
-  CHECK(section_named(listing, "shared")["sharer_nodes"] == json::array({0}));
+  CHECK(section_named(listing, "shared").is_null());  // homed on node 2: revoked although node 0 shares it
+  CHECK(section_named(listing, "kept")["sharer_nodes"] == json::array({0}));
+  require_one_line_failure(cluster.ctl(1, {"alloc", "later", "4K", "--on", "2"}),
+                           "node 2 is leaving or has left the cluster");
   json status = cluster.status();
   INFO(status.dump(2));
   CHECK(status["nodes"][2]["left"] == true);

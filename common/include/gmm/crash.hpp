@@ -42,7 +42,10 @@ namespace gmm {
   X(kCloseDone, "close.done", "everything released, transaction record not yet idle")                    \
   X(kUnlinkPrimary, "unlink.primary", "name unlinked in the directory primary, replica not")            \
   X(kSyncCreateWritten, "sync.create_written", "sync lock held, mutex/event entry written, not published") \
-  X(kMutexAbandonMarked, "mutex.abandon_marked", "mutex of a dead client marked abandoned, not released")
+  X(kMutexAbandonMarked, "mutex.abandon_marked", "mutex of a dead client marked abandoned, not released") \
+  X(kLeaveRevokeBegun, "leave.revoke_begun", "coordinator revoking a departed node's sections, none revoked yet") \
+  X(kLeaveSharerRevoked, "leave.sharer_revoked", "coordinator removed one sharer of a departed node's section, more may remain") \
+  X(kLeaveRevoked, "leave.revoked", "every section of the departed node revoked, leave record not yet stamped")
 
 enum class CrashPoint : std::uint32_t {
 #define GMM_X(e, name, what) e,

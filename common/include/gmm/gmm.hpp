@@ -146,8 +146,23 @@ class Node {
   Status recover_lost_memory(std::uint32_t lost);
   // Forgets local shares of sections homed on a lost partition.
   void forget_shares_on(std::uint32_t home);
+  // Planned leave (paper 3.7), run by the coordinator once `departed` has
+  // left: revokes every section homed on its partition (each remaining
+  // sharer removed by a close transaction of this node; the last close
+  // frees the section and its name). Its partition takes no new sections
+  // until it rejoins (allocate() refuses a node under planned removal).
+  // Idempotent; a crash at any step is recovered by running it again.
+  // Errors: kBusy (a transaction of another node still has an entry there
+  // in flight: call again later), kExpelled, kInvalidArgument.
+  Status revoke_departed(std::uint32_t departed);
+  // Forgets local shares on `home` whose sharer entry is gone (revoked).
+  void forget_revoked_shares(std::uint32_t home);
   // Closes every share this node holds (planned removal).
   Status close_all();
+  // Closes every share of this node not held by `keep`: a daemon starting
+  // anew drops the shares its previous incarnation's clients held (a node
+  // rejoining before its failure was detected keeps its sharer entries).
+  Status close_all_but(std::uint64_t keep);
 
  private:
   struct Share {

@@ -20,7 +20,9 @@
 // Event order (paper 3.7): after a crash or memory loss the system recovers
 // first and applications are told afterwards; for a planned removal
 // applications are told first, get `leave_grace_ms`, then the system
-// revokes what is left.
+// revokes what is left: the node closes its shares and leaves, and the
+// coordinator revokes every section homed on its memory, which takes no new
+// sections until the node rejoins (Node::revoke_departed).
 #pragma once
 
 #include <chrono>
@@ -143,6 +145,7 @@ class ClusterAgent {
   void observe_records();
   bool progress(std::uint64_t sequence);  // true when this node is done with it
   bool leave_if_asked(std::uint64_t now_ns);
+  bool leave_finished(const layout::RecoveryRecord& record);
   void announce_view_change();
   void drain_messages();
 

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <optional>
 #include <variant>
+#include <vector>
 
 #include "gmm/gmm.hpp"
 #include "gmm/messages.hpp"
@@ -57,11 +58,95 @@ struct Session::State {
   std::map<std::uintptr_t, std::uintptr_t> reservations;  // start -> end
   std::map<std::uintptr_t, Mapping> mappings;             // start -> mapping; all inside reservations
   std::map<std::uint64_t, Acquired> acquired;             // gid -> handle
+  std::map<std::uint64_t, std::string> lost;              // gid -> why its handle was lost
+  std::chrono::milliseconds reconnect_wait = kDefaultReconnectWait;
+  LostHandler on_lost;
 
   explicit State(proto::Client c) : client(std::move(c)) {}
 
+  // One request; if gmmd's connection is gone, reconnect (re-acquiring the
+  // handles) and send it once more.
   Result<json> call(const proto::Request& request, UniqueFd* descriptor = nullptr) {
+    auto reply = client.call(request, kTimeout, descriptor);
+    if (reply || !client.lost()) return reply;
+    if (Status back = reconnect(); !back) return back.error();
     return client.call(request, kTimeout, descriptor);
+  }
+
+  // gmmd went away: wait (bounded) until a gmmd answers on the socket
+  // again, then acquire every handle anew by GID. A section that survived
+  // is the same section at the same place (a GID is never reused), so the
+  // mappings stay as they are; the others are lost: their mappings become
+  // PROT_NONE (the pages may belong to another section soon), using them
+  // says why, and on_lost hears of each.
+  Status reconnect() {
+    const auto deadline = std::chrono::steady_clock::now() + reconnect_wait;
+    auto fresh = proto::Client::connect(socket_path);
+    while (!fresh && std::chrono::steady_clock::now() < deadline) {
+      timespec pause{0, 50'000'000};
+      ::nanosleep(&pause, nullptr);
+      fresh = proto::Client::connect(socket_path);
+    }
+    if (!fresh) {
+      std::vector<std::uint64_t> all;
+      for (const auto& [gid, a] : acquired) all.push_back(gid);
+      const Error gone = make_error(Errc::kIo, "the connection to gmmd on " + socket_path +
+                                                   " was lost and no gmmd answered there within " +
+                                                   std::to_string(reconnect_wait.count()) + " ms");
+      for (std::uint64_t gid : all) lose(gid, gone);
+      return gone;
+    }
+    client = std::move(*fresh);
+    std::vector<std::uint64_t> gids;
+    for (const auto& [gid, a] : acquired) gids.push_back(gid);
+    for (std::uint64_t gid : gids) {
+      Acquired& a = acquired.at(gid);
+      proto::Request request;
+      request.op = proto::Op::kAcquire;
+      request.gid = Gid{gid};
+      request.writable = a.section.writable;
+      UniqueFd window;
+      auto reply = client.call(request, kTimeout, &window);
+      if (!reply && client.lost()) return reply.error();  // gone again: the next call starts over
+      if (!reply) {
+        lose(gid, make_error(reply.error().code, "section " + to_string(Gid{gid}) +
+                                                     " did not survive the restart of gmmd: " + reply.error().message));
+        continue;
+      }
+      if (!window || (*reply)["address"].get<std::uint64_t>() != a.section.global_address) {
+        lose(gid, make_error(Errc::kIo, "gmmd gave section " + to_string(Gid{gid}) + " back without its window"));
+        continue;
+      }
+      a.window = std::move(window);
+      a.mmap_offset = (*reply)["window"]["mmap_offset"].get<std::uint64_t>();
+    }
+    return ok_status();
+  }
+
+  // The handle of `gid` is gone: unmap it (back to PROT_NONE), forget it,
+  // remember why, tell the application.
+  void lose(std::uint64_t gid, const Error& why) {
+    auto it = acquired.find(gid);
+    if (it == acquired.end()) return;
+    std::vector<std::pair<std::uintptr_t, std::uintptr_t>> ranges;
+    for (const auto& [start, m] : mappings)
+      if (m.gid == gid) ranges.emplace_back(start, m.end);
+    for (auto [start, end] : ranges) {
+      make_inaccessible(start, end - start);
+      cut_mappings(start, end);
+    }
+    const Section section = it->second.section;
+    acquired.erase(it);
+    lost[gid] = why.message;
+    if (on_lost) on_lost(section, why);
+  }
+
+  // kNotFound for a handle this session does not hold, saying why if it was lost.
+  Error not_acquired(std::uint64_t gid) const {
+    if (auto it = lost.find(gid); it != lost.end()) {
+      return make_error(Errc::kNotFound, "section " + to_string(Gid{gid}) + " was lost: " + it->second);
+    }
+    return make_error(Errc::kNotFound, "section " + to_string(Gid{gid}) + " is not acquired by this session");
   }
   // A request whose reply says nothing but "ok": under the mutex.
   Status call_for_status(const proto::Request& request) {
@@ -114,6 +199,7 @@ struct Session::State {
     section.home_node = s["home_node"].get<std::uint32_t>();
     section.global_address = (*reply)["address"].get<std::uint64_t>();
     section.writable = (*reply)["window"]["writable"].get<bool>();
+    lost.erase(section.gid);
     Acquired& entry = acquired[section.gid];
     entry.section = section;
     entry.window = std::move(window);
@@ -123,9 +209,7 @@ struct Session::State {
 
   Status map(std::uintptr_t start, std::uintptr_t length, std::uint64_t gid, std::uint64_t offset) {
     auto it = acquired.find(gid);
-    if (it == acquired.end()) {
-      return make_error(Errc::kNotFound, "section " + to_string(Gid{gid}) + " is not acquired by this session");
-    }
+    if (it == acquired.end()) return not_acquired(gid);
     const Acquired& a = it->second;
     length = round_up(length);
     if (start % page_size() != 0 || offset % page_size() != 0 || length == 0) {
@@ -167,7 +251,9 @@ Session::~Session() {
     proto::Request request;
     request.op = proto::Op::kRelinquish;
     request.gid = Gid{gid};
-    (void)state_->call(request);  // gmmd releases them anyway when we hang up
+    // gmmd releases them anyway when we hang up; no reconnecting here.
+    (void)state_->client.call(request, kTimeout);
+    if (state_->client.lost()) break;
   }
 }
 
@@ -185,6 +271,16 @@ Result<Session> Session::connect(const std::string& socket_path) {
   auto state = std::make_unique<State>(std::move(*client));
   state->socket_path = path;
   return Session(std::move(state));
+}
+
+void Session::set_reconnect_wait(std::chrono::milliseconds wait) {
+  std::lock_guard lock(state_->mutex);
+  state_->reconnect_wait = wait;
+}
+
+void Session::on_handle_lost(LostHandler handler) {
+  std::lock_guard lock(state_->mutex);
+  state_->on_lost = std::move(handler);
 }
 
 Result<std::uint64_t> Session::create(std::string_view name, std::uint64_t size, const CreateOptions& options) {
@@ -270,9 +366,7 @@ Result<Section> Session::acquire_gid(std::uint64_t gid, Access access) {
 
 Status Session::relinquish(const Section& section) {
   std::lock_guard lock(state_->mutex);
-  if (!state_->acquired.contains(section.gid)) {
-    return make_error(Errc::kNotFound, "section " + to_string(Gid{section.gid}) + " is not acquired by this session");
-  }
+  if (!state_->acquired.contains(section.gid)) return state_->not_acquired(section.gid);
   if (state_->mapped(section.gid)) {
     return make_error(Errc::kBusy, "section " + to_string(Gid{section.gid}) + " is still mapped; unmap it first");
   }
@@ -401,6 +495,9 @@ Status Session::destroy_sync(std::string_view name) {
 
 struct EventWatch::State {
   proto::Client client;
+  std::string socket_path;
+  proto::Request request;  // the watch request, sent again after a reconnect
+  std::chrono::milliseconds reconnect_wait;
 };
 
 EventWatch::EventWatch(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -411,7 +508,23 @@ EventWatch::~EventWatch() = default;
 bool EventWatch::timed_out() const { return state_->client.timed_out(); }
 
 Result<NodeEvent> EventWatch::next(std::chrono::milliseconds timeout) {
-  auto line = state_->client.next_line(std::chrono::steady_clock::now() + timeout, proto::kMaxEventLine);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto line = state_->client.next_line(deadline, proto::kMaxEventLine);
+  if (!line && state_->client.lost()) {
+    // gmmd restarted: watch again on the new one (events meanwhile are missed).
+    const auto give_up = std::chrono::steady_clock::now() + state_->reconnect_wait;
+    auto fresh = proto::Client::connect(state_->socket_path);
+    while (!fresh && std::chrono::steady_clock::now() < give_up) {
+      timespec pause{0, 50'000'000};
+      ::nanosleep(&pause, nullptr);
+      fresh = proto::Client::connect(state_->socket_path);
+    }
+    if (!fresh) return line.error();
+    state_->client = std::move(*fresh);
+    auto watching = state_->client.call(state_->request, kTimeout);
+    if (!watching) return watching.error();
+    line = state_->client.next_line(deadline, proto::kMaxEventLine);
+  }
   if (!line) return line.error();
   auto decoded = proto::decode_watch_line(*line);
   if (!decoded) return decoded.error();
@@ -453,7 +566,13 @@ Result<EventWatch> Session::watch(const std::vector<NodeEvent::Kind>& kinds) {
   }
   auto reply = client->call(request, kTimeout);
   if (!reply) return reply.error();
-  return EventWatch(std::make_unique<EventWatch::State>(EventWatch::State{std::move(*client)}));
+  std::chrono::milliseconds wait;
+  {
+    std::lock_guard lock(state_->mutex);
+    wait = state_->reconnect_wait;
+  }
+  return EventWatch(std::make_unique<EventWatch::State>(
+      EventWatch::State{std::move(*client), state_->socket_path, request, wait}));
 }
 
 static_assert(kFirstMessageKind == kFirstApplicationMessage);
@@ -510,6 +629,7 @@ Result<Identity> Session::whoami() {
   identity.uid = (*reply)["uid"].get<std::uint32_t>();
   identity.gid = (*reply)["gid"].get<std::uint32_t>();
   identity.node = (*reply)["node"].get<std::uint32_t>();
+  identity.handles = (*reply)["handles"].get<std::uint64_t>();
   return identity;
 }
 

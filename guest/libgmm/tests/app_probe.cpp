@@ -22,6 +22,14 @@
 //                       mutex is busy (a lock with a short timeout times
 //                       out), then set "guest-release" and lock: acquired,
 //                       not abandoned
+//   revoked --section NAME
+//                       (started in the background) acquire NAME for
+//                       writing, map it, print "holding NAME"; when the
+//                       memory-lost event for its home node comes, gmmd
+//                       must have revoked the handle already (whoami counts
+//                       none, relinquish says "was revoked"). The window's
+//                       mapping itself stays: the driver cannot revoke it
+//                       yet (docs/design.md, "Revocation at the client")
 //   deny --as-uid UID   drop to UID/GID first; everything of root's is
 //                       refused with a clear error, the process's own
 //                       section works, and its window reaches that section
@@ -298,6 +306,25 @@ int deny(std::uint32_t uid) {
   return 0;
 }
 
+int revoked(const std::string& name) {
+  Session session = must(Session::connect(), "connect to gmmd");
+  auto losses = must(session.watch({gmm::app::NodeEvent::Kind::kMemoryLost}), "watch memory-lost events");
+  Section section = must(session.acquire(name, Access::kWrite), "acquire " + name);
+  void* view = must(session.map_global(section), "map " + name);
+  std::printf("holding %s (homed on node %u)\n", name.c_str(), section.home_node);
+  std::fflush(stdout);
+  auto event = must(losses.next(600s), "wait for the memory-lost event");
+  expect(event.node == section.home_node, "memory-lost event for node " + std::to_string(event.node) +
+                                              ", not for the section's node " + std::to_string(section.home_node));
+  expect(must(session.whoami(), "whoami").handles == 0, "gmmd still counts the handle of the lost section");
+  must(session.unmap(view, section.size), "unmap");
+  auto gone = session.relinquish(section);
+  refused(gone, Errc::kNotFound, "relinquish of the revoked section");
+  expect(gone.error().message.find("was revoked") != std::string::npos, "the refusal does not say it was revoked");
+  std::printf("revoked passed\n");
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -314,6 +341,9 @@ int main(int argc, char** argv) {
   walk_cmd->add_flag("--sync", sync, "check the event and the abandoned mutex");
   auto* hold_cmd = app.add_subcommand("hold", "hold the mutex until another guest's contend releases it");
   auto* contend_cmd = app.add_subcommand("contend", "find the mutex busy, release the holder, lock it");
+  std::string section_name;
+  auto* revoked_cmd = app.add_subcommand("revoked", "hold a section until its memory is lost: gmmd revokes the handle");
+  revoked_cmd->add_option("--section", section_name)->required();
   auto* deny_cmd = app.add_subcommand("deny", "as an unprivileged user: refusals and a confined window");
   deny_cmd->add_option("--as-uid", uid)->check(CLI::Range(1, 65534));
   CLI11_PARSE(app, argc, argv);
@@ -322,6 +352,7 @@ int main(int argc, char** argv) {
     if (*walk_cmd) return walk(expected, appends, sync);
     if (*hold_cmd) return hold();
     if (*contend_cmd) return contend();
+    if (*revoked_cmd) return revoked(section_name);
     return deny(uid);
   } catch (const Failure& failure) {
     std::fprintf(stderr, "gmm-app-probe: %s\n", failure.message.c_str());

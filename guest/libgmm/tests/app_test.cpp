@@ -567,3 +567,100 @@ TEST_CASE("libgmm C header sends and receives a message", "[app]") {
   TestCluster cluster(2, "32M");
   CHECK(gmm_c_message_roundtrip(socket_of(cluster, 0).c_str(), socket_of(cluster, 1).c_str()) == 0);
 }
+
+TEST_CASE("gmmd revokes the handles of sections whose memory is lost or whose node left", "[app][crash]") {
+  TestCluster cluster(4, "64M", {"--leave-grace-ms", "200"});
+  using Kind = gmm::app::NodeEvent::Kind;
+  Session owner = connect(cluster, 0);
+  for (int home : {1, 2, 3}) {
+    must(owner.create("on-" + std::to_string(home), kSize, CreateOptions{CreateOptions::Where::kNode,
+                                                                         static_cast<std::uint32_t>(home), 0600}));
+  }
+  Session client = connect(cluster, 0);
+  auto losses = must(client.watch({Kind::kMemoryLost}));
+  Section on1 = must(client.acquire("on-1", Access::kWrite));
+  Section on2 = must(client.acquire("on-2", Access::kWrite));
+  Section on3 = must(client.acquire("on-3", Access::kWrite));
+  void* view = must(client.map_global(on3));
+  CHECK(must(client.whoami()).handles == 3);
+
+  cluster.host_ok({"lose-memory", "3", "--timeout", "120"});
+  auto lost = must(losses.next(std::chrono::seconds(60)));
+  CHECK(lost.kind == Kind::kMemoryLost);
+  CHECK(lost.node == 3);
+  CHECK(must(client.whoami()).handles == 2);  // revoked before the event came
+  // Process mode: the mapping of the pool file stays until the client drops it.
+  CHECK(protection_of(view) == "rw-s");
+  must(client.unmap(view, kSize));
+  auto revoked = client.relinquish(on3);
+  REQUIRE_FALSE(revoked);
+  CHECK(revoked.error().code == Errc::kNotFound);
+  CHECK_THAT(revoked.error().message, Catch::Contains("was revoked: the memory of node 3 was lost"));
+
+  cluster.host_ok({"leave", "2", "--timeout", "120"});
+  CHECK(must(client.whoami()).handles == 1);
+  auto left = client.relinquish(on2);
+  REQUIRE_FALSE(left);
+  CHECK_THAT(left.error().message, Catch::Contains("was revoked: node 2 left the cluster"));
+  std::string listing = cluster.ctl_ok(1, {"ls"});
+  CHECK_THAT(listing, !Catch::Contains("on-2") && !Catch::Contains("on-3") && Catch::Contains("on-1"));
+  must(client.relinquish(on1));
+  cluster.require_clean();
+}
+
+TEST_CASE("libgmm reconnects after its gmmd restarts: surviving handles stay mapped, the others are reported lost",
+          "[app][crash]") {
+  TestCluster cluster(2, "32M");
+  Session zero = connect(cluster, 0);
+  // Held by node 0's gmmd: survives node 1's restart.
+  must(zero.create("survives", kSize, CreateOptions{CreateOptions::Where::kNode, 1, 0600}));
+  Session one = connect(cluster, 1);
+  // Held by node 1 alone: its recovery frees it.
+  must(one.create("goes", kSize));
+  std::vector<std::string> lost;
+  std::string why;
+  one.on_handle_lost([&lost, &why](const Section& section, const gmm::Error& error) {
+    lost.push_back(section.name);
+    why += error.message + "\n";
+  });
+  Section survives = must(one.acquire("survives", Access::kWrite));
+  Section goes = must(one.acquire("goes", Access::kWrite));
+  auto* kept = static_cast<char*>(must(one.map_global(survives)));
+  auto* gone = static_cast<char*>(must(one.map_global(goes)));
+  std::strcpy(kept, "before the restart");
+  std::strcpy(gone, "will go");
+
+  cluster.host_ok({"crash", "1", "--how", "kill"});
+  // Restarted only once its node was recovered (a gmmd restarted before
+  // that rejoins with the node's shares: then every handle survives).
+  cluster.status_until([](const nlohmann::json& report) {
+    const auto& failure = report["last_failure"];
+    return failure.is_object() && failure["node"] == 1 && failure["complete"] == true;
+  });
+  cluster.host_ok({"restart", "1"});
+  auto me = must(one.whoami());  // finds the connection closed: reconnects and re-acquires
+  INFO(why);
+  CHECK(me.handles == 1);
+  REQUIRE(lost == std::vector<std::string>{"goes"});
+  CHECK(std::string(kept) == "before the restart");  // the same mapping, still the section
+  std::strcpy(kept, "after the restart");
+  CHECK(protection_of(gone) == "---p");
+  auto remapped = one.map(gone, kSize, goes);
+  REQUIRE_FALSE(remapped);
+  CHECK(remapped.error().code == Errc::kNotFound);
+  CHECK_THAT(remapped.error().message, Catch::Contains("was lost"));
+  Section seen = must(zero.acquire("survives", Access::kRead));
+  void* elsewhere = must(zero.reserve(kSize));  // its global address is this process's session `one`'s
+  must(zero.map(elsewhere, kSize, seen));
+  CHECK(std::string(static_cast<const char*>(elsewhere)) == "after the restart");
+
+  // A gmmd that does not come back: a bounded wait, then a clear error.
+  one.set_reconnect_wait(std::chrono::milliseconds(300));
+  cluster.host_ok({"crash", "1", "--how", "kill"});
+  auto nobody = one.whoami();
+  REQUIRE_FALSE(nobody);
+  CHECK(nobody.error().code == Errc::kIo);
+  CHECK_THAT(nobody.error().message, Catch::Contains("no gmmd answered there within 300 ms"));
+  CHECK(lost == std::vector<std::string>{"goes", "survives"});
+  CHECK(protection_of(kept) == "---p");
+}

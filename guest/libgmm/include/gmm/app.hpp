@@ -25,11 +25,25 @@
 // Errors: every call returns gmm::Result / gmm::Status with a one-line
 // message; the codes are gmm::Errc (kPermission = access denied, kNotFound,
 // kBusy = still mapped, kInvalidArgument = bad range, kIo = gmmd unreachable).
+//
+// gmmd restarts: when a call finds gmmd's connection closed, the session
+// reconnects (waiting up to set_reconnect_wait(), default
+// kDefaultReconnectWait, for a gmmd to answer on the socket), acquires
+// every handle again by GID and sends the call once more. A section that
+// survived keeps its handle and its mappings (same section, same place);
+// one that did not (its node's recovery freed it, or its memory is gone)
+// is lost: its mappings become PROT_NONE, on_handle_lost() hears of it,
+// and naming it later gives kNotFound "... was lost: <why>". If no gmmd
+// answers in time the call fails with kIo saying so and every handle is
+// lost. Nothing happens between calls: a session notices a restart at its
+// next call. Watches reconnect the same way in next() (events sent while
+// gmmd was away are missed).
 #pragma once
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -68,6 +82,7 @@ struct Identity {
   std::int64_t pid = 0;
   std::uint32_t uid = 0, gid = 0;  // as gmmd sees them (SO_PEERCRED)
   std::uint32_t node = 0;
+  std::uint64_t handles = 0;  // sections gmmd counts as acquired by this session
 };
 
 // Short messages between applications on different nodes (paper 3.1):
@@ -112,8 +127,14 @@ class EventWatch {
   std::unique_ptr<State> state_;
 };
 
+inline constexpr std::chrono::milliseconds kDefaultReconnectWait{30'000};
+
 class Session {
  public:
+  // Told of each handle lost (see "gmmd restarts" above), with why. Runs
+  // inside the Session call that noticed it: it must not call the Session.
+  using LostHandler = std::function<void(const Section&, const Error&)>;
+
   // Connects to gmmd at `socket_path`, or at $GMM_SOCKET when empty.
   // Errors: kInvalidArgument (no path), kIo (nobody listening).
   static Result<Session> connect(const std::string& socket_path = "");
@@ -185,6 +206,10 @@ class Session {
   Status send_all(std::uint32_t kind, std::string_view data);
 
   Result<Identity> whoami();
+
+  // ---- gmmd restarts (see the top of this header)
+  void set_reconnect_wait(std::chrono::milliseconds wait);  // for this session and watches made after
+  void on_handle_lost(LostHandler handler);
 
  private:
   struct State;
