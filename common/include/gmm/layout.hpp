@@ -47,7 +47,8 @@ inline constexpr std::uint32_t kLayoutVersion = 5;  // 2: mailboxes; 3: security
                                                     // 4: NodeSlot::progress, membership lock taken last;
                                                     // 5: the host watcher: NodeSlot::host_notice and
                                                     //    fenced, ClusterHeader::detectors and watcher_*,
-                                                    //    RecoveryRecord::detected_by, fence and host times
+                                                    //    RecoveryRecord::detected_by, fence and host times;
+                                                    //    ClusterHeader::leaving keeps a departed node's bit
 inline constexpr std::uint64_t kPageSize = 4096;
 inline constexpr std::uint32_t kMaxNodes = 64;        // node ids 0..63; bitmasks are 64-bit
 inline constexpr std::uint32_t kTxnSlotsPerNode = 8;  // concurrent transactions per node
@@ -179,7 +180,7 @@ struct ClusterHeader {
   std::uint32_t leave_grace_ms;       // planned removal: time applications get before revocation
   std::uint32_t detectors;            // Detectors bits; 0 = the heartbeat only (no watcher asked for)
   std::uint64_t lost_partitions;  // bitmask: memory lost, never read again
-  std::uint64_t leaving;          // bitmask: nodes asked to leave (planned removal)
+  std::uint64_t leaving;          // bitmask: asked to leave, or left and not rejoined (no new sections there)
   std::uint64_t events;           // count of RecoveryRecords written (next = events % kRecoveryRecords)
   // The host watcher (gmm-host's, docs/design.md "The host watcher"): it
   // stores its clock every tick; it counts as running while that is younger
