@@ -23,35 +23,28 @@ constexpr std::pair<Mode, std::string_view> kModeNames[] = {{Mode::kProc, "proc"
 constexpr std::pair<Detector, std::string_view> kDetectorNames[] = {
     {Detector::kHeartbeat, "heartbeat"}, {Detector::kHost, "host"}, {Detector::kBoth, "both"}};
 
+template <typename Enum, std::size_t N>
+std::string_view name_in(const std::pair<Enum, std::string_view> (&names)[N], Enum value) {
+  for (const auto& [known, name] : names) {
+    if (known == value) return name;
+  }
+  return "?";
+}
+
+template <typename Enum, std::size_t N>
+std::optional<Enum> value_in(const std::pair<Enum, std::string_view> (&names)[N], std::string_view name) {
+  for (const auto& [value, known] : names) {
+    if (known == name) return value;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
-std::string_view mode_name(Mode mode) {
-  for (const auto& [known, name] : kModeNames) {
-    if (known == mode) return name;
-  }
-  return "?";
-}
-
-std::optional<Mode> parse_mode(std::string_view name) {
-  for (const auto& [mode, known] : kModeNames) {
-    if (known == name) return mode;
-  }
-  return std::nullopt;
-}
-
-std::string_view detector_name(Detector detector) {
-  for (const auto& [known, name] : kDetectorNames) {
-    if (known == detector) return name;
-  }
-  return "?";
-}
-
-std::optional<Detector> parse_detector(std::string_view name) {
-  for (const auto& [detector, known] : kDetectorNames) {
-    if (known == name) return detector;
-  }
-  return std::nullopt;
-}
+std::string_view mode_name(Mode mode) { return name_in(kModeNames, mode); }
+std::optional<Mode> parse_mode(std::string_view name) { return value_in(kModeNames, name); }
+std::string_view detector_name(Detector detector) { return name_in(kDetectorNames, detector); }
+std::optional<Detector> parse_detector(std::string_view name) { return value_in(kDetectorNames, name); }
 
 json cluster_json(const Cluster& cluster) {
   json nodes = json::array();

@@ -75,11 +75,7 @@ Status start_watcher(Cluster& cluster, Detector detector) {
 }
 
 Status stop_watcher(const Cluster& cluster) {
-  if (!watcher_alive(cluster)) return ok_status();
-  ::kill(static_cast<pid_t>(cluster.watcher.pid), SIGTERM);
-  if (vm::wait_gone(cluster.watcher.pid, kWatcherArg, 5s)) return ok_status();
-  ::kill(static_cast<pid_t>(cluster.watcher.pid), SIGKILL);
-  if (vm::wait_gone(cluster.watcher.pid, kWatcherArg, 5s)) return ok_status();
+  if (vm::stop_daemon(cluster.watcher.pid, kWatcherArg, 5s)) return ok_status();
   return make_error(Errc::kBusy, "the watcher (pid " + std::to_string(cluster.watcher.pid) + ") survived SIGKILL");
 }
 

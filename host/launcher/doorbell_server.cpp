@@ -77,11 +77,7 @@ Status start_doorbell_server(Cluster& cluster, PoolSizes sizes) {
 bool doorbell_server_alive(const Cluster& cluster) { return vm::process_alive(cluster.vm.server_pid, kServerName); }
 
 Status stop_doorbell_server(const Cluster& cluster) {
-  if (!doorbell_server_alive(cluster)) return ok_status();
-  ::kill(static_cast<pid_t>(cluster.vm.server_pid), SIGTERM);
-  if (vm::wait_gone(cluster.vm.server_pid, kServerName, 5s)) return ok_status();
-  ::kill(static_cast<pid_t>(cluster.vm.server_pid), SIGKILL);
-  if (vm::wait_gone(cluster.vm.server_pid, kServerName, 5s)) return ok_status();
+  if (vm::stop_daemon(cluster.vm.server_pid, kServerName, 5s)) return ok_status();
   return make_error(Errc::kBusy, std::string(kServerName) + " (pid " + std::to_string(cluster.vm.server_pid) +
                                      ") survived SIGKILL");
 }

@@ -104,4 +104,12 @@ bool wait_gone(std::int64_t pid, const std::string& name_part, std::chrono::mill
   return true;
 }
 
+bool stop_daemon(std::int64_t pid, const std::string& name_part, std::chrono::milliseconds grace) {
+  if (!process_alive(pid, name_part)) return true;
+  ::kill(static_cast<pid_t>(pid), SIGTERM);
+  if (wait_gone(pid, name_part, grace)) return true;
+  ::kill(static_cast<pid_t>(pid), SIGKILL);
+  return wait_gone(pid, name_part, grace);
+}
+
 }  // namespace gmm::host::vm

@@ -37,5 +37,9 @@ int stop_process(pid_t pid, std::chrono::milliseconds grace);
 bool process_alive(std::int64_t pid, const std::string& name_part);
 // Polls process_alive every 20 ms; false if still alive after `timeout`.
 bool wait_gone(std::int64_t pid, const std::string& name_part, std::chrono::milliseconds timeout);
+// Stops a daemon that is not our child (recorded pid, checked by `name_part`
+// as process_alive does): SIGTERM, `grace` to go, then SIGKILL and `grace`
+// again. False if it survived SIGKILL; true if it was not running.
+bool stop_daemon(std::int64_t pid, const std::string& name_part, std::chrono::milliseconds grace);
 
 }  // namespace gmm::host::vm
