@@ -77,6 +77,19 @@ struct QuietLog {
   ~QuietLog() { spdlog::set_level(spdlog::level::info); }
 };
 
+// The usual test: a fresh pool and one gmmd (node 0), or two (nodes 0 and 1).
+struct OneNode {
+  QuietLog quiet;
+  TempPool pool;
+  Gmmd gmmd{pool, 0};
+};
+struct TwoNodes {
+  QuietLog quiet;
+  TempPool pool;
+  Gmmd node0{pool, 0};
+  Gmmd node1{pool, 1};
+};
+
 // A window descriptor mapped, unmapped at scope end.
 struct Mapped {
   Mapped(const UniqueFd& fd, const json& window, bool writable) : length(window["length"].get<std::size_t>()) {
@@ -123,11 +136,8 @@ TEST_CASE("gmmd handler: ping, whoami, ls and stat answer with this node's view"
   }
 }
 
-TEST_CASE("gmmd handler: a malformed line, an unknown op or a stray field gets invalid-argument, and nothing else changes",
+TEST_CASE_METHOD(OneNode, "gmmd handler: a malformed line, an unknown op or a stray field gets invalid-argument, and nothing else changes",
           "[gmmd][handler]") {
-  QuietLog quiet;
-  TempPool pool;
-  Gmmd gmmd(pool, 0);
   for (std::string bad : {"garbage", "", "[1,2]", "{}", R"({"op":"launch"})", R"({"op":"ping","extra":1})",
                           R"({"op":"alloc","name":"x"})", R"({"op":"open","name":""})",
                           R"({"op":"read","name":"x","offset":0,"length":99999999})"}) {
@@ -144,11 +154,8 @@ TEST_CASE("gmmd handler: a malformed line, an unknown op or a stray field gets i
   REQUIRE_POOL_CLEAN(*pool.pool);
 }
 
-TEST_CASE("gmmd handler: alloc makes a section the caller owns, and refuses a taken name and bad arguments",
+TEST_CASE_METHOD(OneNode, "gmmd handler: alloc makes a section the caller owns, and refuses a taken name and bad arguments",
           "[gmmd][handler]") {
-  QuietLog quiet;
-  TempPool pool;
-  Gmmd gmmd(pool, 0);
 
   json section = body_of(call(gmmd.handler, owner(1), alloc_request("orders", 5000)))["section"];
   CHECK(section["name"] == "orders");
@@ -185,12 +192,8 @@ TEST_CASE("gmmd handler: alloc makes a section the caller owns, and refuses a ta
   REQUIRE_POOL_CLEAN(*pool.pool);
 }
 
-TEST_CASE("gmmd handler: open, write, read and close on a second node, and what another user may do",
+TEST_CASE_METHOD(TwoNodes, "gmmd handler: open, write, read and close on a second node, and what another user may do",
           "[gmmd][handler]") {
-  QuietLog quiet;
-  TempPool pool;
-  Gmmd node0(pool, 0);
-  Gmmd node1(pool, 1);
   body_of(call(node0.handler, owner(1), alloc_request("private", 8192)));        // 0600
   body_of(call(node0.handler, owner(1), alloc_request("public", 4096, 0644)));  // others read
 
@@ -234,12 +237,8 @@ TEST_CASE("gmmd handler: open, write, read and close on a second node, and what 
   REQUIRE_POOL_CLEAN(*pool.pool);
 }
 
-TEST_CASE("gmmd handler: only the owner frees, the name goes at once and the memory with the last share",
+TEST_CASE_METHOD(TwoNodes, "gmmd handler: only the owner frees, the name goes at once and the memory with the last share",
           "[gmmd][handler]") {
-  QuietLog quiet;
-  TempPool pool;
-  Gmmd node0(pool, 0);
-  Gmmd node1(pool, 1);
   body_of(call(node0.handler, owner(1), alloc_request("f", 4096, 0666)));
   body_of(call(node1.handler, owner(1), {{"op", "open"}, {"name", "f"}}));
 
@@ -262,11 +261,8 @@ TEST_CASE("gmmd handler: only the owner frees, the name goes at once and the mem
   REQUIRE_POOL_CLEAN(*pool.pool);
 }
 
-TEST_CASE("gmmd handler: acquire hands out a window onto the section with the rights asked for, and relinquish gives it back",
+TEST_CASE_METHOD(OneNode, "gmmd handler: acquire hands out a window onto the section with the rights asked for, and relinquish gives it back",
           "[gmmd][handler]") {
-  QuietLog quiet;
-  TempPool pool;
-  Gmmd gmmd(pool, 0);
   json section = body_of(call(gmmd.handler, owner(1), alloc_request("win", 4096, 0644)))["section"];
   const std::string gid = section["gid"];
   body_of(call(gmmd.handler, owner(1),
@@ -327,12 +323,8 @@ TEST_CASE("gmmd handler: acquire hands out a window onto the section with the ri
   REQUIRE_POOL_CLEAN(*pool.pool);
 }
 
-TEST_CASE("gmmd handler: global mutexes: one holder at a time, unlocked by it only, destroyed by the owner only",
+TEST_CASE_METHOD(TwoNodes, "gmmd handler: global mutexes: one holder at a time, unlocked by it only, destroyed by the owner only",
           "[gmmd][handler][sync]") {
-  QuietLog quiet;
-  TempPool pool;
-  Gmmd node0(pool, 0);
-  Gmmd node1(pool, 1);
   const json lock{{"op", "mutex_lock"}, {"name", "m"}};
   const json unlock{{"op", "mutex_unlock"}, {"name", "m"}};
   body_of(call(node0.handler, owner(1), {{"op", "mutex_create"}, {"name", "m"}}));  // 0600
@@ -361,12 +353,8 @@ TEST_CASE("gmmd handler: global mutexes: one holder at a time, unlocked by it on
   REQUIRE_POOL_CLEAN(*pool.pool);
 }
 
-TEST_CASE("gmmd handler: global events: auto-reset wakes one waiter per set, manual-reset all until reset (r to wait, w to set)",
+TEST_CASE_METHOD(TwoNodes, "gmmd handler: global events: auto-reset wakes one waiter per set, manual-reset all until reset (r to wait, w to set)",
           "[gmmd][handler][sync]") {
-  QuietLog quiet;
-  TempPool pool;
-  Gmmd node0(pool, 0);
-  Gmmd node1(pool, 1);
   auto wait = [](Gmmd& gmmd, const Caller& caller, const std::string& name) {
     return body_of(call(gmmd.handler, caller, {{"op", "event_wait"}, {"name", name}}))["signaled"].get<bool>();
   };
@@ -395,11 +383,8 @@ TEST_CASE("gmmd handler: global events: auto-reset wakes one waiter per set, man
   REQUIRE_POOL_CLEAN(*pool.pool);
 }
 
-TEST_CASE("gmmd handler: a client that goes releases the sections it acquired and abandons the mutexes it holds",
+TEST_CASE_METHOD(OneNode, "gmmd handler: a client that goes releases the sections it acquired and abandons the mutexes it holds",
           "[gmmd][handler]") {
-  QuietLog quiet;
-  TempPool pool;
-  Gmmd gmmd(pool, 0);
   const std::string kept = body_of(call(gmmd.handler, owner(1), alloc_request("kept", 4096)))["section"]["gid"];
   const std::string only = body_of(call(gmmd.handler, owner(1), alloc_request("only", 4096)))["section"]["gid"];
   body_of(call(gmmd.handler, owner(5), {{"op", "acquire"}, {"name", "kept"}, {"access", "write"}}));
