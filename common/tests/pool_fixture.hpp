@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <memory>
+#include <random>
 #include <string>
 
 #include <catch2/catch.hpp>
@@ -16,10 +17,14 @@
 
 namespace gmm::test {
 
+// pid and counter tell the tests of one run apart; the random part keeps a
+// file left behind by a killed run (pool files are created O_EXCL) from
+// failing a later process that gets the same pid.
 inline std::string unique_pool_path(const char* tag) {
   static std::atomic<int> counter{0};
-  return "/dev/shm/gmm-test-" + std::string(tag) + "-" + std::to_string(::getpid()) + "-" +
-         std::to_string(counter++);
+  static const unsigned run = std::random_device{}();
+  return "/dev/shm/gmm-test-" + std::string(tag) + "-" + std::to_string(::getpid()) + "-" + std::to_string(run) +
+         "-" + std::to_string(counter++);
 }
 
 struct TempPool {
