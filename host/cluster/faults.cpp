@@ -73,8 +73,9 @@ Status record_injection(const Cluster& cluster, const Injection& injection) {
 
 std::optional<Injection> injection_for(const std::vector<Injection>& injections,
                                        const layout::RecoveryRecord& record) {
+  const std::uint64_t declared_ns = record.host_seen_ns != 0 ? record.host_seen_ns : record.declared_ns;
   for (auto it = injections.rbegin(); it != injections.rend(); ++it) {
-    if (it->node == record.node && it->incarnation == record.incarnation && it->injected_ns <= record.declared_ns) {
+    if (it->node == record.node && it->incarnation == record.incarnation && it->injected_ns <= declared_ns) {
       return *it;
     }
   }

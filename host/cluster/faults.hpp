@@ -31,7 +31,10 @@ Status record_injection(const Cluster& cluster, const Injection& injection);
 
 // The injection that caused failure `record`: same node and incarnation,
 // injected before it was declared (the newest such). nullopt when the host
-// did not cause it.
+// did not cause it. "Before" is judged on the host's clock: the record's
+// host_seen_ns when the watcher saw the declaration, else declared_ns (the
+// host's clock in process mode; a guest's in VM mode, which may run tens of
+// ms behind, more than the watcher takes to get a kill declared).
 std::optional<Injection> injection_for(const std::vector<Injection>& injections,
                                        const layout::RecoveryRecord& record);
 

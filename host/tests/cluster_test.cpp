@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "cluster/cluster.hpp"
+#include "cluster/faults.hpp"
 
 namespace fs = std::filesystem;
 using gmm::host::Cluster;
@@ -129,4 +130,33 @@ TEST_CASE("a VM record keeps its VM fields and a process record has none", "[clu
                                        {"server_log", dir.path + "/ivshmem-server.log"},
                                        {"ivshmem_server", "/b/gmm-ivshmem-server"}});
   CHECK_FALSE(record["nodes"][0].contains("qmp"));
+}
+
+TEST_CASE("an injection is matched to its failure on the host's clock", "[cluster]") {
+  using gmm::host::Injection;
+  gmm::layout::RecoveryRecord record{};
+  record.node = 1;
+  record.incarnation = 3;
+  Injection kill{};
+  kill.node = 1;
+  kill.incarnation = 3;
+  kill.injected_ns = 1'000'000'000;
+  const std::vector<Injection> injections{kill};
+
+  SECTION("a guest clock behind the host's, with the watcher's host-clock time") {
+    record.declared_ns = kill.injected_ns - 30'000'000;  // the guest's clock runs 30 ms behind
+    record.host_seen_ns = kill.injected_ns + 8'000'000;
+    REQUIRE(gmm::host::injection_for(injections, record).has_value());
+  }
+  SECTION("one clock (process mode, no watcher)") {
+    record.declared_ns = kill.injected_ns + 500'000'000;
+    CHECK(gmm::host::injection_for(injections, record).has_value());
+    record.declared_ns = kill.injected_ns - 1;  // declared before the host did anything: not its doing
+    CHECK_FALSE(gmm::host::injection_for(injections, record).has_value());
+  }
+  SECTION("another incarnation") {
+    record.incarnation = 4;
+    record.declared_ns = kill.injected_ns + 1;
+    CHECK_FALSE(gmm::host::injection_for(injections, record).has_value());
+  }
 }
