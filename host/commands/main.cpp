@@ -83,9 +83,11 @@ int main(int argc, char** argv) {
   up->add_option("--timeout", ready_timeout_s, "seconds to wait for the nodes")->check(CLI::PositiveNumber);
   up->add_option("--heartbeat-ms", up_options.membership.heartbeat_ms, "membership heartbeat period")
       ->capture_default_str();
-  up->add_option("--miss-threshold", up_options.membership.miss_threshold,
-                 "periods without a beat before a node is declared failed")
-      ->capture_default_str();
+  CLI::Option* miss_threshold =
+      up->add_option("--miss-threshold", up_options.membership.miss_threshold,
+                     "periods without a beat before a node is declared failed (default " +
+                         std::to_string(Membership::kMissThresholdWithWatcher) + " with the watcher, " +
+                         std::to_string(Membership::kMissThresholdHeartbeatOnly) + " with --detector heartbeat)");
   up->add_option("--leave-grace-ms", up_options.membership.leave_grace_ms,
                  "time applications get on a planned leave before their shares are revoked")
       ->capture_default_str();
@@ -171,6 +173,8 @@ int main(int argc, char** argv) {
     }
     up_options.mode = *parsed_mode;
     up_options.detector = *parse_detector(detector);
+    if (miss_threshold->count() == 0 && uses_watcher(up_options.detector))
+      up_options.membership.miss_threshold = Membership::kMissThresholdWithWatcher;
     up_options.pool_size = *size;
     up_options.dir = dir;
     up_options.ready_timeout = std::chrono::seconds(ready_timeout_s);

@@ -46,6 +46,8 @@ TEST_CASE("watcher: a killed gmmd is declared on the watcher's notice, fenced, a
   json status = cluster.status();
   REQUIRE(status["detector"] == "both");
   REQUIRE(status["watcher"]["running"] == true);
+  // With the watcher the heartbeat only catches hangs: lenient by default.
+  CHECK(status["membership"]["miss_threshold"] == 100);
   cluster.ctl_ok(0, {"alloc", "shared", "4K"});
   cluster.ctl_ok(1, {"open", "shared"});
 
@@ -118,9 +120,10 @@ TEST_CASE("watcher: --detector heartbeat starts none; --detector host leaves han
     CHECK(status["watcher"]["running"] == false);
     CHECK(status["healthy"] == true);
     CHECK(cluster.record().contains("watcher") == false);
+    CHECK(status["membership"]["miss_threshold"] == 25);  // the only detector: 0.5 s
   }
   SECTION("host") {
-    TestCluster cluster(3, "32M", {"--detector", "host"});
+    TestCluster cluster(3, "32M", {"--detector", "host", "--miss-threshold", "25"});
     cluster.host_ok({"crash", "1", "--how", "kill", "--wait", "--timeout", "120"});
     json status = cluster.status_until([](const json& s) { return recovered(s, 1); });
     CHECK(status["last_failure"]["detected_by"] == "host");
