@@ -25,6 +25,9 @@
 #   (injection -> the host watcher saw the declaration, its 1 ms tick; empty
 #   without a watcher: `--detector heartbeat`).
 # A paused victim that the watcher fenced (killed) is restarted, not resumed.
+# REPRO_GUEST_LOAD=1 (VM mode): two busy loops in every guest all along (the
+# load of docs/benchmarks.md "Guest load"), started again in a restarted
+# victim.
 # Run it under the VM lock in VM mode (fig8.sh and detect.sh do).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -45,6 +48,12 @@ die() {
   exit 1
 }
 on() { local node=$1; shift; gmm_host exec "$node" -- sh -c "$*" >/dev/null || die "node $node: $* failed"; }
+busy_loops() {
+  [[ "${REPRO_GUEST_LOAD:-0}" == 1 && "$mode" == vm ]] || return 0
+  for node in "$@"; do
+    on "$node" 'for i in 1 2; do setsid sh -c "while :; do :; done" </dev/null >/dev/null 2>&1 & done'
+  done
+}
 
 # Up and share the k sections. Under TCG on a busy host a node is now and
 # then falsely expelled (its heartbeat stalled past the threshold) while it
@@ -61,6 +70,7 @@ for attempt in 1 2 3; do
   say "  sharing $k sections failed (see above); set-up again on a fresh cluster"
   gmm_host down >/dev/null 2>&1
 done
+busy_loops 0 1 2 3
 for ((round = 1; round <= rounds; round++)); do
   crashed=$(gmm_host crash "$victim" --how "$how" --wait --timeout 120) || die "crash $how round $round"
   host_times=$(sed -n 's/^host clock: declared \(-\{0,1\}[0-9.]*\) ms after the crash, recovered \(-\{0,1\}[0-9.]*\) ms later.*/\1,\2/p' <<<"$crashed")
@@ -83,6 +93,7 @@ for ((round = 1; round <= rounds; round++)); do
     gmm_host resume "$victim" --timeout 180 >/dev/null || die "resume round $round"
   else
     gmm_host restart "$victim" --timeout 180 >/dev/null || die "restart round $round"
+    busy_loops "$victim"
   fi
   on "$victim" "$(gmmctl_each "$k" open)"
 done
