@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <ctime>
 #include <cstdlib>
 #include <map>
 #include <optional>
@@ -31,6 +33,17 @@ using layout::NodeState;
 constexpr auto kTick = 1ms;
 constexpr std::uint64_t kFastWatchNs = 100'000'000;
 constexpr auto kKillTimeout = 10s;  // SIGKILL until the process is gone
+
+// "HH:MM:SS.uuuuuu" (UTC) of a CLOCK_REALTIME time.
+std::string utc_time_text(std::uint64_t ns) {
+  const std::time_t seconds = static_cast<std::time_t>(ns / 1'000'000'000);
+  std::tm utc{};
+  ::gmtime_r(&seconds, &utc);
+  char text[32];
+  std::snprintf(text, sizeof text, "%02d:%02d:%02d.%06llu", utc.tm_hour, utc.tm_min, utc.tm_sec,
+                static_cast<unsigned long long>(ns % 1'000'000'000 / 1000));
+  return text;
+}
 
 void crash_here(const char* point) {
   const char* armed = std::getenv(kWatcherCrashEnv);
@@ -135,7 +148,9 @@ class Watcher {
   };
 
   const Pool& pool() const { return mapped_.pool; }
-  void say(const std::string& line) { log_ << line << std::endl; }
+  // Each line starts with the host's clock (UTC, microseconds), so a log
+  // shows where the time between a death and its declaration went.
+  void say(const std::string& line) { log_ << utc_time_text(realtime_ns()) << " " << line << std::endl; }
 
   Status watch_process(std::uint32_t id) {
     NodeWatch& w = nodes_[id];
