@@ -18,6 +18,18 @@ using gmm::test::TempPool;
 
 namespace {
 
+// These tests race table updates, not failure detection: nothing here
+// recovers a node declared failed. With the default 50 ms threshold a node
+// slowed down by a sanitizer (or a loaded machine) while holding a table
+// lock was declared failed by a lock waiter and its reservation was left
+// for recovery that never came (the ASan run's "reserved by node 2
+// transaction 373 ... not in flight"); the checker, finding a table lock
+// held by a node declared failed, copied that table without the lock while
+// the node, still running, wrote it (TSan: the copy raced with
+// part::free_section). A 10 s threshold keeps every healthy node in;
+// detection and recovery have their own tests.
+Geometry racing_nodes() { return Geometry{.node_count = 4, .miss_threshold = 1000}; }
+
 bool expected_failure(Errc code) {
   switch (code) {
     case Errc::kExists:
@@ -100,7 +112,7 @@ void require_all_free(const TempPool& t) {
 }  // namespace
 
 TEST_CASE("concurrency: 4 node threads race on shared names while the checker runs", "[concurrent]") {
-  TempPool t(64ull << 20, Geometry{.node_count = 4});
+  TempPool t(64ull << 20, racing_nodes());
   std::atomic<bool> done{false};
   std::atomic<int> dirty_checks{0}, checks{0};
   std::string first_violation;
@@ -126,7 +138,7 @@ TEST_CASE("concurrency: 4 node threads race on shared names while the checker ru
 }
 
 TEST_CASE("concurrency: 4 node processes, thousands of random operations each", "[multiprocess]") {
-  TempPool t(64ull << 20, Geometry{.node_count = 4}, "procs");
+  TempPool t(64ull << 20, racing_nodes(), "procs");
   std::vector<pid_t> children;
   for (std::uint32_t id = 0; id < 4; ++id) {
     pid_t pid = ::fork();
