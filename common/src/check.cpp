@@ -6,15 +6,18 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <atomic>
 #include <cstring>
 #include <map>
+#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
 
 #include "directory.hpp"
 #include "gmm/atomic.hpp"
+#include "gmm/clock.hpp"
 #include "gmm/liveness.hpp"
 #include "gmm/lock.hpp"
 
@@ -71,9 +74,9 @@ class CheckerLocks {
 
  private:
   void take(GlobalLock& lock, const std::string& name, std::vector<std::string>& problems) {
-    if (lock_held_by_dead_owner(pool_, lock)) {
-      problems.push_back(fmt::format("{} lock is held by dead owner node {}", name,
-                                     lock_owner_node(load_acquire(lock.owner))));
+    if (const std::uint64_t dead_owner = still_held_by_dead_owner(lock)) {
+      problems.push_back(fmt::format("{} lock is held by dead owner node {} (incarnation {})", name,
+                                     lock_owner_node(dead_owner), lock_owner_incarnation(dead_owner)));
       return;
     }
     // Long enough for any healthy holder (holds are short; a stalled one
@@ -87,6 +90,19 @@ class CheckerLocks {
     problems.push_back(fmt::format("{} lock not taken: {}; the tables it protects were copied without it",
                                    name, got.error().message));
   }
+  // A node that leaves publishes its slot absent under its locks and
+  // releases them right after: an owner that is not live is reported only
+  // if it still holds the lock a moment later.
+  std::uint64_t still_held_by_dead_owner(const GlobalLock& lock) const {
+    const std::uint64_t dead_owner = lock_dead_owner(pool_, lock);
+    if (dead_owner == 0) return 0;
+    const std::uint64_t give_up = monotonic_ns() + kReleaseGraceNs;
+    while (load_acquire(lock.owner) == dead_owner && monotonic_ns() < give_up)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return lock_dead_owner(pool_, lock);
+  }
+  static constexpr std::uint64_t kReleaseGraceNs = 100'000'000;
+
   const Pool& pool_;
   std::uint64_t me_;
   std::vector<GlobalLock*> held_;

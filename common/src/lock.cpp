@@ -47,9 +47,12 @@ bool owner_alive_for(const Pool& pool, const GlobalLock& lock, std::uint64_t wor
 }
 }  // namespace
 
-bool lock_held_by_dead_owner(const Pool& pool, const GlobalLock& lock) {
+std::uint64_t lock_dead_owner(const Pool& pool, const GlobalLock& lock) {
   const std::uint64_t word = load_acquire(lock.owner);
-  return word != 0 && !owner_alive_for(pool, lock, word);
+  if (word == 0 || owner_alive_for(pool, lock, word)) return 0;
+  // A dead owner never releases; a word that changed belonged to a live
+  // owner that released before its slot changed (e.g. then left).
+  return load_acquire(lock.owner) == word ? word : 0;
 }
 
 Result<LockAcquired> lock_try_acquire(const Pool& pool, GlobalLock& lock, std::uint64_t me) {

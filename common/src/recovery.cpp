@@ -91,7 +91,8 @@ Status Node::recover_failed_nodes(const std::vector<std::uint32_t>& dead_nodes) 
 Status Node::repair_abandoned_locks(std::uint32_t dead_node) {
   GlobalLocks& locks = pool_.locks();
   auto abandoned = [&](const GlobalLock& l) {
-    return lock_owner_node(load_acquire(l.owner)) == dead_node && lock_held_by_dead_owner(pool_, l);
+    const std::uint64_t dead_owner = lock_dead_owner(pool_, l);
+    return dead_owner != 0 && lock_owner_node(dead_owner) == dead_node;
   };
   if (abandoned(locks.directory))
     if (auto lock = lock_directory(); !lock) return lock.error();

@@ -51,8 +51,10 @@ void lock_make_consistent(layout::GlobalLock& lock);
 Result<LockAcquired> lock_take_over(layout::GlobalLock& lock, std::uint64_t dead_owner, std::uint64_t me);
 // Release; if still inconsistent the lock becomes not recoverable.
 void lock_release(layout::GlobalLock& lock, std::uint64_t me);
-// Held right now by a non-live owner (the checker reports these).
-bool lock_held_by_dead_owner(const Pool& pool, const layout::GlobalLock& lock);
+// The owner word if the lock is held by an owner that is not live, and was
+// still held by it after that was established (a live owner that released
+// and then left is not reported); 0 otherwise. The checker reports these.
+std::uint64_t lock_dead_owner(const Pool& pool, const layout::GlobalLock& lock);
 
 // Scope guard for GMM's own table locks: on kOwnerDied it runs `repair`
 // (which must bring the protected tables to a consistent state) and marks
