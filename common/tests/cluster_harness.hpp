@@ -2,7 +2,7 @@
 // node's liveness thread, joins, starts its agent thread (gmmd's two
 // threads, gmm/node_threads.hpp), runs a scripted step on its main thread
 // and stays until SIGTERM. The parent injects faults with signals and
-// watches the pool.
+// watches the pool. Cluster, at the end, is a test's pool and nodes.
 #pragma once
 
 #include <signal.h>
