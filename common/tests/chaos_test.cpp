@@ -50,9 +50,8 @@ int injections() {
 
 }  // namespace
 
-TEST_CASE("chaos: random kills, pauses and restarts while nodes allocate, share and free", "[recovery][chaos]") {
-  TempPool t(64ull << 20, Geometry{.node_count = 4, .heartbeat_period_us = 10'000, .miss_threshold = 30}, "chaos");
-  std::vector<NodeProcess> nodes(4);
+TEST_CASE_METHOD(Cluster, "chaos: random kills, pauses and restarts while nodes allocate, share and free",
+                 "[recovery][chaos]") {
   for (std::uint32_t id = 0; id < 4; ++id) nodes[id] = spawn_node(t, id, churn);
   REQUIRE(wait_until([&] { return all_members(*t.pool, 0b1111); }));
   std::mt19937 rng(2026);
@@ -80,6 +79,6 @@ TEST_CASE("chaos: random kills, pauses and restarts while nodes allocate, share 
     }
     REQUIRE(wait_until([&] { return all_members(*t.pool, 0b1111); }));
   }
-  stop_all(nodes);
+  stop_all();
   require_empty(t);
 }

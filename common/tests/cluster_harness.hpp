@@ -2,7 +2,7 @@
 // node's liveness thread, joins, starts its agent thread (gmmd's two
 // threads, gmm/node_threads.hpp), runs a scripted step on its main thread
 // and stays until SIGTERM. The parent injects faults with signals and
-// watches the pool.
+// watches the pool. Cluster, at the end, is a test's pool and nodes.
 #pragma once
 
 #include <signal.h>
@@ -70,11 +70,9 @@ class NodeProcess {
   NodeProcess() = default;
   explicit NodeProcess(pid_t pid) : pid(pid) {}
   NodeProcess(NodeProcess&& other) noexcept : pid(std::exchange(other.pid, -1)) {}
-  NodeProcess& operator=(NodeProcess&& other) noexcept {
-    if (this != &other) {
-      reap();
-      pid = std::exchange(other.pid, -1);
-    }
+  // Takes `other`'s child; the one this held goes with `other` (reaped).
+  NodeProcess& operator=(NodeProcess other) noexcept {
+    std::swap(pid, other.pid);
     return *this;
   }
   ~NodeProcess() { reap(); }
@@ -208,38 +206,6 @@ inline bool recovered(const Pool& pool, layout::EventKind kind, std::uint32_t no
   return false;
 }
 
-inline void stop_all(std::vector<NodeProcess>& nodes) {
-  for (auto& p : nodes)
-    if (p.pid > 0) p.kill(SIGTERM);
-  for (auto& p : nodes)
-    if (p.pid > 0) p.wait();
-}
-
-// Kills node `id` (SIGKILL, an OS crash) and waits until the survivors
-// have recovered it.
-inline void kill_and_await_recovery(const TempPool& t, std::vector<NodeProcess>& nodes, std::uint32_t id) {
-  nodes[id].kill();
-  nodes[id].wait();
-  REQUIRE(wait_until([&] { return recovered(*t.pool, layout::EventKind::kNodeFailed, id); }));
-}
-
-// Starts plain nodes `ids` and waits until all are members.
-// Starts these nodes and returns once each has finished join(): a node is
-// published as a member before its join cleanup (resolving transactions,
-// repairing locks, sweeping reservations) takes the table locks, and a test
-// that starts a fault must not have a joiner still waiting on a lock.
-inline void start_members(const TempPool& t, std::vector<NodeProcess>& nodes, std::initializer_list<std::uint32_t> ids) {
-  std::vector<std::unique_ptr<SharedFlag>> joined;
-  for (std::uint32_t id : ids) {
-    joined.push_back(std::make_unique<SharedFlag>());
-    const SharedFlag* flag = joined.back().get();
-    nodes[id] = spawn_node(t, id, [flag](Node&) { flag->set(); });  // the script runs after join() returned
-  }
-  REQUIRE(wait_until([&] {
-    return std::all_of(joined.begin(), joined.end(), [](const auto& flag) { return flag->is_set(); });
-  }));
-}
-
 // After every node left cleanly, nothing may remain allocated.
 inline void require_empty(const TempPool& t) {
   for (std::uint32_t n = 0; n < t.pool->node_count(); ++n) {
@@ -251,12 +217,62 @@ inline void require_empty(const TempPool& t) {
   REQUIRE_POOL_CLEAN(*t.pool);
 }
 
-// The end of a recovery test: the pool is clean with the nodes running,
-// and empty once they all left.
-inline void require_clean_then_empty(const TempPool& t, std::vector<NodeProcess>& nodes) {
-  REQUIRE_POOL_CLEAN(*t.pool);
-  stop_all(nodes);
-  require_empty(t);
-}
+// A recovery test's cluster, as a fixture (TEST_CASE_METHOD(Cluster, ...)):
+// a fresh pool (test_geometry() unless given) and its four node processes,
+// started by the test (spawn_node, start_members); those still running at
+// the end are killed and reaped before the pool file goes.
+struct Cluster {
+  explicit Cluster(const Geometry& geometry = test_geometry()) : t(64ull << 20, geometry, "cluster") {}
+
+  // Starts these nodes and returns once each has finished join(): a node is
+  // published as a member before its join cleanup (resolving transactions,
+  // repairing locks, sweeping reservations) takes the table locks, and a test
+  // that starts a fault must not have a joiner still waiting on a lock.
+  void start_members(std::initializer_list<std::uint32_t> ids) {
+    std::vector<std::unique_ptr<SharedFlag>> joined;
+    for (std::uint32_t id : ids) {
+      joined.push_back(std::make_unique<SharedFlag>());
+      const SharedFlag* flag = joined.back().get();
+      nodes[id] = spawn_node(t, id, [flag](Node&) { flag->set(); });  // the script runs after join() returned
+    }
+    REQUIRE(wait_until([&] {
+      return std::all_of(joined.begin(), joined.end(), [](const auto& flag) { return flag->is_set(); });
+    }));
+  }
+
+  // Kills node `id` (SIGKILL, an OS crash) and reaps it; returns the
+  // incarnation that died.
+  std::uint32_t kill(std::uint32_t id) {
+    const std::uint32_t incarnation = t.pool->node_slot(id).incarnation;
+    nodes[id].kill();
+    nodes[id].wait();
+    return incarnation;
+  }
+
+  // Kills node `id` and waits until the survivors have recovered it.
+  void kill_and_await_recovery(std::uint32_t id) {
+    kill(id);
+    REQUIRE(wait_until([&] { return recovered(*t.pool, layout::EventKind::kNodeFailed, id); }));
+  }
+
+  // SIGTERM to every running node; returns once they have all left.
+  void stop_all() {
+    for (auto& p : nodes)
+      if (p.pid > 0) p.kill(SIGTERM);
+    for (auto& p : nodes)
+      if (p.pid > 0) p.wait();
+  }
+
+  // The end of a recovery test: the pool is clean with the nodes running,
+  // and empty once they all left.
+  void require_clean_then_empty() {
+    REQUIRE_POOL_CLEAN(*t.pool);
+    stop_all();
+    require_empty(t);
+  }
+
+  TempPool t;
+  std::vector<NodeProcess> nodes = std::vector<NodeProcess>(4);
+};
 
 }  // namespace gmm::test

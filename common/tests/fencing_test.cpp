@@ -56,15 +56,13 @@ const RecoveryRecord* failure_of(const Pool& pool, std::uint32_t node, std::uint
 
 }  // namespace
 
-TEST_CASE("fencing: a notice is declared through the membership lock; a late one never expels the restarted node",
-          "[recovery][fencing]") {
-  TempPool t(64ull << 20, test_geometry(), "notice");
-  std::vector<NodeProcess> nodes(4);
-  start_members(t, nodes, {0, 1, 2, 3});
+TEST_CASE_METHOD(Cluster,
+                 "fencing: a notice is declared through the membership lock; a late one never expels the restarted "
+                 "node",
+                 "[recovery][fencing]") {
+  start_members({0, 1, 2, 3});
   FakeWatcher watcher(*t.pool);
-  const std::uint32_t first = t.pool->node_slot(2).incarnation;
-  nodes[2].kill();
-  nodes[2].wait();
+  const std::uint32_t first = kill(2);
   // The watcher saw it die: notice, and the fence is done (its process is gone).
   post_notice(*t.pool, 2, first);
   mark_fenced(*t.pool, 2, first, FenceOutcome::kFenced, realtime_ns());
@@ -87,14 +85,14 @@ TEST_CASE("fencing: a notice is declared through the membership lock; a late one
   CHECK(node_state(*t.pool, 2) == NodeState::kMember);
   CHECK(t.pool->node_slot(2).incarnation == second);
   CHECK(load_acquire(t.pool->cluster().events) == events);
-  require_clean_then_empty(t, nodes);
+  require_clean_then_empty();
 }
 
-TEST_CASE("fencing: recovery waits for the watcher's fence, and the declared node's locks stay its own until then",
-          "[recovery][fencing]") {
-  TempPool t(64ull << 20, test_geometry(), "fencewait");
-  std::vector<NodeProcess> nodes(4);
-  start_members(t, nodes, {0, 1, 2});
+TEST_CASE_METHOD(Cluster,
+                 "fencing: recovery waits for the watcher's fence, and the declared node's locks stay its own until "
+                 "then",
+                 "[recovery][fencing]") {
+  start_members({0, 1, 2});
   FakeWatcher watcher(*t.pool);
   // Node 3 stops (a paused VM) inside an allocation, holding its partition lock.
   const Pool* pool = t.pool.get();
@@ -119,26 +117,22 @@ TEST_CASE("fencing: recovery waits for the watcher's fence, and the declared nod
   CHECK(fence_pending(*t.pool, 3, incarnation, realtime_ns()));
   // The fence: the process is killed, then the word is stored. Its stores
   // after the crash point can never land now.
-  nodes[3].kill();
-  nodes[3].wait();
+  kill(3);
   mark_fenced(*t.pool, 3, incarnation, FenceOutcome::kFenced, realtime_ns());
   REQUIRE(wait_until([&] { return recovered(*t.pool, EventKind::kNodeFailed, 3); }));
   CHECK(load_acquire(record->fence) == static_cast<std::uint32_t>(FenceOutcome::kFenced));
   CHECK(load_acquire(record->fenced_ns) <= load_acquire(record->tables_recovered_ns));
   CHECK(lock_owner_node(load_acquire(t.pool->locks().partition[3].owner)) != 3);
   CHECK(find_section(*t.pool, "late-store").entry == nullptr);
-  require_clean_then_empty(t, nodes);
+  require_clean_then_empty();
 }
 
-TEST_CASE("fencing: when the watcher dies, recovery goes ahead without its fence once its lease runs out",
-          "[recovery][fencing]") {
-  TempPool t(64ull << 20, test_geometry(), "fencegone");
-  std::vector<NodeProcess> nodes(4);
-  start_members(t, nodes, {0, 1, 2, 3});
+TEST_CASE_METHOD(Cluster,
+                 "fencing: when the watcher dies, recovery goes ahead without its fence once its lease runs out",
+                 "[recovery][fencing]") {
+  start_members({0, 1, 2, 3});
   FakeWatcher watcher(*t.pool);
-  const std::uint32_t incarnation = t.pool->node_slot(1).incarnation;
-  nodes[1].kill();
-  nodes[1].wait();
+  const std::uint32_t incarnation = kill(1);
   REQUIRE(wait_until([&] { return node_state(*t.pool, 1) == NodeState::kFailed; }));
   std::this_thread::sleep_for(200ms);
   CHECK(node_state(*t.pool, 1) == NodeState::kFailed);  // waiting for a fence
@@ -148,15 +142,14 @@ TEST_CASE("fencing: when the watcher dies, recovery goes ahead without its fence
   REQUIRE(record != nullptr);
   CHECK(record->fence == static_cast<std::uint32_t>(FenceOutcome::kNone));
   CHECK(!watcher_running(*t.pool, realtime_ns()));
-  require_clean_then_empty(t, nodes);
+  require_clean_then_empty();
 }
 
-TEST_CASE("fencing: with the host as the only detector the ring watch rests while the watcher runs, and resumes "
-          "when it dies",
-          "[recovery][fencing]") {
-  TempPool t(64ull << 20, test_geometry(), "hostonly");
-  std::vector<NodeProcess> nodes(4);
-  start_members(t, nodes, {0, 1, 2, 3});
+TEST_CASE_METHOD(Cluster,
+                 "fencing: with the host as the only detector the ring watch rests while the watcher runs, and "
+                 "resumes when it dies",
+                 "[recovery][fencing]") {
+  start_members({0, 1, 2, 3});
   FakeWatcher watcher(*t.pool, kDetectHost);
   const std::uint32_t incarnation = t.pool->node_slot(2).incarnation;
   nodes[2].kill(SIGSTOP);
@@ -169,7 +162,6 @@ TEST_CASE("fencing: with the host as the only detector the ring watch rests whil
   const RecoveryRecord* record = failure_of(*t.pool, 2, incarnation);
   REQUIRE(record != nullptr);
   CHECK(record->detected_by == static_cast<std::uint32_t>(DetectedBy::kHeartbeat));
-  nodes[2].kill();
-  nodes[2].wait();
-  require_clean_then_empty(t, nodes);
+  kill(2);
+  require_clean_then_empty();
 }

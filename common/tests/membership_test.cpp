@@ -57,20 +57,20 @@ namespace {
 // 1 starts and joins until it is in `joiner_state`, where its join waits on
 // that lock; node 2 dies. Node 1 must declare it (it is the only node that
 // can), finish its join without being expelled, and recover node 2.
-void die_holding_while_the_other_joins(const char* tag, GlobalLock& (*which)(const Pool&), NodeState joiner_state) {
-  TempPool t(64ull << 20, test_geometry(), tag);
-  std::vector<NodeProcess> nodes(4);
-  const Pool* pool = t.pool.get();
+void die_holding_while_the_other_joins(GlobalLock& (*which)(const Pool&), NodeState joiner_state) {
+  Cluster c;
+  const Pool* pool = c.t.pool.get();
   SharedFlag holding;
-  nodes[2] = spawn_node(t, 2, [pool, which, &holding](Node& n) { hold_until_killed(*pool, which(*pool), n, holding); });
+  c.nodes[2] = spawn_node(c.t, 2,
+                          [pool, which, &holding](Node& n) { hold_until_killed(*pool, which(*pool), n, holding); });
   REQUIRE(wait_until([&] { return holding.is_set(); }));
-  nodes[1] = spawn_node(t, 1);
-  REQUIRE(wait_until([&] { return node_state(*t.pool, 1) == joiner_state; }));
-  kill_and_await_recovery(t, nodes, 2);
-  CHECK(node_state(*t.pool, 1) == NodeState::kMember);
-  CHECK(t.pool->node_slot(1).incarnation == 1);  // never expelled itself
-  CHECK(latest_record(*t.pool, EventKind::kNodeFailed).declared_by == 1);
-  require_clean_then_empty(t, nodes);
+  c.nodes[1] = spawn_node(c.t, 1);
+  REQUIRE(wait_until([&] { return node_state(*pool, 1) == joiner_state; }));
+  c.kill_and_await_recovery(2);
+  CHECK(node_state(*pool, 1) == NodeState::kMember);
+  CHECK(pool->node_slot(1).incarnation == 1);  // never expelled itself
+  CHECK(latest_record(*pool, EventKind::kNodeFailed).declared_by == 1);
+  c.require_clean_then_empty();
 }
 
 }  // namespace
@@ -79,7 +79,7 @@ TEST_CASE("membership: a node dying with the directory lock while the only other
           "[recovery][liveness]") {
   // Node 1's join waits for the directory lock before it becomes a member:
   // nobody else could notice node 2.
-  die_holding_while_the_other_joins("joinwait", [](const Pool& p) -> GlobalLock& { return p.locks().directory; },
+  die_holding_while_the_other_joins([](const Pool& p) -> GlobalLock& { return p.locks().directory; },
                                     NodeState::kJoining);
 }
 
@@ -88,14 +88,13 @@ TEST_CASE("membership: a node dying with a partition lock while its watcher is i
   // Node 1 becomes a member (node 2's ring predecessor, its only watcher),
   // then its join cleans up after a previous incarnation: every partition
   // lock, so it waits on node 2's.
-  die_holding_while_the_other_joins("joinclean", [](const Pool& p) -> GlobalLock& { return p.locks().partition[2]; },
+  die_holding_while_the_other_joins([](const Pool& p) -> GlobalLock& { return p.locks().partition[2]; },
                                     NodeState::kMember);
 }
 
-TEST_CASE("membership: a second node dying with a lock the coordinator's recovery needs is recovered too",
-          "[recovery][liveness]") {
-  TempPool t(64ull << 20, test_geometry(), "tworecov");
-  std::vector<NodeProcess> nodes(4);
+TEST_CASE_METHOD(Cluster,
+                 "membership: a second node dying with a lock the coordinator's recovery needs is recovered too",
+                 "[recovery][liveness]") {
   const Pool* pool = t.pool.get();
   SharedFlag holding;
   // Ring 0 -> 2 -> 3 -> 0: node 0 coordinates and is node 2's only watcher.
@@ -110,12 +109,10 @@ TEST_CASE("membership: a second node dying with a lock the coordinator's recover
   });
   REQUIRE(wait_until([&] { return holding.is_set(); }));
   const std::uint32_t coordinator_incarnation = t.pool->node_slot(0).incarnation;
-  nodes[3].kill();
-  nodes[3].wait();
+  kill(3);
   REQUIRE(wait_until([&] { return node_state(*t.pool, 3) == NodeState::kFailed; }));
   std::this_thread::sleep_for(30ms);  // node 0's recovery of node 3 now waits on node 2's lock
-  nodes[2].kill();
-  nodes[2].wait();
+  kill(2);
   REQUIRE(wait_until([&] {
     return recovered(*t.pool, EventKind::kNodeFailed, 3) && recovered(*t.pool, EventKind::kNodeFailed, 2);
   }));
@@ -124,7 +121,7 @@ TEST_CASE("membership: a second node dying with a lock the coordinator's recover
   const Section x = find_section(*t.pool, "x");
   REQUIRE(x.entry != nullptr);
   CHECK(sharer_nodes(*t.pool, x) == 0b0001);
-  require_clean_then_empty(t, nodes);
+  require_clean_then_empty();
 }
 
 namespace {
@@ -152,11 +149,10 @@ void fail_inside_allocation(const TempPool& t, std::vector<NodeProcess>& nodes, 
 
 }  // namespace
 
-TEST_CASE("membership: a node stopped inside an allocation with its partition lock is recovered, then rejoins",
-          "[recovery][liveness][fencing]") {
-  TempPool t(64ull << 20, test_geometry(), "stopped");
-  std::vector<NodeProcess> nodes(4);
-  start_members(t, nodes, {0, 1, 2});
+TEST_CASE_METHOD(Cluster,
+                 "membership: a node stopped inside an allocation with its partition lock is recovered, then rejoins",
+                 "[recovery][liveness][fencing]") {
+  start_members({0, 1, 2});
   fail_inside_allocation(t, nodes, 3, "stopped-in-alloc", "stop", true);
   CHECK(owner_node(t.pool->locks().partition[3]) == 3);
   const std::uint32_t incarnation = t.pool->node_slot(3).incarnation;
@@ -169,14 +165,13 @@ TEST_CASE("membership: a node stopped inside an allocation with its partition lo
     return node_state(*t.pool, 3) == NodeState::kMember && t.pool->node_slot(3).incarnation > incarnation;
   }));
   CHECK(find_section(*t.pool, "stopped-in-alloc").entry == nullptr);
-  require_clean_then_empty(t, nodes);
+  require_clean_then_empty();
 }
 
-TEST_CASE("membership: a wedged daemon holding a partition lock stops its progress and is declared failed",
-          "[recovery][liveness]") {
-  TempPool t(64ull << 20, test_geometry(), "wedged");
-  std::vector<NodeProcess> nodes(4);
-  start_members(t, nodes, {0, 1, 2});
+TEST_CASE_METHOD(Cluster,
+                 "membership: a wedged daemon holding a partition lock stops its progress and is declared failed",
+                 "[recovery][liveness]") {
+  start_members({0, 1, 2});
   // Its request thread blocks for ever holding the lock; its liveness
   // thread keeps beating.
   fail_inside_allocation(t, nodes, 3, "wedged-in-alloc", "hang", true);
@@ -186,16 +181,14 @@ TEST_CASE("membership: a wedged daemon holding a partition lock stops its progre
   CHECK(latest_record(*t.pool, EventKind::kNodeFailed).declared_by == 2);
   CHECK(find_section(*t.pool, "wedged-in-alloc").entry == nullptr);
   REQUIRE_POOL_CLEAN(*t.pool);
-  nodes[3].kill();  // its hung thread would never let it leave
-  nodes[3].wait();
-  stop_all(nodes);
+  kill(3);  // its hung thread would never let it leave
+  stop_all();
   require_empty(t);
 }
 
-TEST_CASE("membership: the checker reports a stopped or wedged lock holder and finishes", "[recovery][liveness]") {
+TEST_CASE_METHOD(Cluster, "membership: the checker reports a stopped or wedged lock holder and finishes",
+                 "[recovery][liveness]") {
   // Node 0 alone: nobody declares it, so the checker meets the held lock.
-  TempPool t(64ull << 20, test_geometry(), "checkstall");
-  std::vector<NodeProcess> nodes(4);
   const auto [action, evidence] = GENERATE(table<std::string, std::string>({{"stop", "no heartbeat"}, {"hang", "no progress"}}));
   fail_inside_allocation(t, nodes, 0, "a", action, false);
   const std::string report = report_text(check_pool(*t.pool));
@@ -220,10 +213,9 @@ TEST_CASE("membership: event predicates select callbacks and phases are delivere
   CHECK(calls == std::vector<std::string>{"sys 2", "app 2"});
 }
 
-TEST_CASE("membership: a node that dies holding the membership lock is still declared failed", "[recovery]") {
-  TempPool t(64ull << 20, test_geometry(), "mlock");
-  std::vector<NodeProcess> nodes(4);
-  start_members(t, nodes, {0, 1, 2});
+TEST_CASE_METHOD(Cluster, "membership: a node that dies holding the membership lock is still declared failed",
+                 "[recovery]") {
+  start_members({0, 1, 2});
   const Pool* pool = t.pool.get();
   nodes[3] = spawn_node(t, 3, [pool](Node& n) {
     // As if it died in the middle of join, leave or a failure declaration.
@@ -233,7 +225,7 @@ TEST_CASE("membership: a node that dies holding the membership lock is still dec
   nodes[3].wait();
   REQUIRE(wait_until([&] { return recovered(*t.pool, EventKind::kNodeFailed, 3); }));
   CHECK(load_acquire(t.pool->locks().membership.owner) == 0);
-  require_clean_then_empty(t, nodes);
+  require_clean_then_empty();
 }
 
 // ------------------------------------------------------------- the pieces --

@@ -53,12 +53,12 @@ std::vector<NodeProcess> start_sharing_cluster(const TempPool& t, std::uint32_t 
 
 }  // namespace
 
-TEST_CASE("recovery: a killed node is detected, removed from sharer lists and its memory reclaimed", "[recovery]") {
-  TempPool t(64ull << 20, test_geometry(), "rec");
-  auto nodes = start_sharing_cluster(t, 2);
+TEST_CASE_METHOD(Cluster, "recovery: a killed node is detected, removed from sharer lists and its memory reclaimed",
+                 "[recovery]") {
+  nodes = start_sharing_cluster(t, 2);
   REQUIRE_POOL_CLEAN(*t.pool);
 
-  kill_and_await_recovery(t, nodes, 2);
+  kill_and_await_recovery(2);
   CHECK(node_state(*t.pool, 2) == NodeState::kAbsent);
   CHECK(find_section(*t.pool, "only-2").entry == nullptr);  // nobody else shared it: freed
   const Section shared = find_section(*t.pool, "shared-2");
@@ -70,19 +70,18 @@ TEST_CASE("recovery: a killed node is detected, removed from sharer lists and it
   CHECK(record.declared_by == 1);  // node 2's predecessor in the ring
   CHECK(record.declared_ns >= record.last_beat_ns);
   CHECK(record.tables_recovered_ns >= record.declared_ns);
-  require_clean_then_empty(t, nodes);
+  require_clean_then_empty();
 }
 
-TEST_CASE("recovery: killing the directory primary, then the replica, keeps two copies on live nodes",
-          "[recovery]") {
-  TempPool t(64ull << 20, test_geometry(), "dir");
-  auto nodes = start_sharing_cluster(t, 3);
+TEST_CASE_METHOD(Cluster, "recovery: killing the directory primary, then the replica, keeps two copies on live nodes",
+                 "[recovery]") {
+  nodes = start_sharing_cluster(t, 3);
   // Node 3 joined first and holds the primary; node 0 (next to join) the replica.
   const std::uint32_t first_primary = load_acquire(t.pool->cluster().dir_primary);
   CHECK(first_primary == 3);
   // The shared sections live on node 3: kill the holders in the other order.
   for (std::uint32_t victim : {load_acquire(t.pool->cluster().dir_replica), first_primary}) {
-    kill_and_await_recovery(t, nodes, victim);
+    kill_and_await_recovery(victim);
     const std::uint32_t primary = load_acquire(t.pool->cluster().dir_primary);
     const std::uint32_t replica = load_acquire(t.pool->cluster().dir_replica);
     INFO("after node " << victim << ": primary " << primary << ", replica " << replica);
@@ -93,20 +92,19 @@ TEST_CASE("recovery: killing the directory primary, then the replica, keeps two 
     CHECK(find_section(*t.pool, "remote-3").entry != nullptr);
     REQUIRE_POOL_CLEAN(*t.pool);
   }
-  stop_all(nodes);
+  stop_all();
   require_empty(t);
 }
 
-TEST_CASE("recovery: a node restarted after a crash rejoins with a new incarnation", "[recovery]") {
-  TempPool t(64ull << 20, test_geometry(), "rejoin");
-  auto nodes = start_sharing_cluster(t, 1);
+TEST_CASE_METHOD(Cluster, "recovery: a node restarted after a crash rejoins with a new incarnation", "[recovery]") {
+  nodes = start_sharing_cluster(t, 1);
   const std::uint32_t before = t.pool->node_slot(1).incarnation;
-  kill_and_await_recovery(t, nodes, 1);
+  kill_and_await_recovery(1);
   nodes[1] = spawn_node(t, 1, [](Node& n) { (void)n.open("shared-1"); });
   REQUIRE(wait_until([&] { return all_members(*t.pool, 0b1111); }));
   CHECK(t.pool->node_slot(1).incarnation == before + 1);
   REQUIRE(wait_until([&] { return sharer_nodes(*t.pool, find_section(*t.pool, "shared-1")) == 0b1111; }));
-  require_clean_then_empty(t, nodes);
+  require_clean_then_empty();
 }
 
 namespace {
@@ -148,29 +146,30 @@ std::vector<NodeProcess> start_with_victim(const TempPool& t, const std::string&
 }
 
 void crash_point_recovery(const CrashPointInfo& info, std::array<std::uint32_t, 4> order, std::uint32_t victim) {
-  TempPool t(64ull << 20, test_geometry(), "cp");
-  auto nodes = start_with_victim(t, std::string(info.name), order, victim);
-  const int status = nodes[victim].wait();
+  Cluster c;
+  c.nodes = start_with_victim(c.t, std::string(info.name), order, victim);
+  const int status = c.nodes[victim].wait();
   REQUIRE(WIFSIGNALED(status));
   REQUIRE(WTERMSIG(status) == SIGKILL);
-  REQUIRE(wait_until([&] { return recovered(*t.pool, EventKind::kNodeFailed, victim); }));
-  require_clean_then_empty(t, nodes);
+  REQUIRE(wait_until([&] { return recovered(*c.t.pool, EventKind::kNodeFailed, victim); }));
+  c.require_clean_then_empty();
 }
 
 // The same, but the victim stops there (a paused node) and resumes once the
 // others recovered it: it must write nothing more, and rejoin.
 void crash_point_stop_and_resume(const CrashPointInfo& info, std::array<std::uint32_t, 4> order, std::uint32_t victim) {
-  TempPool t(64ull << 20, test_geometry(), "cpstop");
-  auto nodes = start_with_victim(t, std::string(info.name) + ":1:stop", order, victim);
-  REQUIRE(stopped(nodes[victim]));
-  const std::uint32_t incarnation = t.pool->node_slot(victim).incarnation;
-  REQUIRE(wait_until([&] { return recovered(*t.pool, EventKind::kNodeFailed, victim); }));
-  REQUIRE_POOL_CLEAN(*t.pool);
-  nodes[victim].kill(SIGCONT);
+  Cluster c;
+  c.nodes = start_with_victim(c.t, std::string(info.name) + ":1:stop", order, victim);
+  REQUIRE(stopped(c.nodes[victim]));
+  const Pool& pool = *c.t.pool;
+  const std::uint32_t incarnation = pool.node_slot(victim).incarnation;
+  REQUIRE(wait_until([&] { return recovered(pool, EventKind::kNodeFailed, victim); }));
+  REQUIRE_POOL_CLEAN(pool);
+  c.nodes[victim].kill(SIGCONT);
   REQUIRE(wait_until([&] {
-    return node_state(*t.pool, victim) == NodeState::kMember && t.pool->node_slot(victim).incarnation > incarnation;
+    return node_state(pool, victim) == NodeState::kMember && pool.node_slot(victim).incarnation > incarnation;
   }));
-  require_clean_then_empty(t, nodes);
+  c.require_clean_then_empty();
 }
 
 }  // namespace
@@ -202,9 +201,7 @@ TEST_CASE("recovery: a node stopped at any crash point touches nothing when it r
   }
 }
 
-TEST_CASE("recovery: the coordinator dying in the middle of recovery is recovered too", "[recovery]") {
-  TempPool t(64ull << 20, test_geometry(), "double");
-  std::vector<NodeProcess> nodes(4);
+TEST_CASE_METHOD(Cluster, "recovery: the coordinator dying in the middle of recovery is recovered too", "[recovery]") {
   // Node 0 coordinates and will die inside the first close it runs: the
   // removal of node 3's share during recovery.
   nodes[0] = spawn_node(t, 0, {}, "close.sharer_releasing");
@@ -212,8 +209,7 @@ TEST_CASE("recovery: the coordinator dying in the middle of recovery is recovere
   nodes[2] = spawn_node(t, 2);
   nodes[3] = spawn_node(t, 3, [](Node& n) { (void)n.allocate("x", 4096, Placement::on(1)); });
   REQUIRE(wait_until([&] { return all_members(*t.pool, 0b1111) && find_section(*t.pool, "x").entry; }));
-  nodes[3].kill();
-  nodes[3].wait();
+  kill(3);
   const int status = nodes[0].wait();  // dies during recovery
   CHECK(WIFSIGNALED(status));
   REQUIRE(wait_until([&] {
@@ -221,14 +217,13 @@ TEST_CASE("recovery: the coordinator dying in the middle of recovery is recovere
            recovered(*t.pool, EventKind::kNodeFailed, 0);
   }));
   CHECK(find_section(*t.pool, "x").entry == nullptr);
-  require_clean_then_empty(t, nodes);
+  require_clean_then_empty();
 }
 
-TEST_CASE("recovery: a node paused in a busy stream of transactions is expelled, touches nothing when it resumes, "
-          "and rejoins",
-          "[recovery][fencing]") {
-  TempPool t(64ull << 20, test_geometry(), "fence");
-  std::vector<NodeProcess> nodes(4);
+TEST_CASE_METHOD(Cluster,
+                 "recovery: a node paused in a busy stream of transactions is expelled, touches nothing when it "
+                 "resumes, and rejoins",
+                 "[recovery][fencing]") {
   for (std::uint32_t id : {0u, 1u, 3u}) nodes[id] = spawn_node(t, id);
   // Node 2 keeps allocating and closing in a thread, so the pause (at its
   // next step boundary) hits it in the middle of a transaction, perhaps
@@ -254,14 +249,14 @@ TEST_CASE("recovery: a node paused in a busy stream of transactions is expelled,
     return node_state(*t.pool, 2) == NodeState::kMember && t.pool->node_slot(2).incarnation > incarnation;
   }));
   std::this_thread::sleep_for(100ms);  // the rejoined node works again
-  stop_all(nodes);
+  stop_all();
   require_empty(t);
 }
 
-TEST_CASE("recovery: memory loss of a node drops its sections and the directory survives on the other copy",
-          "[recovery][memory-loss]") {
-  TempPool t(64ull << 20, test_geometry(), "lost");
-  auto nodes = start_sharing_cluster(t, 0);  // node 0 holds the directory primary
+TEST_CASE_METHOD(Cluster,
+                 "recovery: memory loss of a node drops its sections and the directory survives on the other copy",
+                 "[recovery][memory-loss]") {
+  nodes = start_sharing_cluster(t, 0);  // node 0 holds the directory primary
   REQUIRE(declare_memory_lost(*t.pool, 0).ok());
   CHECK(declare_memory_lost(*t.pool, 0).error().code == Errc::kExists);
   // The orchestrator scribbles over the lost partition.
@@ -271,15 +266,29 @@ TEST_CASE("recovery: memory loss of a node drops its sections and the directory 
   CHECK(t.pool->cluster().dir_replica != 0);
   CHECK(find_section(*t.pool, "shared-0").entry == nullptr);  // lived on node 0
   CHECK(find_section(*t.pool, "remote-0").entry != nullptr);  // lives on node 1
-  require_clean_then_empty(t, nodes);
+  require_clean_then_empty();
 }
 
-TEST_CASE("recovery: a planned leave tells applications first, then revokes after the grace period",
-          "[recovery][leave]") {
-  Geometry g = test_geometry();
-  g.leave_grace_ms = 300;
-  TempPool t(64ull << 20, g, "leave");
-  auto nodes = start_sharing_cluster(t, 3);
+namespace {
+
+// A cluster whose nodes leave `GraceMs` after they are asked to (their
+// applications are told first).
+template <std::uint32_t GraceMs>
+struct LeaveGrace : Cluster {
+  LeaveGrace() : Cluster(leave_geometry()) {}
+  static Geometry leave_geometry() {
+    Geometry g = test_geometry();
+    g.leave_grace_ms = GraceMs;
+    return g;
+  }
+};
+
+}  // namespace
+
+TEST_CASE_METHOD(LeaveGrace<300>,
+                 "recovery: a planned leave tells applications first, then revokes after the grace period",
+                 "[recovery][leave]") {
+  nodes = start_sharing_cluster(t, 3);
   REQUIRE(request_leave(*t.pool, 3).ok());
   const std::uint64_t asked = realtime_ns();
   const int status = nodes[3].wait();  // node 3 leaves by itself after the grace period
@@ -296,7 +305,7 @@ TEST_CASE("recovery: a planned leave tells applications first, then revokes afte
   CHECK(find_section(*t.pool, "shared-3").entry == nullptr);
   // Homed on node 0: node 3's share closed, the others' stay.
   CHECK(sharer_nodes(*t.pool, find_section(*t.pool, "remote-3")) == 0b0111);
-  require_clean_then_empty(t, nodes);
+  require_clean_then_empty();
 }
 
 namespace {
@@ -311,13 +320,11 @@ bool leaving_mark(const Pool& pool, std::uint32_t node) {
 
 }  // namespace
 
-TEST_CASE("recovery: after a planned leave nothing homed on the node is listed and its memory waits for its rejoin",
-          "[recovery][leave]") {
-  Geometry g = test_geometry();
-  g.leave_grace_ms = 50;
-  TempPool t(64ull << 20, g, "leaverev");
+TEST_CASE_METHOD(LeaveGrace<50>,
+                 "recovery: after a planned leave nothing homed on the node is listed and its memory waits for its "
+                 "rejoin",
+                 "[recovery][leave]") {
   SharedFlag refused, placed_again;
-  std::vector<NodeProcess> nodes(4);
   nodes[3] = spawn_node(t, 3, [](Node& n) { (void)n.allocate("homed-3", 8192, Placement::local()); });
   REQUIRE(wait_until([&] { return find_section(*t.pool, "homed-3").entry != nullptr; }));
   nodes[0] = spawn_node(t, 0, [](Node& n) { (void)n.open("homed-3"); });
@@ -350,19 +357,19 @@ TEST_CASE("recovery: after a planned leave nothing homed on the node is listed a
   REQUIRE(wait_until([&] { return all_members(*t.pool, 0b1111); }));
   CHECK_FALSE(leaving_mark(*t.pool, 3));
   REQUIRE(wait_until([&] { return placed_again.is_set(); }));
-  require_clean_then_empty(t, nodes);
+  require_clean_then_empty();
 }
 
 namespace {
 
-// Node 3 leaves; the coordinator (node 0) fails at `spec` while revoking
-// what the others still share of node 3's memory. The next coordinator
-// recovers node 0 and finishes the revocation.
-void leave_revocation_crash(const std::string& spec, CrashAction action) {
-  Geometry g = test_geometry();
-  g.leave_grace_ms = 50;
-  TempPool t(64ull << 20, g, "leavecp");
-  std::vector<NodeProcess> nodes(4);
+struct LeaveRevocation : LeaveGrace<50> {
+  // Node 3 leaves; the coordinator (node 0) fails at `spec` while revoking
+  // what the others still share of node 3's memory. The next coordinator
+  // recovers node 0 and finishes the revocation.
+  void leave_revocation_crash(const std::string& spec, CrashAction action);
+};
+
+void LeaveRevocation::leave_revocation_crash(const std::string& spec, CrashAction action) {
   nodes[3] = spawn_node(t, 3, [](Node& n) {
     (void)n.allocate("homed-a", 8192, Placement::local());
     (void)n.allocate("homed-b", 4096, Placement::local());
@@ -409,14 +416,15 @@ void leave_revocation_crash(const std::string& spec, CrashAction action) {
   nodes[3] = spawn_node(t, 3);
   REQUIRE(wait_until([&] { return node_state(*t.pool, 3) == NodeState::kMember; }));
   CHECK_FALSE(leaving_mark(*t.pool, 3));
-  require_clean_then_empty(t, nodes);
+  require_clean_then_empty();
 }
 
 }  // namespace
 
-TEST_CASE("recovery: a coordinator that fails at any step of a leave's revocation is recovered and the revocation "
-          "finished",
-          "[recovery][leave][crash]") {
+TEST_CASE_METHOD(LeaveRevocation,
+                 "recovery: a coordinator that fails at any step of a leave's revocation is recovered and the "
+                 "revocation finished",
+                 "[recovery][leave][crash]") {
   for (const CrashPointInfo& info : crash_points()) {
     if (!info.name.starts_with("leave.")) continue;
     DYNAMIC_SECTION("coordinator killed at " << info.name) {
@@ -431,12 +439,10 @@ TEST_CASE("recovery: a coordinator that fails at any step of a leave's revocatio
   }
 }
 
-TEST_CASE("recovery: a node asked to leave that fails instead does not leave again when restarted",
-          "[recovery][leave]") {
-  TempPool t(64ull << 20, test_geometry(), "leavefail");
-  auto nodes = start_sharing_cluster(t, 2);
-  nodes[2].kill();
-  nodes[2].wait();
+TEST_CASE_METHOD(Cluster, "recovery: a node asked to leave that fails instead does not leave again when restarted",
+                 "[recovery][leave]") {
+  nodes = start_sharing_cluster(t, 2);
+  kill(2);
   REQUIRE(request_leave(*t.pool, 2).ok());  // still a member until detected
   REQUIRE(wait_until([&] { return recovered(*t.pool, EventKind::kNodeFailed, 2); }));
   CHECK((load_acquire(t.pool->cluster().leaving) & 0b100) == 0);
@@ -445,20 +451,19 @@ TEST_CASE("recovery: a node asked to leave that fails instead does not leave aga
   REQUIRE(wait_until([&] { return all_members(*t.pool, 0b1111); }));
   std::this_thread::sleep_for(300ms);
   CHECK(all_members(*t.pool, 0b1111));  // it stayed
-  stop_all(nodes);
+  stop_all();
   require_empty(t);
 }
 
-TEST_CASE("recovery: the checker asks for no replica when no other member has intact memory",
-          "[recovery][memory-loss]") {
-  TempPool t(64ull << 20, test_geometry(), "noreplica");
-  auto nodes = start_sharing_cluster(t, 0);
+TEST_CASE_METHOD(Cluster, "recovery: the checker asks for no replica when no other member has intact memory",
+                 "[recovery][memory-loss]") {
+  nodes = start_sharing_cluster(t, 0);
   REQUIRE(declare_memory_lost(*t.pool, 1).ok());
   REQUIRE(wait_until([&] { return recovered(*t.pool, EventKind::kMemoryLost, 1); }));
   for (std::uint32_t victim : {2u, 3u}) {
-    kill_and_await_recovery(t, nodes, victim);
+    kill_and_await_recovery(victim);
   }
   // Members left: 0 (intact) and 1 (memory lost): no replica is possible.
   CHECK(load_acquire(t.pool->cluster().dir_replica) == kNoNode);
-  require_clean_then_empty(t, nodes);
+  require_clean_then_empty();
 }

@@ -10,12 +10,11 @@
 #include <cstdio>
 #include <cstring>
 
+#include "clock.hpp"
 #include "protocol.hpp"
 
 namespace gmm::agent {
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 std::int64_t uptime_ms() {
   timespec now{};

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "clock.hpp"
 #include "gmm/unique_fd.hpp"
 #include "io/line_reader.hpp"
 
@@ -22,7 +23,6 @@ namespace gmm::agent {
 
 class Channel {
  public:
-  using Clock = std::chrono::steady_clock;
   static constexpr std::chrono::milliseconds kRetry{200};
   static constexpr std::size_t kMaxQueued = std::size_t{32} << 20;
 

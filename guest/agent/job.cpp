@@ -155,7 +155,7 @@ void Job::on_time(Clock::time_point now) {
   }
 }
 
-std::optional<Job::Clock::time_point> Job::next_wakeup() const {
+std::optional<Clock::time_point> Job::next_wakeup() const {
   if (!wait_status_) return deadline_;
   if (out_ || err_) return exited_at_ + kPipeGrace;
   return std::nullopt;

@@ -12,6 +12,7 @@
 #include <variant>
 #include <vector>
 
+#include "clock.hpp"
 #include "protocol.hpp"
 #include "gmm/unique_fd.hpp"
 
@@ -19,7 +20,6 @@ namespace gmm::agent {
 
 class Job {
  public:
-  using Clock = std::chrono::steady_clock;
   // How long the pipes may stay open after the command exited: a background
   // child (`daemon &`) that keeps them open must not hold the reply back.
   static constexpr std::chrono::milliseconds kPipeGrace{200};

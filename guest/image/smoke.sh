@@ -17,6 +17,8 @@
 # Prints PASS or FAIL (with the serial log tail); exit status 0 on PASS.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=SCRIPTDIR/check-verdict.sh
+. "$here/check-verdict.sh"
 repo=$(cd "$here/../.." && pwd)
 img=${GMM_IMAGE_DIR:-$repo/build/image}
 timeout_s=${GMM_SMOKE_TIMEOUT:-180}
@@ -122,10 +124,4 @@ doorbell)
 	grep -q "doorbell from guest: peer 0 vector 0" "$srvlog" || ok=0
 	;;
 esac
-if [[ $ok -eq 1 ]]; then
-	echo "PASS ($variant)"
-	exit 0
-fi
-echo "FAIL ($variant) (serial log $serial, last 40 lines:)"
-tail -n 40 "$serial" | sed 's/^/  | /'
-exit 1
+check_verdict "$ok" "$variant" "$serial"

@@ -45,20 +45,25 @@ constexpr ReplyField kLockReply[] = {{"abandoned", "boolean"}};
 constexpr ReplyField kWaitReply[] = {{"signaled", "boolean"}};
 constexpr ReplyField kSendReply[] = {{"sent_to", "[node]"}};
 
+// Who may call an op, in the words docs/cli.md shows; "r" and "w" are the
+// section's, mutex's or event's mode bits the caller needs.
 constexpr std::string_view kAnyone = "any local client";
+constexpr std::string_view kCreator = "any local client; the caller owns what it creates";
+constexpr std::string_view kReader = "r";
+constexpr std::string_view kWriter = "w";
+constexpr std::string_view kOwner = "owner";
 
 constexpr std::array<OpSpec, kOpCount> kOps{{
     {Op::kPing, "ping", kNone, kPingReply, kAnyone,
      "check that gmmd answers; `doorbell`: how it is woken (`ivshmem`, `uio` or `polling`) and how often it was"},
-    {Op::kAlloc, "alloc", kAllocFields, kSectionReply, "any local client; the caller owns the section",
-     "allocate a named section; this node shares it"},
-    {Op::kOpen, "open", kNameOnly, kSectionReply, "r", "share an existing section on this node"},
+    {Op::kAlloc, "alloc", kAllocFields, kSectionReply, kCreator, "allocate a named section; this node shares it"},
+    {Op::kOpen, "open", kNameOnly, kSectionReply, kReader, "share an existing section on this node"},
     {Op::kClose, "close", kNameOnly, kEmpty, kAnyone, "drop this node's share"},
-    {Op::kFree, "free", kNameOnly, kEmpty, "owner", "unlink the name and drop this node's share"},
+    {Op::kFree, "free", kNameOnly, kEmpty, kOwner, "unlink the name and drop this node's share"},
     {Op::kList, "ls", kNone, kListReply, kAnyone, "list the sections"},
     {Op::kStat, "stat", kNone, kStatReply, kAnyone, "free and used bytes of every node's partition"},
-    {Op::kWrite, "write", kWriteFields, kWriteReply, "w", "write bytes into a section open on this node"},
-    {Op::kRead, "read", kReadFields, kReadReply, "r", "read bytes of a section open on this node"},
+    {Op::kWrite, "write", kWriteFields, kWriteReply, kWriter, "write bytes into a section open on this node"},
+    {Op::kRead, "read", kReadFields, kReadReply, kReader, "read bytes of a section open on this node"},
     {Op::kWatch, "watch", kWatchFields, kWatchReply, kAnyone,
      "subscribe to this node's events: after the reply the connection carries only event lines"},
     {Op::kWhoami, "whoami", kNone, kWhoamiReply, kAnyone,
@@ -67,19 +72,17 @@ constexpr std::array<OpSpec, kOpCount> kOps{{
      "acquire a section for this client; the reply carries one descriptor (SCM_RIGHTS) to map the window"},
     {Op::kRelinquish, "relinquish", kGidOnly, kEmpty, "the client that acquired it",
      "release a section this client acquired"},
-    {Op::kMutexCreate, "mutex_create", kMutexCreateFields, kEmpty, "any local client; the caller owns the mutex",
-     "create a global mutex"},
-    {Op::kMutexLock, "mutex_lock", kNameOnly, kLockReply, "w",
+    {Op::kMutexCreate, "mutex_create", kMutexCreateFields, kEmpty, kCreator, "create a global mutex"},
+    {Op::kMutexLock, "mutex_lock", kNameOnly, kLockReply, kWriter,
      "one attempt to lock a global mutex (`busy` while another client holds it)"},
     {Op::kMutexUnlock, "mutex_unlock", kNameOnly, kEmpty, "w, and the client holding it",
      "unlock a global mutex (`permission-denied` if the caller does not hold it)"},
-    {Op::kEventCreate, "event_create", kEventCreateFields, kEmpty, "any local client; the caller owns the event",
-     "create a global event"},
-    {Op::kEventSet, "event_set", kNameOnly, kEmpty, "w", "set a global event"},
-    {Op::kEventReset, "event_reset", kNameOnly, kEmpty, "w", "reset a global event"},
-    {Op::kEventWait, "event_wait", kNameOnly, kWaitReply, "r",
+    {Op::kEventCreate, "event_create", kEventCreateFields, kEmpty, kCreator, "create a global event"},
+    {Op::kEventSet, "event_set", kNameOnly, kEmpty, kWriter, "set a global event"},
+    {Op::kEventReset, "event_reset", kNameOnly, kEmpty, kWriter, "reset a global event"},
+    {Op::kEventWait, "event_wait", kNameOnly, kWaitReply, kReader,
      "one attempt to take a global event (an auto-reset event is reset for the one that gets it)"},
-    {Op::kSyncDestroy, "sync_destroy", kNameOnly, kEmpty, "owner", "destroy a global mutex or event"},
+    {Op::kSyncDestroy, "sync_destroy", kNameOnly, kEmpty, kOwner, "destroy a global mutex or event"},
     {Op::kSend, "send", kSendFields, kSendReply, kAnyone,
      "send a short message to one node, to the nodes listed or to every member"},
 }};

@@ -18,6 +18,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
+# shellcheck source=SCRIPTDIR/../../guest/image/check-verdict.sh
+. "$repo/guest/image/check-verdict.sh"
 img=${GMM_IMAGE_DIR:-$repo/build/image}
 probe_bin=${GMM_AGENT_PROBE:-$repo/build/bin/gmm-agent-probe}
 timeout_s=${GMM_AGENT_PROBE_TIMEOUT:-300}
@@ -92,10 +94,4 @@ qemu_pid=""
 echo "agent-probe: qemu exit $qemu_rc after $(awk -v a="$(date +%s.%N)" -v b="$since" 'BEGIN {printf "%.1f", a - b}') s"
 grep -a -E "gmm-init:|gmmd-start:" "$serial" | sed 's/^/  | /' || true
 [[ $qemu_rc -eq 0 ]] || ok=0
-if [[ $ok -eq 1 ]]; then
-	echo "PASS (agent, $port)"
-	exit 0
-fi
-echo "FAIL (agent, $port)"
-tail -n 30 "$serial" | sed 's/^/  | /'
-exit 1
+check_verdict "$ok" "agent, $port" "$serial"

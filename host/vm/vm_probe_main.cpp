@@ -37,6 +37,7 @@
 #include "process.hpp"
 #include "qemu_command.hpp"
 #include "qmp.hpp"
+#include "testing/must.hpp"
 
 namespace {
 
@@ -44,26 +45,15 @@ namespace fs = std::filesystem;
 using namespace gmm::host::vm;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
+using gmm::test::expect;
+using gmm::test::Failure;
+using gmm::test::must;
 
 constexpr std::uint16_t kHostPeer = 64;  // gmm::layout::kMaxNodes: outside the node ids
 // gmm-uio-probe, copied from the 9p share into the guest's tmpfs first: 9p
 // (cache=none) rereads a 4 MB binary at every exec, which under TCG delays
 // its start by up to a second, enough for the atomic adds not to overlap.
 constexpr const char* kProbe = "/tmp/gmm-uio-probe";
-
-struct Failure {
-  std::string what;
-};
-
-template <class T>
-T must(gmm::Result<T> result, const std::string& what) {
-  if (!result) throw Failure{what + ": " + result.error().message};
-  return std::move(*result);
-}
-
-void expect(bool ok, const std::string& what) {
-  if (!ok) throw Failure{what};
-}
 
 // /init's "userspace ready at uptime X s" from the console log.
 std::string init_line(const std::string& console_log) {
@@ -374,7 +364,7 @@ int main(int argc, char** argv) {
   try {
     Check(std::move(c)).run();
   } catch (const Failure& f) {
-    std::printf("FAIL: %s\n(logs in %s)\n", f.what.c_str(), dir.c_str());
+    std::printf("FAIL: %s\n(logs in %s)\n", f.message.c_str(), dir.c_str());
     return 1;
   }
   std::printf("PASS\n");

@@ -13,6 +13,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
+# shellcheck source=SCRIPTDIR/../../guest/image/check-verdict.sh
+. "$repo/guest/image/check-verdict.sh"
 build=$(cd "${1:-$repo/build}" && pwd)
 image=${GMM_IMAGE_DIR:-$build/image}
 timeout_s=${GMM_WINDOW_PROBE_TIMEOUT:-180}
@@ -58,11 +60,4 @@ if grep -aE "WARNING:|BUG:|Oops" "$serial"; then echo "window-probe: the guest k
 got=0x$(od -A n -t x8 -j $((1 << 20)) -N 8 "$pool" 2>/dev/null | tr -d ' ')
 echo "window-probe: host reads $got at pool offset 1 MiB, the guest's client wrote $magic"
 [[ $((got)) -eq $((magic)) ]] || ok=0
-if [[ $ok -eq 1 ]]; then
-	echo PASS
-else
-	echo "--- serial log tail ($serial)"
-	tail -n 30 "$serial"
-	echo FAIL
-	exit 1
-fi
+check_verdict "$ok" "window-probe" "$serial"

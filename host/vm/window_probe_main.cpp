@@ -46,6 +46,7 @@
 
 #include "gmm/pool_abi.h"
 #include "gmm_ivshmem_uapi.h"
+#include "io/unix_socket.hpp"
 #include "uio/uio_heartbeat.hpp"
 #include "uio/uio_pool.hpp"
 #include "uio/uio_window.hpp"
@@ -98,39 +99,19 @@ void check_map_refused(int fd, std::uint64_t length, int prot, int flags, std::u
   if (p != MAP_FAILED) ::munmap(p, length);
 }
 
+// The descriptors travel as gmmd's server sends them: one byte with
+// SCM_RIGHTS (io/unix_socket.hpp).
 void send_fds(int socket, const std::vector<int>& fds) {
-  char byte = 'w';
-  iovec iov{&byte, 1};
-  std::vector<char> control(CMSG_SPACE(sizeof(int) * fds.size()));
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control.data();
-  msg.msg_controllen = control.size();
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-  std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
-  check(::sendmsg(socket, &msg, 0) == 1, "root passes " + std::to_string(fds.size()) + " window descriptors (SCM_RIGHTS)");
+  const char byte = 'w';
+  check(gmm::send_with_descriptors(socket, {&byte, 1}, fds, 0) == 1,
+        "root passes " + std::to_string(fds.size()) + " window descriptors (SCM_RIGHTS)");
 }
 
+// `count` descriptors with one byte, or none.
 std::vector<UniqueFd> receive_fds(int socket, std::size_t count) {
   char byte = 0;
-  iovec iov{&byte, 1};
-  std::vector<char> control(CMSG_SPACE(sizeof(int) * count));
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control.data();
-  msg.msg_controllen = control.size();
   std::vector<UniqueFd> fds;
-  if (::recvmsg(socket, &msg, MSG_CMSG_CLOEXEC) != 1) return fds;
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  if (c == nullptr || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int) * count)) return fds;
-  std::vector<int> raw(count);
-  std::memcpy(raw.data(), CMSG_DATA(c), sizeof(int) * count);
-  for (int fd : raw) fds.emplace_back(fd);
+  if (gmm::receive_with_descriptors(socket, {&byte, 1}, fds, 0) != 1 || fds.size() != count) return {};
   return fds;
 }
 

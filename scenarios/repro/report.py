@@ -31,6 +31,7 @@ ADDED_COLUMNS = {
     "detect": "detected_by,host_clock_detection_ms",
 }
 MODES = ("vm", "proc")
+HOWS = ("kill", "pause", "panic")  # how detect.sh fails a node
 MODE_NAME = {"vm": "VM mode (4 QEMU guests)", "proc": "process mode (4 gmmd processes)"}
 # Section 6 of the paper.
 PAPER_RECOVERY_K1_MS = 10.2
@@ -206,14 +207,27 @@ def plot_fig7(plt, data, out):
     save(plt, fig, out)
 
 
+def grouped(data, key, values=None):
+    """(mode, value, rounds) for each mode and each value of `key` that has rounds: the
+    values given, in that order, or else every value seen, sorted."""
+    for mode in MODES:
+        rows = data.get(mode) or []
+        for value in values if values is not None else sorted({r[key] for r in rows}):
+            group = [r for r in rows if r[key] == value]
+            if group:
+                yield mode, value, group
+
+
+def heartbeat_cell(group):
+    """The membership settings the rounds ran with: "10 ms x 30"."""
+    return f"{int(group[0]['heartbeat_ms'])} ms x {int(group[0]['miss_threshold'])}"
+
+
 def plot_detect(plt, data, out):
     labels, samples = [], []
-    for mode in MODES:
-        for how in ("kill", "pause", "panic"):
-            values = [r["detection_ms"] for r in data.get(mode) or [] if r["how"] == how]
-            if values:
-                labels.append(f"{mode}\n{how}")
-                samples.append(values)
+    for mode, how, group in grouped(data, "how", HOWS):
+        labels.append(f"{mode}\n{how}")
+        samples.append([r["detection_ms"] for r in group])
     boxplot(plt, labels, samples, out, (7, 4), "detection time (ms): failure injected -> declared",
             "Failure detection with the default membership settings")
 
@@ -232,19 +246,15 @@ def fig8_table(data):
     lines = ["| mode | k | rounds | recovery median (ms) | recovery p90 | host-clock recovery median | "
              "tables median (ms) | detection median (ms) | detection p90 | heartbeat |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
-    for mode in MODES:
-        rows = data.get(mode) or []
-        for k in sorted({r["k"] for r in rows}):
-            group = [r for r in rows if r["k"] == k]
-            rec = [r["recovery_ms"] for r in group]
-            det = [r["detection_ms"] for r in group]
-            tables = median([r["tables_ms"] for r in group])
-            host = [r["host_recovery_ms"] for r in group]
-            host_text = "-" if None in host else f"{median(host):.1f}"
-            lines.append(f"| {mode} | {int(k)} | {len(group)} | {median(rec):.1f} | {percentile(rec, 90):.1f} | "
-                         f"{host_text} | {tables:.1f} | "
-                         f"{median(det):.0f} | {percentile(det, 90):.0f} | "
-                         f"{int(group[0]['heartbeat_ms'])} ms x {int(group[0]['miss_threshold'])} |")
+    for mode, k, group in grouped(data, "k"):
+        rec = [r["recovery_ms"] for r in group]
+        det = [r["detection_ms"] for r in group]
+        tables = median([r["tables_ms"] for r in group])
+        host = [r["host_recovery_ms"] for r in group]
+        host_text = "-" if None in host else f"{median(host):.1f}"
+        lines.append(f"| {mode} | {int(k)} | {len(group)} | {median(rec):.1f} | {percentile(rec, 90):.1f} | "
+                     f"{host_text} | {tables:.1f} | "
+                     f"{median(det):.0f} | {percentile(det, 90):.0f} | {heartbeat_cell(group)} |")
     return "\n".join(lines)
 
 
@@ -261,17 +271,11 @@ def detect_table(data):
     lines = ["| mode | failure | rounds | detection min / median / p90 / max (ms) | host clock median / p95 (ms) | "
              "detected by | recovery median (ms) | heartbeat |",
              "|---|---|---:|---|---|---|---:|---|"]
-    for mode in MODES:
-        rows = data.get(mode) or []
-        for how in ("kill", "pause", "panic"):
-            group = [r for r in rows if r["how"] == how]
-            if not group:
-                continue
-            det = [r["detection_ms"] for r in group]
-            lines.append(f"| {mode} | {how} | {len(group)} | {min(det):.0f} / {median(det):.0f} / "
-                         f"{percentile(det, 90):.0f} / {max(det):.0f} | {host_clock_cell(group)} | "
-                         f"{median([r['recovery_ms'] for r in group]):.1f} | "
-                         f"{int(group[0]['heartbeat_ms'])} ms x {int(group[0]['miss_threshold'])} |")
+    for mode, how, group in grouped(data, "how", HOWS):
+        det = [r["detection_ms"] for r in group]
+        lines.append(f"| {mode} | {how} | {len(group)} | {min(det):.0f} / {median(det):.0f} / "
+                     f"{percentile(det, 90):.0f} / {max(det):.0f} | {host_clock_cell(group)} | "
+                     f"{median([r['recovery_ms'] for r in group]):.1f} | {heartbeat_cell(group)} |")
     return "\n".join(lines)
 
 

@@ -452,45 +452,35 @@ static_assert(kPoolType<Superblock> && kPoolType<ClusterHeader> && kPoolType<Glo
               kPoolType<FreeExtent> && kPoolType<SectionEntry> && kPoolType<SharerEntry> &&
               kPoolType<DirHeader> && kPoolType<DirEntry> && kPoolType<RecoveryRecord> &&
               kPoolType<Mailbox> && kPoolType<SyncObject>);
-static_assert(sizeof(Security) == 16);
-static_assert(sizeof(SyncObject) == 160);
-static_assert(offsetof(SyncObject, lock) == 24);
+// One statement per type, in the order of this file: its size, then its
+// frozen offsets.
 static_assert(sizeof(Owner) == 16);
+static_assert(sizeof(Security) == 16);
+static_assert(sizeof(GlobalLock) == 32 && offsetof(GlobalLock, owner) == 0);
 static_assert(sizeof(LayoutDescriptor) == 32);
-static_assert(sizeof(GlobalLock) == 32);
-static_assert(sizeof(Superblock) == 256);
-static_assert(sizeof(ClusterHeader) == 128);
-static_assert(sizeof(NodeSlot) == 64);
-static_assert(sizeof(RecoveryRecord) == 96 + 8 * kMaxNodes);
-static_assert(sizeof(TxnRecord) == 96);
-static_assert(sizeof(Message) == 64);
-static_assert(sizeof(Mailbox) == 64 + 64 * kMailboxSlots);
-static_assert(sizeof(PartitionHeader) == 64);
-static_assert(sizeof(FreeExtent) == 16);
-static_assert(sizeof(SectionEntry) == 64);
-static_assert(sizeof(SharerEntry) == 48);
-static_assert(sizeof(DirHeader) == 32);
-static_assert(sizeof(DirEntry) == 144);
-static_assert(offsetof(Superblock, magic) == 0);
-static_assert(offsetof(Superblock, layout_version) == 8);
-static_assert(offsetof(Superblock, pool_size) == 48);
-static_assert(offsetof(GlobalLock, owner) == 0);
-static_assert(offsetof(DirEntry, name) == 64);
-static_assert(offsetof(TxnRecord, state) == 0);
-static_assert(offsetof(NodeSlot, progress) == 48);
-static_assert(offsetof(NodeSlot, heartbeat) == 8);
-static_assert(offsetof(NodeSlot, host_notice) == 56 && offsetof(NodeSlot, fenced) == 60);
-static_assert(offsetof(ClusterHeader, detectors) == 44 && offsetof(ClusterHeader, watcher_beat_ns) == 72);
-static_assert(offsetof(RecoveryRecord, detected_by) == 72 && offsetof(RecoveryRecord, finished_ns) == 96);
-static_assert(sizeof(GlobalLocks) == 32 * (3 + kMaxNodes) && offsetof(GlobalLocks, sync) == 32 * (2 + kMaxNodes));
-static_assert(offsetof(DirEntry, security) == 128 && offsetof(DirEntry, owner) == 8 && offsetof(DirEntry, name_hash) == 48);
-static_assert(offsetof(SyncObject, name) == 88);
-static_assert(offsetof(Superblock, descriptor) == 16 && offsetof(Superblock, node_count) == 64 &&
+static_assert(sizeof(Superblock) == 256 && offsetof(Superblock, magic) == 0 &&
+              offsetof(Superblock, layout_version) == 8 && offsetof(Superblock, descriptor) == 16 &&
+              offsetof(Superblock, pool_size) == 48 && offsetof(Superblock, node_count) == 64 &&
               offsetof(Superblock, partitions_offset) == 104 && offsetof(Superblock, data_offset) == 168 &&
               offsetof(Superblock, mailboxes_offset) == 208 && offsetof(Superblock, sync_offset) == 216);
-static_assert(offsetof(Mailbox, slots) == 64 && offsetof(Message, payload) == 24);
-static_assert(offsetof(SectionEntry, gid) == 24 && offsetof(SharerEntry, holder) == 40 &&
-              offsetof(TxnRecord, txn_id) == 16);
+static_assert(sizeof(ClusterHeader) == 128 && offsetof(ClusterHeader, detectors) == 44 &&
+              offsetof(ClusterHeader, watcher_beat_ns) == 72);
+static_assert(sizeof(GlobalLocks) == 32 * (3 + kMaxNodes) && offsetof(GlobalLocks, sync) == 32 * (2 + kMaxNodes));
+static_assert(sizeof(NodeSlot) == 64 && offsetof(NodeSlot, heartbeat) == 8 && offsetof(NodeSlot, progress) == 48 &&
+              offsetof(NodeSlot, host_notice) == 56 && offsetof(NodeSlot, fenced) == 60);
+static_assert(sizeof(TxnRecord) == 96 && offsetof(TxnRecord, state) == 0 && offsetof(TxnRecord, txn_id) == 16);
+static_assert(sizeof(RecoveryRecord) == 96 + 8 * kMaxNodes && offsetof(RecoveryRecord, detected_by) == 72 &&
+              offsetof(RecoveryRecord, finished_ns) == 96);
+static_assert(sizeof(Message) == 64 && offsetof(Message, payload) == 24);
+static_assert(sizeof(Mailbox) == 64 + 64 * kMailboxSlots && offsetof(Mailbox, slots) == 64);
+static_assert(sizeof(SyncObject) == 160 && offsetof(SyncObject, lock) == 24 && offsetof(SyncObject, name) == 88);
+static_assert(sizeof(PartitionHeader) == 64);
+static_assert(sizeof(FreeExtent) == 16);
+static_assert(sizeof(SectionEntry) == 64 && offsetof(SectionEntry, gid) == 24);
+static_assert(sizeof(SharerEntry) == 48 && offsetof(SharerEntry, holder) == 40);
+static_assert(sizeof(DirHeader) == 32);
+static_assert(sizeof(DirEntry) == 144 && offsetof(DirEntry, owner) == 8 && offsetof(DirEntry, name_hash) == 48 &&
+              offsetof(DirEntry, name) == 64 && offsetof(DirEntry, security) == 128);
 static_assert(kMaxNodes >= 16);
 
 inline constexpr LayoutDescriptor kLayoutDescriptor{

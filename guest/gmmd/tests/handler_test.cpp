@@ -24,16 +24,8 @@
 #include "proto/proto.hpp"
 
 using namespace gmm;
-using gmm::gmmd::Caller;
-using gmm::gmmd::Handled;
-using gmm::gmmd::RequestHandler;
-using gmm::test::body_of;
-using gmm::test::kOtherGid;
-using gmm::test::kOtherUid;
-using gmm::test::kOwnerGid;
-using gmm::test::kOwnerUid;
-using gmm::test::refusal_of;
-using gmm::test::TempPool;
+using namespace gmm::gmmd;
+using namespace gmm::test;
 using nlohmann::json;
 
 namespace {

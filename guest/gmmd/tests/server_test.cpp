@@ -37,15 +37,9 @@
 #include "testing/temp_dir.hpp"
 
 using namespace gmm;
+using namespace gmm::gmmd;
+using namespace gmm::test;
 using namespace std::chrono_literals;
-using gmm::gmmd::Listener;
-using gmm::gmmd::RequestHandler;
-using gmm::gmmd::Server;
-using gmm::gmmd::ServerInbox;
-using gmm::test::body_of;
-using gmm::test::refusal_of;
-using gmm::test::TempDir;
-using gmm::test::TempPool;
 using layout::EventKind;
 using nlohmann::json;
 

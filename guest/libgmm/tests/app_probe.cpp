@@ -55,6 +55,7 @@
 #include "gmm/app.hpp"
 #include "gmm/unique_fd.hpp"
 #include "gmm_ivshmem_uapi.h"
+#include "testing/must.hpp"
 
 namespace {
 
@@ -64,6 +65,9 @@ using gmm::app::CreateOptions;
 using gmm::app::Section;
 using gmm::app::Session;
 using gmm::app::Wait;
+using gmm::test::expect;
+using gmm::test::Failure;
+using gmm::test::must;
 using namespace std::chrono_literals;
 
 constexpr std::uint64_t kSectionSize = 256 * 1024;
@@ -88,21 +92,6 @@ struct Header {
   std::uint64_t used;
 };
 
-struct Failure {
-  std::string message;
-};
-
-template <class T>
-T must(gmm::Result<T> result, const std::string& what) {
-  if (!result) throw Failure{what + ": " + result.error().message};
-  return std::move(*result);
-}
-void must(const gmm::Status& status, const std::string& what) {
-  if (!status) throw Failure{what + ": " + status.error().message};
-}
-void expect(bool condition, const std::string& what) {
-  if (!condition) throw Failure{what};
-}
 // The call must fail with `code`; prints the error the application sees.
 template <class T>
 void refused(const T& result, Errc code, const std::string& what) {

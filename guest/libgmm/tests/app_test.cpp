@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -231,6 +232,32 @@ constexpr int kListLength = 100;
   _exit(count == kListLength ? 0 : 24);
 }
 
+// A client process on `node` that runs `take` (false: it could not) and then
+// holds what it took until it is killed. Returns its pid once `take` is done;
+// a client that failed makes the test fail here.
+pid_t start_holder(const TestCluster& cluster, int node, const std::function<bool(Session&)>& take) {
+  int ready[2];
+  REQUIRE(::pipe(ready) == 0);
+  pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::close(ready[0]);
+    auto session = Session::connect(socket_of(cluster, node));
+    if (!session || !take(*session)) _exit(1);
+    char byte = 1;
+    if (::write(ready[1], &byte, 1) != 1) _exit(2);
+    ::pause();
+    _exit(3);
+  }
+  ::close(ready[1]);
+  char byte = 0;
+  const bool took = ::read(ready[0], &byte, 1) == 1;
+  ::close(ready[0]);
+  if (!took) ::waitpid(pid, nullptr, 0);
+  REQUIRE(took);
+  return pid;
+}
+
 int run_child(void (*body)(const std::string&), const std::string& socket) {
   pid_t pid = ::fork();
   REQUIRE(pid >= 0);
@@ -255,24 +282,10 @@ TEST_CASE("a client killed with SIGKILL loses its handles and sharer entries", "
   must(owner.create("held", kSize, CreateOptions{CreateOptions::Where::kLocal, 0, 0666}));
   CHECK(sharers_of(cluster, "held") == 1);  // gmmd's own share from create
 
-  int ready[2];
-  REQUIRE(::pipe(ready) == 0);
-  pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    auto session = Session::connect(socket_of(cluster, 1));
-    if (!session) _exit(1);
-    auto section = session->acquire("held", Access::kWrite);
-    if (!section || !session->map_global(*section)) _exit(2);
-    char byte = 1;
-    if (::write(ready[1], &byte, 1) != 1) _exit(3);
-    ::pause();
-    _exit(4);
-  }
-  ::close(ready[1]);
-  char byte = 0;
-  REQUIRE(::read(ready[0], &byte, 1) == 1);
-  ::close(ready[0]);
+  pid_t pid = start_holder(cluster, 1, [](Session& session) {
+    auto section = session.acquire("held", Access::kWrite);
+    return section && session.map_global(*section);
+  });
   CHECK(sharers_of(cluster, "held") == 2);
   ::kill(pid, SIGKILL);
   int status = 0;
@@ -303,22 +316,7 @@ TEST_CASE("global mutexes: recursive, exclusive across nodes, abandoned when the
   must(b.unlock_mutex("m"));
 
   // A process on node 1 dies holding it: the next locker, on node 0, is told.
-  int ready[2];
-  REQUIRE(::pipe(ready) == 0);
-  pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    auto holder = Session::connect(socket_of(cluster, 1));
-    if (!holder || !holder->lock_mutex("m")) _exit(1);
-    char byte = 1;
-    if (::write(ready[1], &byte, 1) != 1) _exit(2);
-    ::pause();
-    _exit(3);
-  }
-  ::close(ready[1]);
-  char byte = 0;
-  REQUIRE(::read(ready[0], &byte, 1) == 1);
-  ::close(ready[0]);
+  pid_t pid = start_holder(cluster, 1, [](Session& holder) { return bool(holder.lock_mutex("m")); });
   CHECK(must(a.lock_mutex("m", std::chrono::milliseconds(0))) == gmm::app::Wait::kTimeout);
   ::kill(pid, SIGKILL);
   ::waitpid(pid, nullptr, 0);
