@@ -341,9 +341,10 @@ void revocation_checks(gmm::WindowSource& windows, std::byte* bar, const gmm::Wi
                           " descriptor");
   }
   gmm_window_args args{};
-  check(::ioctl(window->fd.get(), GMM_WINDOW_GET, &args) == 0 && args.offset == kRevokedOffset && args.length == 2 * page &&
+  const bool got = ::ioctl(window->fd.get(), GMM_WINDOW_GET, &args) == 0;
+  check(got && args.offset == kRevokedOffset && args.length == 2 * page &&
             args.flags == (GMM_WINDOW_WRITABLE | GMM_WINDOW_REVOKED),
-        "GMM_WINDOW_GET shows the window revoked (flags " + std::to_string(args.flags) + ")");
+        "GMM_WINDOW_GET shows the window revoked (flags " + std::to_string(args.flags) + ", want WRITABLE | REVOKED = 3)");
   revoked = windows.revoke(window->revoker);
   check(revoked.ok(), "revoking it again is no error");
   check(*static_cast<volatile std::uint64_t*>(other) == other_before,
