@@ -56,7 +56,9 @@
  * offset 0 maps the window's first byte, write-back like map 1.  Pages
  * outside the window, MAP_PRIVATE and write mappings of a read-only window
  * are refused; the window cannot be changed.  gmmd passes the descriptor
- * to a client over its socket.  The interface is gmm_ivshmem_uapi.h.
+ * to a client over its socket and keeps a copy: ioctl(GMM_WINDOW_REVOKE)
+ * on it tears down every mapping of the window (a later touch is SIGBUS)
+ * when the section behind it is gone.  The interface is gmm_ivshmem_uapi.h.
  *
  * /dev/gmm_heartbeat (0600): the node's heartbeat, kept by this kernel.
  * gmmd opens it and calls ioctl(GMM_HEARTBEAT_START, {node, incarnation,
@@ -88,7 +90,7 @@
 #include "gmm/pool_abi.h"
 
 #define DRIVER_NAME	"gmm_ivshmem"
-#define DRIVER_VERSION	"0.3"
+#define DRIVER_VERSION	"0.4"
 #define DRIVER_DESC	"UIO driver for QEMU ivshmem (gmm-testbed)"
 
 #define PCI_VENDOR_ID_IVSHMEM	0x1af4
@@ -136,10 +138,24 @@ struct gmm_window {
 	phys_addr_t shmem_start;	/* BAR2 */
 	resource_size_t shmem_len;
 	bool set;			/* the window is fixed for good */
+	bool revoked;			/* for good: nothing maps it again */
 	u64 offset;
 	u64 length;
 	bool writable;
 };
+
+/*
+ * The ioctls that aim or stop something (window SET and REVOKE, heartbeat
+ * START): both the caller and whoever opened the file must be privileged.
+ * A descriptor handed to a client cannot be re-aimed or revoked by it, and
+ * an unprivileged opener cannot get a privileged process to aim its
+ * descriptor.
+ */
+static bool gmm_privileged(struct file *file)
+{
+	return capable(CAP_SYS_ADMIN) &&
+	       file_ns_capable(file, &init_user_ns, CAP_SYS_ADMIN);
+}
 
 /* All MSI-X vectors feed the one UIO event counter. */
 static irqreturn_t gmm_ivshmem_msix_handler(int irq, void *arg)
@@ -292,14 +308,7 @@ static long gmm_window_set(struct gmm_window *win, struct file *file,
 	struct gmm_window_args args;
 	long err = 0;
 
-	/*
-	 * Both the caller and whoever opened the file must be privileged: a
-	 * descriptor handed to a client cannot be re-aimed by it, and an
-	 * unprivileged opener cannot get a privileged process to aim its
-	 * descriptor.
-	 */
-	if (!capable(CAP_SYS_ADMIN) ||
-	    !file_ns_capable(file, &init_user_ns, CAP_SYS_ADMIN))
+	if (!gmm_privileged(file))
 		return -EPERM;
 	if (copy_from_user(&args, argp, sizeof(args)))
 		return -EFAULT;
@@ -339,11 +348,36 @@ static long gmm_window_get(struct gmm_window *win, void __user *argp)
 	set = win->set;
 	args.offset = win->offset;
 	args.length = win->length;
-	args.flags = win->writable ? GMM_WINDOW_WRITABLE : 0;
+	args.flags = (win->writable ? GMM_WINDOW_WRITABLE : 0) |
+		     (win->revoked ? GMM_WINDOW_REVOKED : 0);
 	mutex_unlock(&win->lock);
 	if (!set)
 		return -ENXIO;
 	return copy_to_user(argp, &args, sizeof(args)) ? -EFAULT : 0;
+}
+
+/*
+ * Mark the window revoked, then zap its mappings.  In that order: a fault
+ * that inserted pages before the mark (under win->lock) is undone by the
+ * zap, a fault after it fails.  All windows share the device inode's
+ * mapping (file->f_mapping), so the other windows' entries go too; their
+ * next touch refaults them (one fault per mapping).
+ */
+static long gmm_window_revoke(struct gmm_window *win, struct file *file)
+{
+	bool set;
+
+	if (!gmm_privileged(file))
+		return -EPERM;
+	mutex_lock(&win->lock);
+	set = win->set;
+	if (set)
+		win->revoked = true;
+	mutex_unlock(&win->lock);
+	if (!set)
+		return -ENXIO;
+	unmap_mapping_range(file->f_mapping, 0, 0, 1);
+	return 0;
 }
 
 static long gmm_window_ioctl(struct file *file, unsigned int cmd,
@@ -357,27 +391,75 @@ static long gmm_window_ioctl(struct file *file, unsigned int cmd,
 		return gmm_window_set(win, file, argp);
 	case GMM_WINDOW_GET:
 		return gmm_window_get(win, argp);
+	case GMM_WINDOW_REVOKE:
+		return gmm_window_revoke(win, file);
 	default:
 		return -ENOTTY;
 	}
 }
 
 /*
- * File offset 0 is the window's first byte.  Cached like UIO map 1: no
- * pgprot_noncached().  remap_pfn_range() sets VM_DONTEXPAND, so mremap()
- * cannot grow a mapping past what was checked here.
+ * A window's pages are inserted at the first touch of a mapping, never at
+ * mmap time, so that a revocation reaches them all: unmap_mapping_range()
+ * finds a mapping only once mmap() has linked it to the file, and by then
+ * a page table entry can only come from here, where the revocation mark
+ * is checked.  The first fault fills the whole mapping, as
+ * remap_pfn_range() at mmap time would.  Cached: x86 PAT gives an
+ * inserted page the memory type reserved for it, write-back for all of
+ * BAR2 since probe (gmm_ivshmem_probe).
+ */
+static vm_fault_t gmm_window_fault(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct gmm_window *win = vma->vm_file->private_data;
+	unsigned long pfn, addr;
+	vm_fault_t ret;
+
+	mutex_lock(&win->lock);
+	if (win->revoked ||
+	    vma->vm_pgoff + vma_pages(vma) > win->length >> PAGE_SHIFT) {
+		ret = VM_FAULT_SIGBUS;
+		goto out;
+	}
+	pfn = PHYS_PFN(win->shmem_start + win->offset) + vma->vm_pgoff;
+	ret = vmf_insert_pfn(vma, vmf->address,
+			     pfn + ((vmf->address - vma->vm_start) >> PAGE_SHIFT));
+	if (ret & VM_FAULT_ERROR)
+		goto out;
+	/* the rest of the mapping; a page already there is left as it is */
+	for (addr = vma->vm_start; addr < vma->vm_end; addr += PAGE_SIZE) {
+		if (vmf_insert_pfn(vma, addr, pfn) & VM_FAULT_ERROR)
+			break;
+		pfn++;
+	}
+out:
+	mutex_unlock(&win->lock);
+	return ret;
+}
+
+static const struct vm_operations_struct gmm_window_vm_ops = {
+	.fault = gmm_window_fault,
+};
+
+/*
+ * File offset 0 is the window's first byte.  Nothing is mapped here (see
+ * gmm_window_fault).  VM_DONTEXPAND: mremap() cannot grow a mapping past
+ * what was checked here.
  */
 static int gmm_window_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct gmm_window *win = file->private_data;
 	unsigned long pages = vma_pages(vma);
 	unsigned long window_pages;
-	phys_addr_t start;
-	int err;
+	int err = 0;
 
 	mutex_lock(&win->lock);
 	if (!win->set) {
 		err = -ENXIO;
+		goto out;
+	}
+	if (win->revoked) {
+		err = -ENODEV;
 		goto out;
 	}
 	window_pages = win->length >> PAGE_SHIFT;
@@ -394,10 +476,8 @@ static int gmm_window_mmap(struct file *file, struct vm_area_struct *vma)
 		}
 		vma->vm_flags &= ~VM_MAYWRITE;	/* and no mprotect() later */
 	}
-	start = win->shmem_start + win->offset +
-		((phys_addr_t)vma->vm_pgoff << PAGE_SHIFT);
-	err = remap_pfn_range(vma, vma->vm_start, PHYS_PFN(start),
-			      pages << PAGE_SHIFT, vma->vm_page_prot);
+	vma->vm_flags |= VM_PFNMAP | VM_IO | VM_DONTEXPAND | VM_DONTDUMP;
+	vma->vm_ops = &gmm_window_vm_ops;
 out:
 	mutex_unlock(&win->lock);
 	return err;
@@ -543,9 +623,7 @@ static long gmm_beat_start(struct gmm_beat *beat, struct file *file,
 	void *map;
 	long err;
 
-	/* as for windows: both the caller and the opener */
-	if (!capable(CAP_SYS_ADMIN) ||
-	    !file_ns_capable(file, &init_user_ns, CAP_SYS_ADMIN))
+	if (!gmm_privileged(file))
 		return -EPERM;
 	if (copy_from_user(&args, argp, sizeof(args)))
 		return -EFAULT;
@@ -675,6 +753,7 @@ static int gmm_ivshmem_probe(struct pci_dev *pdev,
 {
 	struct device *dev = &pdev->dev;
 	struct gmm_ivshmem_dev *gdev;
+	void *shmem;
 	int err;
 
 	gmm_ivshmem_move_shmem(pdev);
@@ -697,13 +776,21 @@ static int gmm_ivshmem_probe(struct pci_dev *pdev,
 		return -ENOMEM;
 	gdev->pdev = pdev;
 
-	/*
-	 * Only BAR0 is mapped in the kernel.  BAR2 is not: a kernel uncached
-	 * mapping would force user mappings of it to be uncached too (PAT).
-	 */
 	gdev->regs = pcim_iomap(pdev, IVSHMEM_REG_BAR, 0);
 	if (!gdev->regs)
 		return dev_err_probe(dev, -ENOMEM, "cannot map BAR0\n");
+	/*
+	 * BAR2 is mapped write-back once, for as long as the driver is bound:
+	 * that reserves its memory type, which x86 PAT gives the pages the
+	 * window device inserts at fault time (without a reservation they
+	 * would be UC-).  Never uncached: that would force the user mappings
+	 * to be uncached too.
+	 */
+	shmem = devm_memremap(dev, pci_resource_start(pdev, IVSHMEM_SHMEM_BAR),
+			      pci_resource_len(pdev, IVSHMEM_SHMEM_BAR),
+			      MEMREMAP_WB);
+	if (IS_ERR(shmem))
+		return dev_err_probe(dev, PTR_ERR(shmem), "cannot map BAR2\n");
 
 	gmm_ivshmem_set_map(&gdev->info.mem[GMM_MAP_REGS], pdev,
 			    IVSHMEM_REG_BAR, "registers", UIO_MEM_PHYS);

@@ -15,6 +15,12 @@
  *   - PROT_WRITE on a read-only window (EACCES; mprotect too),
  *   - everything before the window is set (ENXIO).
  * The mapping is cached (write-back), like map 1 of the UIO device.
+ *
+ * gmmd keeps a copy of the descriptor and, when the section behind the
+ * window goes (its memory lost, its node gone), revokes the window with
+ * GMM_WINDOW_REVOKE: every mapping of it is torn down at once, a later
+ * touch of such a mapping raises SIGBUS, mmap refuses with ENODEV and
+ * GET shows GMM_WINDOW_REVOKED.  The bytes in the pool are not touched.
  */
 /*
  * 2. The heartbeat device.
@@ -42,11 +48,13 @@
 
 /* The window is writable through mappings (else read-only). */
 #define GMM_WINDOW_WRITABLE	(1U << 0)
+/* GET only: the window was revoked (nothing maps it any more). */
+#define GMM_WINDOW_REVOKED	(1U << 1)
 
 struct gmm_window_args {
 	__u64 offset;		/* pool (BAR2) offset, page-aligned */
 	__u64 length;		/* bytes, page-aligned, > 0, inside BAR2 */
-	__u32 flags;		/* GMM_WINDOW_WRITABLE or 0 */
+	__u32 flags;		/* GMM_WINDOW_WRITABLE or 0; GET adds REVOKED */
 	__u32 reserved;		/* must be 0 */
 };
 
@@ -59,8 +67,19 @@ struct gmm_window_args {
  * window on a descriptor opened read-only), EFAULT.
  */
 #define GMM_WINDOW_SET	_IOW(GMM_WINDOW_IOC_MAGIC, 1, struct gmm_window_args)
-/* Read the window back (anyone).  Errors: ENXIO (not set), EFAULT. */
+/*
+ * Read the window back (anyone), with GMM_WINDOW_REVOKED once revoked.
+ * Errors: ENXIO (not set), EFAULT.
+ */
 #define GMM_WINDOW_GET	_IOR(GMM_WINDOW_IOC_MAGIC, 2, struct gmm_window_args)
+/*
+ * Revoke the window of this open file for good (gmm_ivshmem 0.4): zap the
+ * page table entries of every mapping of it in every process; a later
+ * touch of one raises SIGBUS, a later mmap fails with ENODEV.  Revoking
+ * again does nothing.  No argument.  Errors: EPERM (the caller or the
+ * opener lacks CAP_SYS_ADMIN), ENXIO (not set).
+ */
+#define GMM_WINDOW_REVOKE	_IO(GMM_WINDOW_IOC_MAGIC, 5)
 
 #define GMM_HEARTBEAT_DEVICE	"/dev/gmm_heartbeat"
 

@@ -57,7 +57,7 @@ void RequestHandler::client_gone(const Caller& caller) {
   revoked_.erase(caller.client);
   auto it = handles_.find(caller.client);
   if (it == handles_.end()) return;
-  for (Gid gid : it->second) {
+  for (const auto& [gid, revoker] : it->second) {
     Status closed = node_.close(gid, caller.client);
     if (!closed && closed.error().code != Errc::kNotFound) {
       spdlog::warn("client {} (pid {}) is gone; releasing {}: {}", caller.client, caller.pid, to_string(gid),
@@ -65,7 +65,7 @@ void RequestHandler::client_gone(const Caller& caller) {
     }
   }
   spdlog::info("client {} (pid {}) is gone: released {} section(s)", caller.client, caller.pid, it->second.size());
-  handles_.erase(it);
+  handles_.erase(it);  // and closes the windows' revokers
 }
 
 std::size_t RequestHandler::handles_of(std::uint64_t client) const {
@@ -77,12 +77,18 @@ std::size_t RequestHandler::revoke_gone_handles(const std::string& why) {
   std::size_t dropped = 0;
   for (auto it = handles_.begin(); it != handles_.end();) {
     const std::uint64_t client = it->first;
-    std::erase_if(it->second, [&](Gid gid) {
+    std::erase_if(it->second, [&](const auto& handle) {
+      const auto& [gid, revoker] = handle;
       if (node_.holds(gid, client)) return false;
-      spdlog::info("client {}: handle of section {} revoked ({})", client, to_string(gid), why);
+      std::string window = "its window stays mapped (this platform cannot revoke windows)";
+      if (revoker) {
+        Status revoked = windows_->revoke(revoker);
+        window = revoked ? "its window revoked" : "its window NOT revoked: " + revoked.error().message;
+      }
+      spdlog::info("client {}: handle of section {} revoked, {} ({})", client, to_string(gid), window, why);
       revoked_[client][gid] = why;
       ++dropped;
-      return true;
+      return true;  // closes the revoker
     });
     it = it->second.empty() ? handles_.erase(it) : std::next(it);
   }
@@ -121,7 +127,7 @@ Result<json> RequestHandler::acquire(const proto::Request& request, const Caller
     (void)node_.close(gid, caller.client);
     return window.error();
   }
-  handles_[caller.client].insert(gid);
+  handles_[caller.client].emplace(gid, std::move(window->revoker));
   descriptor = std::move(window->fd);
   return json{{"section", proto::section_json(*opened)},
               {"address", proto::kGlobalAddressBase + opened->pool_offset},

@@ -69,12 +69,12 @@ class RequestHandler {
 
   // After memory was lost or a departed node's sections were revoked (the
   // core no longer holds the share): drops every client handle whose
-  // section is gone, and says `why` when the client next names it
-  // (relinquish: kNotFound "... was revoked: <why>"). What it cannot do: a
-  // window the client already mapped stays mapped in the client (process
-  // mode: a mapping of the pool file; in guests the gmm_ivshmem window
-  // device has no revoke yet, docs/design.md "Revocation"). Returns how
-  // many handles it dropped.
+  // section is gone, revokes its window where the platform can (guests:
+  // every mapping of it is torn down, a later touch is SIGBUS), and says
+  // `why` when the client next names it (relinquish: kNotFound "... was
+  // revoked: <why>"). What it cannot do: in process mode the client's
+  // mapping of the pool file stays (docs/design.md "Revocation at the
+  // client"). Returns how many handles it dropped.
   std::size_t revoke_gone_handles(const std::string& why);
 
  private:
@@ -93,7 +93,9 @@ class RequestHandler {
   WindowSource* windows_;
   std::function<nlohmann::json()> ping_fields_;
   Messenger* messenger_;
-  std::map<std::uint64_t, std::set<Gid>> handles_;  // client -> acquired sections
+  // client -> acquired sections -> the window's revoker (WindowSource::revoke;
+  // empty in process mode), closed when the handle goes
+  std::map<std::uint64_t, std::map<Gid, UniqueFd>> handles_;
   std::map<std::uint64_t, std::map<Gid, std::string>> revoked_;  // client -> revoked handles -> why
   std::map<std::uint64_t, std::set<std::uint32_t>> mutexes_;  // client -> SyncObject indices it may hold
 };

@@ -14,6 +14,12 @@
 // "window-probe: ok" or "window-probe: FAIL"; the last line is
 // "window-probe: PASS" or "window-probe: FAIL ..."; exit status 0 on PASS.
 //
+// Then revocation (GMM_WINDOW_REVOKE through UioWindowSource::revoke, as
+// gmmd does when a section's memory is lost): a process that touches a
+// revoked window's mapping gets SIGBUS, mmap is refused with ENODEV, GET
+// shows the window revoked, other windows keep working, and the client
+// cannot revoke.
+//
 // The same boot also checks the driver's heartbeat device (UioHeartbeat,
 // /dev/gmm_heartbeat): on a node slot it writes into a fake superblock at
 // the start of the pool, the kernel timer beats for the slot's incarnation,
@@ -59,6 +65,8 @@ using gmm::UniqueFd;
 constexpr std::uint64_t kWritableOffset = 1 << 20;  // 2 pages, writable, via UioWindowSource
 constexpr std::uint64_t kReadOnlyOffset = 2 << 20;  // 1 page, read-only, via UioWindowSource
 constexpr std::uint64_t kRawReadOnlyOffset = 3 << 20;  // 1 page, read-only, set on an O_RDWR descriptor
+constexpr std::uint64_t kRevokedOffset = (3 << 20) + (1 << 19);  // 2 pages, writable, revoked by root
+constexpr std::uint64_t kRevokedPattern = 0x7e70ced07e70ced0ULL;
 constexpr std::uint64_t kReadOnlyPattern = 0x5eed5eed5eed5eedULL;
 constexpr std::uint8_t kLastBytePattern = 0xa5;
 constexpr uid_t kUnprivileged = 1000;
@@ -188,6 +196,9 @@ void client(int socket, const std::string& uio_dev, const std::string& sysfs_bar
   rc = ::ioctl(read_only, GMM_WINDOW_SET, &wider);
   err = errno;
   check_errno(rc != 0, err, EPERM, "client re-sets its read-only window");
+  rc = ::ioctl(writable, GMM_WINDOW_REVOKE);
+  err = errno;
+  check_errno(rc != 0, err, EPERM, "client revokes its own window");
   UniqueFd fresh(::open(gmm::kWindowDevice, O_RDWR | O_CLOEXEC));
   check(fresh.valid(), std::string("client opens ") + gmm::kWindowDevice + " (mode 0666)");
   if (fresh) {
@@ -195,6 +206,9 @@ void client(int socket, const std::string& uio_dev, const std::string& sysfs_bar
     rc = ::ioctl(fresh.get(), GMM_WINDOW_SET, &wider);
     err = errno;
     check_errno(rc != 0, err, EPERM, "client sets a window on its own descriptor");
+    rc = ::ioctl(fresh.get(), GMM_WINDOW_REVOKE);
+    err = errno;
+    check_errno(rc != 0, err, EPERM, "client revokes a window on its own descriptor");
     rc = ::ioctl(fresh.get(), GMM_WINDOW_GET, &args);
     err = errno;
     check_errno(rc != 0, err, ENXIO, "GMM_WINDOW_GET of an unset window");
@@ -213,24 +227,121 @@ void client(int socket, const std::string& uio_dev, const std::string& sysfs_bar
   }
 }
 
-// The window's entry in the PAT list ("write-back", like UIO map 1), while
-// `fd` is mapped; "" without debugfs.
+// The memory types of the PAT list's entries that cover [phys, phys +
+// length): x86 gives a page the window device inserts at fault time the
+// type of such an entry (the driver reserves all of BAR2 write-back). ""
+// without debugfs, "none" if no entry covers the range, the types joined
+// with ", " when they differ.
 std::string pat_of(std::uint64_t phys, std::uint64_t length) {
   std::ifstream list("/sys/kernel/debug/x86/pat_memtype_list");
-  char range[64];
-  std::snprintf(range, sizeof range, "[mem 0x%016" PRIx64 "-0x%016" PRIx64 "]", phys, phys + length);
-  std::string line;
+  if (!list) return "";
+  std::string types, line;
   while (std::getline(list, line)) {
-    auto at = line.find(range);
-    if (at != std::string::npos) return line.substr(at + std::strlen(range) + 1);
+    unsigned long long start = 0, end = 0;
+    char type[64];
+    if (std::sscanf(line.c_str(), "PAT: [mem 0x%llx-0x%llx] %63[^\n]", &start, &end, type) != 3) continue;
+    if (start > phys || end < phys + length) continue;
+    if (types.find(type) == std::string::npos) types += (types.empty() ? "" : ", ") + std::string(type);
   }
-  return "";
+  return types.empty() ? "none" : types;
 }
 
 int fail_early(const std::string& message) {
   check(false, message);
   std::printf("window-probe: FAIL (cannot run)\n");
   return 1;
+}
+
+// --------------------------------------------------------- revocation --
+
+// A child process that runs `body` and exits 0 (unless a signal ends it).
+pid_t fork_child(const std::function<void()>& body) {
+  std::fflush(stdout);
+  const pid_t child = ::fork();
+  if (child == 0) {
+    body();
+    ::_exit(0);
+  }
+  return child;
+}
+
+// How `child` ended: "exit N" or the signal's description.
+std::string outcome_of(pid_t child) {
+  int status = 0;
+  if (child < 0 || ::waitpid(child, &status, 0) != child) return "not run";
+  if (WIFSIGNALED(status)) return strsignal(WTERMSIG(status));
+  return "exit " + std::to_string(WEXITSTATUS(status));
+}
+
+// Root revokes a window that it and a child process have mapped and
+// touched (gmmd revokes its kept copy of a client's descriptor the same
+// way); `neighbour` is another window that must keep working.
+void revocation_checks(gmm::WindowSource& windows, std::byte* bar, const gmm::Window& neighbour) {
+  const std::uint64_t page = static_cast<std::uint64_t>(kPage);
+  const std::string bus = strsignal(SIGBUS);
+  auto window = windows.open_window(kRevokedOffset, 2 * page, true);
+  check(window.ok() && window->revoker.valid(), "UioWindowSource gives each window a revoker (a copy of its descriptor)" +
+                                                    (window ? "" : ": " + window.error().message));
+  if (!window || !window->revoker) return;
+  auto* bytes = static_cast<volatile std::uint64_t*>(map(window->fd.get(), 2 * page, PROT_READ | PROT_WRITE, MAP_SHARED, 0));
+  check(bytes != MAP_FAILED, "root maps the window to revoke (2 pages, read-write)");
+  void* other = map(neighbour.fd.get(), 2 * page, PROT_READ, MAP_SHARED, 0);
+  check(other != MAP_FAILED, "root maps another window");
+  if (bytes == MAP_FAILED || other == MAP_FAILED) return;
+  bytes[0] = kRevokedPattern;
+  bytes[page / sizeof(std::uint64_t)] = kRevokedPattern;
+  const std::uint64_t other_before = *static_cast<volatile std::uint64_t*>(other);
+
+  // A child holds the mapping (fork copies its page table entries), touches
+  // it, and touches it again once the window is revoked.
+  int ready[2], go[2];
+  if (::pipe(ready) != 0 || ::pipe(go) != 0) return (void)check(false, "pipes for the child");
+  const pid_t holder = fork_child([&] {
+    char byte = 0;
+    if (bytes[0] != kRevokedPattern) ::_exit(5);
+    bytes[1] = 1;
+    if (::write(ready[1], &byte, 1) != 1 || ::read(go[0], &byte, 1) != 1) ::_exit(6);
+    bytes[1] = 2;
+  });
+  char byte = 0;
+  check(::read(ready[0], &byte, 1) == 1, "a child reads and writes the window through the mapping it inherited");
+
+  auto revoked = windows.revoke(window->revoker);
+  check(revoked.ok(), "root revokes the window (GMM_WINDOW_REVOKE)" + (revoked ? "" : ": " + revoked.error().message));
+  check(::write(go[1], &byte, 1) == 1, "the child is told to write the window again");
+  const std::string held = outcome_of(holder);
+  check(held == bus, "the child's write after the revocation ends it with " + held + " (want " + bus + ")");
+  for (int fd : {ready[0], ready[1], go[0], go[1]}) ::close(fd);
+  const std::string read_later = outcome_of(fork_child([&] { (void)bytes[page / sizeof(std::uint64_t)]; }));
+  check(read_later == bus,
+        "a process forked after the revocation reads its inherited mapping: " + read_later + " (want " + bus + ")");
+
+  for (const UniqueFd* fd : {&window->fd, &window->revoker}) {
+    check_map_refused(fd->get(), page, PROT_READ, MAP_SHARED, 0, ENODEV,
+                      std::string("mmap of the revoked window through ") + (fd == &window->fd ? "the client's" : "gmmd's") +
+                          " descriptor");
+  }
+  gmm_window_args args{};
+  const bool got = ::ioctl(window->fd.get(), GMM_WINDOW_GET, &args) == 0;
+  check(got && args.offset == kRevokedOffset && args.length == 2 * page &&
+            args.flags == (GMM_WINDOW_WRITABLE | GMM_WINDOW_REVOKED),
+        "GMM_WINDOW_GET shows the window revoked (flags " + std::to_string(args.flags) + ", want WRITABLE | REVOKED = 3)");
+  revoked = windows.revoke(window->revoker);
+  check(revoked.ok(), "revoking it again is no error");
+  check(*static_cast<volatile std::uint64_t*>(other) == other_before,
+        "another window's mapping still reads its bytes (refaulted after the revocation's zap)");
+  std::uint64_t kept = 0, kept_second = 0;
+  std::memcpy(&kept, bar + kRevokedOffset, sizeof kept);
+  std::memcpy(&kept_second, bar + kRevokedOffset + page, sizeof kept_second);
+  check(kept == kRevokedPattern && kept_second == kRevokedPattern,
+        "the revocation leaves the pool's bytes alone (root's whole-BAR view)");
+  ::munmap(const_cast<std::uint64_t*>(bytes), 2 * page);
+  ::munmap(other, 2 * page);
+
+  UniqueFd unset(::open(gmm::kWindowDevice, O_RDWR | O_CLOEXEC));
+  const int rc = ::ioctl(unset.get(), GMM_WINDOW_REVOKE);
+  const int err = errno;
+  check_errno(rc != 0, err, ENXIO, "root revokes a window that was never set");
 }
 
 // ---------------------------------------------------------- heartbeat --
@@ -417,15 +528,11 @@ int main(int argc, char** argv) {
   bar[kWritableOffset + 2 * page] = std::byte{0x22};
 
   // The window is cached like UIO map 1.
-  void* root_view = map(writable->fd.get(), 2 * page, PROT_READ, MAP_SHARED, 0);
-  if (root_view != MAP_FAILED) {
-    const std::string pat = pat_of(bar_phys + kWritableOffset, 2 * page);
-    if (pat.empty()) {
-      std::printf("window-probe: (no PAT list in debugfs: cache mode not checked)\n");
-    } else {
-      check(pat == "write-back", "the window's mapping is " + pat + " (want write-back)");
-    }
-    ::munmap(root_view, 2 * page);
+  const std::string pat = pat_of(bar_phys + kWritableOffset, 2 * page);
+  if (pat.empty()) {
+    std::printf("window-probe: (no PAT list in debugfs: cache mode not checked)\n");
+  } else {
+    check(pat == "write-back", "the PAT entries covering the window are " + pat + " (want write-back)");
   }
 
   int sockets[2];
@@ -453,6 +560,7 @@ int main(int argc, char** argv) {
   check(bar[kWritableOffset - 1] == std::byte{0x11} && bar[kWritableOffset + 2 * page] == std::byte{0x22},
         "the bytes around the window are untouched");
 
+  revocation_checks(windows, bar, *writable);
   heartbeat_checks(bar);
 
   if (failures == 0) {

@@ -62,3 +62,17 @@ TEST_CASE("FileWindowSource: page-aligned windows inside the pool, read-only one
   CHECK(::mmap(nullptr, kPageSize, PROT_READ | PROT_WRITE, MAP_SHARED, read_only->fd.get(),
                static_cast<off_t>(read_only->mmap_offset)) == MAP_FAILED);
 }
+
+TEST_CASE("FileWindowSource: windows come without a revoker, and revoke says process mode cannot", "[file_window]") {
+  gmm::test::TempDir dir;
+  const std::string path = dir.path + "/pool";
+  REQUIRE(gmm::create_pool_file(path, 4 * kPageSize));
+  gmm::FileWindowSource windows(path, 4 * kPageSize);
+  auto window = windows.open_window(kPageSize, kPageSize, true);
+  REQUIRE(window);
+  CHECK_FALSE(window->revoker.valid());
+  auto refused = windows.revoke(window->fd);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code == Errc::kInvalidArgument);
+  CHECK(refused.error().message.find("process mode cannot revoke") != std::string::npos);
+}

@@ -25,4 +25,9 @@ Result<Window> FileWindowSource::open_window(std::uint64_t pool_offset, std::uin
   return window;
 }
 
+Status FileWindowSource::revoke(const UniqueFd&) {
+  return make_error(Errc::kInvalidArgument,
+                    "process mode cannot revoke a window: the client's mapping of the pool file is its own");
+}
+
 }  // namespace gmm

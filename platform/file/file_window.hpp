@@ -6,7 +6,9 @@
 // file through it (with the descriptor's access mode). Rights are checked
 // per section when the window is handed out, and a read-only window really
 // is read-only, but process mode trusts clients not to map beyond their
-// window. Guests get range-checked windows from the driver instead.
+// window. Guests get range-checked windows from the driver instead. Nor can
+// a window be revoked: the client's mapping of the pool file is its own
+// (Window::revoker stays empty; docs/design.md "Revocation at the client").
 #pragma once
 
 #include <string>
@@ -21,6 +23,7 @@ class FileWindowSource final : public WindowSource {
   FileWindowSource(std::string pool_path, std::uint64_t pool_size)
       : pool_path_(std::move(pool_path)), pool_size_(pool_size) {}
   Result<Window> open_window(std::uint64_t pool_offset, std::uint64_t length, bool writable) override;
+  Status revoke(const UniqueFd& revoker) override;
 
  private:
   std::string pool_path_;

@@ -46,12 +46,28 @@ class UioWindowSource final : public WindowSource {
         default: return make_error(Errc::kIo, what + std::strerror(err));
       }
     }
+    // The same open file, for gmmd to keep: GMM_WINDOW_REVOKE on it
+    // reaches every mapping the client makes through its copy.
+    UniqueFd revoker(::fcntl(fd.get(), F_DUPFD_CLOEXEC, 0));
+    if (!revoker) return make_error(Errc::kIo, "cannot duplicate a window descriptor: " + std::string(std::strerror(errno)));
     Window window;
     window.fd = std::move(fd);
     window.mmap_offset = 0;  // the device's file offset 0 is the window's first byte
     window.length = length;
     window.writable = writable;
+    window.revoker = std::move(revoker);
     return window;
+  }
+
+  Status revoke(const UniqueFd& revoker) override {
+    if (::ioctl(revoker.get(), GMM_WINDOW_REVOKE) == 0) return ok_status();
+    const int err = errno;
+    const std::string what = "cannot revoke a window of " + device_ + ": ";
+    switch (err) {
+      case EPERM: return make_error(Errc::kPermission, what + "revoking windows needs CAP_SYS_ADMIN (run gmmd as root)");
+      case ENOTTY: return make_error(Errc::kIo, what + "gmm_ivshmem before 0.4 cannot revoke windows");
+      default: return make_error(Errc::kIo, what + std::strerror(err));
+    }
   }
 
  private:

@@ -22,7 +22,9 @@ inline constexpr const char* kWindowDevice = "/dev/gmm_window";
 // A WindowSource over `device`. Errors: kNotFound when the device is missing
 // (gmm_ivshmem older than 0.2, or not loaded), kIo when it is no character
 // device. open_window() errors: kInvalidArgument (empty, unaligned, outside
-// the pool), kPermission (caller without CAP_SYS_ADMIN), kIo.
+// the pool), kPermission (caller without CAP_SYS_ADMIN), kIo. Each window
+// comes with a revoker (a dup of its descriptor); revoke() errors:
+// kPermission, kIo (also for gmm_ivshmem before 0.4, which cannot revoke).
 Result<std::unique_ptr<WindowSource>> open_uio_window_source(const std::string& device = kWindowDevice);
 
 }  // namespace gmm

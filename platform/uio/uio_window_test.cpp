@@ -4,6 +4,7 @@
 // window-probe.sh (gmm-window-probe).
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "testing/temp_dir.hpp"
@@ -41,4 +42,15 @@ TEST_CASE("UioWindowSource: empty or unaligned windows are refused before the de
   REQUIRE_FALSE(not_a_window);
   CHECK(not_a_window.error().code == Errc::kIo);
   CHECK(not_a_window.error().message.find("not a gmm_window device") != std::string::npos);
+}
+
+TEST_CASE("UioWindowSource: revoking through a descriptor that is no window is a clear error", "[uio_window]") {
+  auto source = open_uio_window_source("/dev/null");
+  REQUIRE(source);
+  gmm::UniqueFd null(::open("/dev/null", O_RDWR | O_CLOEXEC));
+  REQUIRE(null);
+  auto refused = (*source)->revoke(null);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code == Errc::kIo);
+  CHECK(refused.error().message.find("before 0.4 cannot revoke") != std::string::npos);
 }

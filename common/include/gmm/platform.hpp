@@ -66,11 +66,20 @@ class PollingDoorbell final : public Doorbell {
 //            kernel cannot narrow a file descriptor to a range, so process
 //            mode enforces rights per section but not against a client that
 //            maps beyond its window (documented in docs/design.md).
+//
+// Revocation (paper 3.7, docs/design.md "Revocation at the client"): where
+// the platform can take a window back, open_window also returns `revoker`,
+// a second descriptor of the same window that gmmd keeps while the client
+// holds the section; revoke(revoker) then tears down every mapping of the
+// window in every process (a later touch is SIGBUS) and refuses new ones.
+// In process mode `revoker` is empty: nothing outside a process can unmap
+// what it mapped from the pool file.
 struct Window {
   UniqueFd fd;                    // handed to the client with SCM_RIGHTS
   std::uint64_t mmap_offset = 0;  // what the client passes to mmap for the window's first byte
   std::uint64_t length = 0;       // bytes mappable from mmap_offset on
   bool writable = false;
+  UniqueFd revoker;               // kept by gmmd; empty where windows cannot be revoked
 };
 
 class WindowSource {
@@ -80,6 +89,10 @@ class WindowSource {
   // mapped, writable only if `writable`. Both bounds are page-aligned.
   // Errors: kInvalidArgument (unaligned or outside the pool), kIo.
   virtual Result<Window> open_window(std::uint64_t pool_offset, std::uint64_t length, bool writable) = 0;
+  // Takes back for good the window `revoker` came with (a Window's
+  // revoker, never empty). Revoking twice is no error. Errors: kPermission,
+  // kIo; kInvalidArgument where windows have no revoker (process mode).
+  virtual Status revoke(const UniqueFd& revoker) = 0;
 };
 
 // The node's heartbeat kept below the daemon, by the node's OS (paper 3.4:

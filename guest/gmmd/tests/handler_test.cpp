@@ -6,11 +6,14 @@
 // gmmds of two nodes; callers are ordinary users (root may do anything).
 #include "gmmd/handler.hpp"
 
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <cstring>
+#include <map>
 #include <string>
+#include <vector>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -80,6 +83,36 @@ struct TwoNodes {
   TempPool pool;
   Gmmd node0{pool, 0};
   Gmmd node1{pool, 1};
+};
+
+// Windows from the pool file that can be revoked, as a guest's driver
+// gives them: each comes with a revoker, here the write end of a pipe whose
+// read end the test keeps, so it sees when gmmd closes the revoker.
+struct RevocableWindows final : WindowSource {
+  explicit RevocableWindows(const TempPool& pool) : file(pool.path, pool.pool->size()) {}
+  Result<Window> open_window(std::uint64_t pool_offset, std::uint64_t length, bool writable) override {
+    auto window = file.open_window(pool_offset, length, writable);
+    if (!window) return window;
+    int ends[2];
+    REQUIRE(::pipe2(ends, O_CLOEXEC | O_NONBLOCK) == 0);
+    window->revoker = UniqueFd(ends[1]);
+    offset_of[ends[1]] = pool_offset;
+    watchers[pool_offset] = UniqueFd(ends[0]);
+    return window;
+  }
+  Status revoke(const UniqueFd& revoker) override {
+    revoked.push_back(offset_of.at(revoker.get()));
+    return ok_status();
+  }
+  // gmmd closed the revoker of the window at `pool_offset` (EOF on the pipe).
+  bool closed(std::uint64_t pool_offset) {
+    char byte;
+    return ::read(watchers.at(pool_offset).get(), &byte, 1) == 0;
+  }
+  FileWindowSource file;
+  std::map<int, std::uint64_t> offset_of;         // revoker -> pool offset
+  std::map<std::uint64_t, UniqueFd> watchers;     // pool offset -> read end
+  std::vector<std::uint64_t> revoked;             // pool offsets, in revoke() order
 };
 
 // A window descriptor mapped, unmapped at scope end.
@@ -312,6 +345,42 @@ TEST_CASE_METHOD(OneNode, "gmmd handler: acquire hands out a window onto the sec
   Error io = refusal_of(call(no_windows, owner(1), {{"op", "acquire"}, {"name", "win"}, {"access", "read"}}));
   CHECK(io.code == Errc::kIo);
   CHECK_THAT(io.message, Catch::Contains("cannot hand out section windows"));
+  REQUIRE_POOL_CLEAN(*pool.pool);
+}
+
+TEST_CASE("gmmd handler: gmmd keeps each window's revoker, revokes the windows of revoked handles and closes the revoker when the handle goes",
+          "[gmmd][handler]") {
+  QuietLog quiet;
+  TempPool pool;
+  std::unique_ptr<Node> node = pool.node(0);
+  RevocableWindows windows(pool);
+  RequestHandler handler(*node, &windows);
+  std::map<std::string, std::uint64_t> at;  // section -> pool offset
+  for (const char* name : {"lost", "kept", "dropped", "gone"}) {
+    at[name] = body_of(call(handler, owner(1), alloc_request(name, 4096)))["section"]["pool_offset"];
+  }
+  for (const char* name : {"lost", "kept", "dropped"}) {
+    REQUIRE(handler.handle_line(json{{"op", "acquire"}, {"name", name}, {"access", "write"}}.dump(), owner(5)).descriptor);
+  }
+  REQUIRE(handler.handle_line(json{{"op", "acquire"}, {"name", "gone"}, {"access", "read"}}.dump(), owner(6)).descriptor);
+  for (const auto& [name, offset] : at) CHECK_FALSE(windows.closed(offset));  // gmmd keeps every revoker
+
+  // Relinquished: the revoker closes, nothing is revoked.
+  body_of(call(handler, owner(5), {{"op", "relinquish"}, {"gid", to_string(*node->lookup_name("dropped"))}}));
+  CHECK(windows.closed(at["dropped"]));
+  // The core lost client 5's share of "lost" (as memory loss does): that window is revoked.
+  REQUIRE(node->close(*node->lookup_name("lost"), 5));
+  CHECK(handler.revoke_gone_handles("the memory of node 0 was lost") == 1);
+  CHECK(windows.revoked == std::vector<std::uint64_t>{at["lost"]});
+  CHECK(windows.closed(at["lost"]));
+  CHECK_FALSE(windows.closed(at["kept"]));
+  CHECK(handler.handles_of(5) == 1);
+  // A client that goes: its revokers close, without revocation.
+  handler.client_gone(owner(6));
+  CHECK(windows.closed(at["gone"]));
+  handler.client_gone(owner(5));
+  CHECK(windows.closed(at["kept"]));
+  CHECK(windows.revoked.size() == 1);
   REQUIRE_POOL_CLEAN(*pool.pool);
 }
 

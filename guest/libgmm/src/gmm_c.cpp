@@ -139,6 +139,20 @@ int gmm_map_global(gmm_session* s, uint64_t gid, void** address_out) {
   return GMM_OK;
 }
 
+void gmm_set_reconnect_wait(gmm_session* s, unsigned wait_ms) {
+  s->session.set_reconnect_wait(std::chrono::milliseconds(wait_ms));
+}
+
+void gmm_on_handle_lost(gmm_session* s, gmm_lost_fn fn, void* context) {
+  if (fn == nullptr) {
+    s->session.on_handle_lost({});
+    return;
+  }
+  s->session.on_handle_lost([fn, context](const gmm::app::Section& section, const gmm::Error& why) {
+    fn(section.gid, code_of(why.code), why.message.c_str(), context);
+  });
+}
+
 int gmm_watch_open(gmm_session* s, unsigned kinds, gmm_watch** out) {
   using Kind = gmm::app::NodeEvent::Kind;
   *out = nullptr;

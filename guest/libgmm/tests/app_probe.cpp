@@ -27,9 +27,10 @@
 //                       writing, map it, print "holding NAME"; when the
 //                       memory-lost event for its home node comes, gmmd
 //                       must have revoked the handle already (whoami counts
-//                       none, relinquish says "was revoked"). The window's
-//                       mapping itself stays: the driver cannot revoke it
-//                       yet (docs/design.md, "Revocation at the client")
+//                       none, relinquish says "was revoked") and revoked
+//                       its window: a touch of the mapping is SIGBUS (in a
+//                       child), a new mmap fails with ENODEV
+//                       (docs/design.md, "Revocation at the client")
 //   deny --as-uid UID   drop to UID/GID first; everything of root's is
 //                       refused with a clear error, the process's own
 //                       section works, and its window reaches that section
@@ -38,8 +39,10 @@
 // Exit 0 with a final "... passed" line; 1 with a one-line reason.
 #include <fcntl.h>
 #include <grp.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -306,6 +309,24 @@ int revoked(const std::string& name) {
   expect(event.node == section.home_node, "memory-lost event for node " + std::to_string(event.node) +
                                               ", not for the section's node " + std::to_string(section.home_node));
   expect(must(session.whoami(), "whoami").handles == 0, "gmmd still counts the handle of the lost section");
+  // The window is revoked too: a child that reads the mapping dies of SIGBUS.
+  std::fflush(stdout);
+  const pid_t child = ::fork();
+  if (child == 0) {
+    (void)*static_cast<volatile char*>(view);
+    ::_exit(0);
+  }
+  int status = 0;
+  expect(::waitpid(child, &status, 0) == child && WIFSIGNALED(status) && WTERMSIG(status) == SIGBUS,
+         "a read of the revoked window's mapping did not raise SIGBUS");
+  const int fd = window_descriptor();
+  expect(fd >= 0, "no /dev/gmm_window descriptor in this process");
+  gmm_window_args args{};
+  expect(::ioctl(fd, GMM_WINDOW_GET, &args) == 0 && (args.flags & GMM_WINDOW_REVOKED) != 0,
+         "GMM_WINDOW_GET does not show the window revoked");
+  expect(::mmap(nullptr, section.size, PROT_READ, MAP_SHARED, fd, 0) == MAP_FAILED && errno == ENODEV,
+         "a new mmap of the revoked window did not fail with ENODEV");
+  std::printf("window revoked: a read of the mapping raises SIGBUS, mmap fails with ENODEV\n");
   must(session.unmap(view, section.size), "unmap");
   auto gone = session.relinquish(section);
   refused(gone, Errc::kNotFound, "relinquish of the revoked section");

@@ -18,10 +18,13 @@
 #include <vector>
 
 #include "gmm/app.hpp"
+#include "gmm/gmm_c.h"
 #include "proto/client.hpp"
 #include "test_cluster.hpp"
 
 extern "C" int gmm_c_header_roundtrip(const char* socket_path);  // c_api_check.c
+extern "C" int gmm_c_reconnect_before(const char* socket_path, gmm_session** out);
+extern "C" int gmm_c_reconnect_after(gmm_session* session);
 extern "C" int gmm_c_message_roundtrip(const char* sender_socket, const char* receiver_socket);
 
 namespace {
@@ -559,6 +562,17 @@ TEST_CASE("a full mailbox makes send busy, naming the node, and the rest still g
   auto got = must(at_two.next(std::chrono::seconds(30)));
   CHECK(got.message_kind == 1030);
   cluster.host_ok({"resume", "1"});
+}
+
+TEST_CASE("libgmm C header: a bounded reconnect wait and the lost-handle callback", "[app][crash]") {
+  TestCluster cluster(2, "32M");
+  gmm_session* session = nullptr;
+  REQUIRE(gmm_c_reconnect_before(socket_of(cluster, 1).c_str(), &session) == 0);
+  cluster.host_ok({"crash", "1", "--how", "kill"});
+  const int after = gmm_c_reconnect_after(session);
+  INFO(gmm_last_error(session));
+  CHECK(after == 0);
+  gmm_disconnect(session);
 }
 
 TEST_CASE("libgmm C header sends and receives a message", "[app]") {

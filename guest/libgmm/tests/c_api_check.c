@@ -1,5 +1,6 @@
 /* Compiled as C: the header is valid C and every call links. Returns 0 when
  * a create/acquire/reserve/map/unmap/relinquish round trip works. */
+#include <stdio.h>
 #include <string.h>
 
 #include "gmm/gmm_c.h"
@@ -53,4 +54,51 @@ int gmm_c_message_roundtrip(const char* sender_socket, const char* receiver_sock
   if (receiver != NULL) gmm_disconnect(receiver);
   gmm_disconnect(sender);
   return result;
+}
+
+/* gmmd restarts through the C calls, in two steps around the caller's
+ * SIGKILL of the gmmd at socket_path (not restarted). Before: a section
+ * created, acquired and mapped, a reconnect wait of 300 ms and a lost-handle
+ * callback. After: the next call fails with GMM_EIO within the wait, and
+ * the callback heard of the handle once. Each returns 0 when all held. */
+static struct {
+  int calls;
+  uint64_t gid;
+  int code;
+  int context_ok;
+  char why[256];
+} lost;
+static int lost_context = 42;
+
+static void note_lost(uint64_t gid, int code, const char* why, void* context) {
+  lost.calls++;
+  lost.gid = gid;
+  lost.code = code;
+  lost.context_ok = context == &lost_context;
+  snprintf(lost.why, sizeof lost.why, "%s", why);
+}
+
+static uint64_t reconnect_gid;
+
+int gmm_c_reconnect_before(const char* socket_path, gmm_session** out) {
+  gmm_section section;
+  void* global = NULL;
+  memset(&lost, 0, sizeof lost);
+  if (gmm_connect(socket_path, out) != GMM_OK) return 1;
+  gmm_set_reconnect_wait(*out, 300);
+  gmm_on_handle_lost(*out, note_lost, &lost_context);
+  if (gmm_create(*out, "c-goes", 8192, 0600, &reconnect_gid) != GMM_OK) return 2;
+  if (gmm_acquire(*out, "c-goes", GMM_WRITE, &section) != GMM_OK) return 3;
+  if (gmm_map_global(*out, reconnect_gid, &global) != GMM_OK) return 4;
+  strcpy((char*)global, "mapped");
+  return lost.calls == 0 ? 0 : 5;
+}
+
+int gmm_c_reconnect_after(gmm_session* session) {
+  if (gmm_create(session, "c-after", 8192, 0600, NULL) != GMM_EIO) return 1;
+  if (strstr(gmm_last_error(session), "within 300 ms") == NULL) return 2;
+  if (lost.calls != 1 || lost.gid != reconnect_gid || !lost.context_ok) return 3;
+  if (lost.code == GMM_OK || strlen(lost.why) == 0) return 4;
+  gmm_on_handle_lost(session, NULL, NULL);
+  return 0;
 }

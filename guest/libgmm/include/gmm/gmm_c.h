@@ -66,6 +66,22 @@ int gmm_map(gmm_session* session, void* address, size_t length, uint64_t gid, ui
 int gmm_unmap(gmm_session* session, void* address, size_t length);
 int gmm_map_global(gmm_session* session, uint64_t gid, void** address_out);
 
+/* gmmd restarts (gmm/app.hpp, "gmmd restarts"): a call that finds gmmd's
+ * connection closed reconnects, waiting up to wait_ms (default 30000) for a
+ * gmmd to answer on the socket, else fails with GMM_EIO; handles of
+ * sections that survived are acquired again and stay mapped. For this
+ * session and the watches opened after. */
+void gmm_set_reconnect_wait(gmm_session* session, unsigned wait_ms);
+
+/* Called once for each handle lost at a reconnect (its section is gone, or
+ * no gmmd answered in time): the section's gid, a GMM_E* code and the
+ * message saying why, and `context`. The handle's mappings are PROT_NONE
+ * already, and naming its gid later gives GMM_ENOTFOUND. It runs inside the
+ * call that noticed the restart: it must not call the session. fn NULL:
+ * no more calls. */
+typedef void (*gmm_lost_fn)(uint64_t gid, int code, const char* why, void* context);
+void gmm_on_handle_lost(gmm_session* session, gmm_lost_fn fn, void* context);
+
 /* Notifications (gmm/app.hpp Session::watch): a watch is its own
  * connection to gmmd. kinds: GMM_EVENT_BIT(...) of the kinds wanted, 0 for
  * every membership kind (messages only when GMM_EVENT_MESSAGE is asked). */
