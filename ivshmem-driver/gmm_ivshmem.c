@@ -114,11 +114,18 @@ module_param(shmem_above_4g, bool, 0444);
 MODULE_PARM_DESC(shmem_above_4g,
 		 "Move a 64-bit BAR2 found below 4 GiB into the host bridge window above 4 GiB, so that it can be mapped write-back (default: on)");
 
+/* Where BAR2, the pool, lies in guest-physical memory. */
+struct gmm_shmem {
+	phys_addr_t start;
+	resource_size_t len;
+};
+
 struct gmm_ivshmem_dev {
 	struct uio_info info;
 	struct pci_dev *pdev;
 	void __iomem *regs;
 	int nvectors;
+	struct gmm_shmem shmem;		/* BAR2, fixed at probe */
 	struct miscdevice window_dev;	/* /dev/gmm_window */
 	struct miscdevice beat_dev;	/* /dev/gmm_heartbeat */
 };
@@ -135,8 +142,7 @@ static atomic_t gmm_window_claimed = ATOMIC_INIT(0);
  */
 struct gmm_window {
 	struct mutex lock;		/* guards the fields below */
-	phys_addr_t shmem_start;	/* BAR2 */
-	resource_size_t shmem_len;
+	struct gmm_shmem shmem;		/* BAR2 */
 	bool set;			/* the window is fixed for good */
 	bool revoked;			/* for good: nothing maps it again */
 	u64 offset;
@@ -273,22 +279,29 @@ static int gmm_ivshmem_setup_msix(struct gmm_ivshmem_dev *gdev)
  * The window device: each open file is a window onto part of BAR2 that a
  * privileged caller sets once.  See gmm_ivshmem_uapi.h for the contract.
  */
+/*
+ * The device behind an opening file of /dev/gmm_window or /dev/gmm_heartbeat:
+ * misc_open() put the miscdevice in file->private_data and holds misc_mtx,
+ * so the gmm_ivshmem_dev (the drvdata of the miscdevice's parent) cannot go
+ * away during open().
+ */
+static struct gmm_ivshmem_dev *gmm_opening_dev(struct file *file)
+{
+	struct miscdevice *misc = file->private_data;
+
+	return dev_get_drvdata(misc->parent);
+}
+
 static int gmm_window_open(struct inode *inode, struct file *file)
 {
-	/* misc_open() put our miscdevice here and holds misc_mtx, so the
-	 * gmm_ivshmem_dev cannot go away during this call.
-	 */
-	struct gmm_ivshmem_dev *gdev = container_of(file->private_data,
-						    struct gmm_ivshmem_dev,
-						    window_dev);
+	struct gmm_ivshmem_dev *gdev = gmm_opening_dev(file);
 	struct gmm_window *win;
 
 	win = kzalloc(sizeof(*win), GFP_KERNEL);
 	if (!win)
 		return -ENOMEM;
 	mutex_init(&win->lock);
-	win->shmem_start = pci_resource_start(gdev->pdev, IVSHMEM_SHMEM_BAR);
-	win->shmem_len = pci_resource_len(gdev->pdev, IVSHMEM_SHMEM_BAR);
+	win->shmem = gdev->shmem;
 	file->private_data = win;
 	return 0;
 }
@@ -321,8 +334,8 @@ static long gmm_window_set(struct gmm_window *win, struct file *file,
 	if ((args.flags & ~GMM_WINDOW_WRITABLE) || args.reserved ||
 	    !args.length || !IS_ALIGNED(args.offset, PAGE_SIZE) ||
 	    !IS_ALIGNED(args.length, PAGE_SIZE) ||
-	    args.offset > win->shmem_len ||
-	    args.length > win->shmem_len - args.offset) {
+	    args.offset > win->shmem.len ||
+	    args.length > win->shmem.len - args.offset) {
 		err = -EINVAL;
 		goto out;
 	}
@@ -421,7 +434,7 @@ static vm_fault_t gmm_window_fault(struct vm_fault *vmf)
 		ret = VM_FAULT_SIGBUS;
 		goto out;
 	}
-	pfn = PHYS_PFN(win->shmem_start + win->offset) + vma->vm_pgoff;
+	pfn = PHYS_PFN(win->shmem.start + win->offset) + vma->vm_pgoff;
 	ret = vmf_insert_pfn(vma, vmf->address,
 			     pfn + ((vmf->address - vma->vm_start) >> PAGE_SHIFT));
 	if (ret & VM_FAULT_ERROR)
@@ -503,8 +516,7 @@ static const struct file_operations gmm_window_fops = {
 struct gmm_beat {
 	struct mutex lock;		/* serialises START and STATUS */
 	struct hrtimer timer;
-	phys_addr_t shmem_start;	/* BAR2, copied at open */
-	resource_size_t shmem_len;
+	struct gmm_shmem shmem;		/* BAR2, copied at open */
 	void *map;			/* the page(s) holding the slot */
 	struct gmm_node_slot *slot;	/* inside map */
 	u32 node;
@@ -545,9 +557,7 @@ static enum hrtimer_restart gmm_beat_fire(struct hrtimer *timer)
 
 static int gmm_beat_open(struct inode *inode, struct file *file)
 {
-	struct gmm_ivshmem_dev *gdev = container_of(file->private_data,
-						    struct gmm_ivshmem_dev,
-						    beat_dev);
+	struct gmm_ivshmem_dev *gdev = gmm_opening_dev(file);
 	struct gmm_beat *beat;
 
 	beat = kzalloc(sizeof(*beat), GFP_KERNEL);
@@ -556,8 +566,7 @@ static int gmm_beat_open(struct inode *inode, struct file *file)
 	mutex_init(&beat->lock);
 	hrtimer_init(&beat->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
 	beat->timer.function = gmm_beat_fire;
-	beat->shmem_start = pci_resource_start(gdev->pdev, IVSHMEM_SHMEM_BAR);
-	beat->shmem_len = pci_resource_len(gdev->pdev, IVSHMEM_SHMEM_BAR);
+	beat->shmem = gdev->shmem;
 	file->private_data = beat;
 	return 0;
 }
@@ -592,9 +601,9 @@ static long gmm_beat_find_slot(struct gmm_beat *beat, u32 node, u64 *offset)
 	u64 magic, nodes_offset;
 	u32 version, node_count;
 
-	if (beat->shmem_len < PAGE_SIZE)
+	if (beat->shmem.len < PAGE_SIZE)
 		return -ENODEV;
-	sb = memremap(beat->shmem_start, PAGE_SIZE, MEMREMAP_WB);
+	sb = memremap(beat->shmem.start, PAGE_SIZE, MEMREMAP_WB);
 	if (!sb)
 		return -ENOMEM;
 	magic = READ_ONCE(*(u64 *)(sb + GMM_SB_MAGIC));
@@ -609,8 +618,8 @@ static long gmm_beat_find_slot(struct gmm_beat *beat, u32 node, u64 *offset)
 	if (node >= node_count || node_count > GMM_MAX_NODES)
 		return -EINVAL;
 	*offset = nodes_offset + (u64)node * sizeof(struct gmm_node_slot);
-	if (!IS_ALIGNED(*offset, sizeof(u64)) || *offset > beat->shmem_len ||
-	    sizeof(struct gmm_node_slot) > beat->shmem_len - *offset)
+	if (!IS_ALIGNED(*offset, sizeof(u64)) || *offset > beat->shmem.len ||
+	    sizeof(struct gmm_node_slot) > beat->shmem.len - *offset)
 		return -ENODEV;
 	return 0;
 }
@@ -639,7 +648,7 @@ static long gmm_beat_start(struct gmm_beat *beat, struct file *file,
 	first_page = round_down(offset, PAGE_SIZE);
 	len = round_up(offset + sizeof(struct gmm_node_slot), PAGE_SIZE) -
 	      first_page;
-	map = memremap(beat->shmem_start + first_page, len, MEMREMAP_WB);
+	map = memremap(beat->shmem.start + first_page, len, MEMREMAP_WB);
 	if (!map) {
 		err = -ENOMEM;
 		goto out;
@@ -712,6 +721,27 @@ static void gmm_ivshmem_remove_beat(void *data)
 	misc_deregister(data);
 }
 
+/* One character device of the node, a child of the PCI device; devres
+ * calls `remove` (which unregisters it) when the driver unbinds.
+ */
+static int gmm_ivshmem_register_misc(struct device *dev,
+				     struct miscdevice *misc, const char *name,
+				     const struct file_operations *fops,
+				     umode_t mode, void (*remove)(void *))
+{
+	int err;
+
+	misc->minor = MISC_DYNAMIC_MINOR;
+	misc->name = name;
+	misc->fops = fops;
+	misc->parent = dev;
+	misc->mode = mode;
+	err = misc_register(misc);
+	if (err)
+		return dev_err_probe(dev, err, "cannot register %s\n", name);
+	return devm_add_action_or_reset(dev, remove, misc);
+}
+
 static int gmm_ivshmem_add_misc(struct gmm_ivshmem_dev *gdev)
 {
 	struct device *dev = &gdev->pdev->dev;
@@ -721,31 +751,18 @@ static int gmm_ivshmem_add_misc(struct gmm_ivshmem_dev *gdev)
 		dev_info(dev, "window and heartbeat devices belong to another ivshmem device\n");
 		return 0;
 	}
-	gdev->window_dev.minor = MISC_DYNAMIC_MINOR;
-	gdev->window_dev.name = "gmm_window";
-	gdev->window_dev.fops = &gmm_window_fops;
-	gdev->window_dev.parent = dev;
-	gdev->window_dev.mode = 0666;	/* opening grants nothing by itself */
-	err = misc_register(&gdev->window_dev);
+	/* 0666: opening grants nothing by itself */
+	err = gmm_ivshmem_register_misc(dev, &gdev->window_dev, "gmm_window",
+					&gmm_window_fops, 0666,
+					gmm_ivshmem_remove_window);
 	if (err) {
 		atomic_set(&gmm_window_claimed, 0);
-		return dev_err_probe(dev, err, "cannot register gmm_window\n");
-	}
-	err = devm_add_action_or_reset(dev, gmm_ivshmem_remove_window,
-				       &gdev->window_dev);
-	if (err)
 		return err;
-
-	gdev->beat_dev.minor = MISC_DYNAMIC_MINOR;
-	gdev->beat_dev.name = "gmm_heartbeat";
-	gdev->beat_dev.fops = &gmm_beat_fops;
-	gdev->beat_dev.parent = dev;
-	gdev->beat_dev.mode = 0600;	/* it writes GMM's tables */
-	err = misc_register(&gdev->beat_dev);
-	if (err)
-		return dev_err_probe(dev, err, "cannot register gmm_heartbeat\n");
-	return devm_add_action_or_reset(dev, gmm_ivshmem_remove_beat,
-					&gdev->beat_dev);
+	}
+	/* 0600: it writes GMM's tables */
+	return gmm_ivshmem_register_misc(dev, &gdev->beat_dev, "gmm_heartbeat",
+					 &gmm_beat_fops, 0600,
+					 gmm_ivshmem_remove_beat);
 }
 
 static int gmm_ivshmem_probe(struct pci_dev *pdev,
@@ -786,8 +803,9 @@ static int gmm_ivshmem_probe(struct pci_dev *pdev,
 	 * would be UC-).  Never uncached: that would force the user mappings
 	 * to be uncached too.
 	 */
-	shmem = devm_memremap(dev, pci_resource_start(pdev, IVSHMEM_SHMEM_BAR),
-			      pci_resource_len(pdev, IVSHMEM_SHMEM_BAR),
+	gdev->shmem.start = pci_resource_start(pdev, IVSHMEM_SHMEM_BAR);
+	gdev->shmem.len = pci_resource_len(pdev, IVSHMEM_SHMEM_BAR);
+	shmem = devm_memremap(dev, gdev->shmem.start, gdev->shmem.len,
 			      MEMREMAP_WB);
 	if (IS_ERR(shmem))
 		return dev_err_probe(dev, PTR_ERR(shmem), "cannot map BAR2\n");
