@@ -172,8 +172,10 @@ json failure_json(const FailureReport& report) {
 
 std::string failure_text(const FailureReport& report) {
   std::string text = "node " + std::to_string(report.node) + " failed: ";
-  if (report.detection_ms) {
-    text += "detected in " + ms_text(*report.detection_ms) + " (" + report.detected_by + ")";
+  // On the host's clock where there is one (VM mode: detection_ms takes the
+  // declaration's time from a guest's clock).
+  if (const auto& detection = report.host_clock_detection_ms ? report.host_clock_detection_ms : report.detection_ms) {
+    text += "detected in " + ms_text(*detection) + " (" + report.detected_by + ")";
   } else if (report.silence_ms) {
     text += "declared " + ms_text(*report.silence_ms) + " after its last heartbeat (not injected by gmm-host)";
   } else {

@@ -34,8 +34,12 @@ std::string failure_line(const nlohmann::json& f) {
     const auto v = f.value(key, nlohmann::json());
     return v.is_number() ? fmt::format("{:.0f} ms", v.get<double>()) : std::string("-");
   };
-  std::string detected = f.value("detection_ms", nlohmann::json()).is_number()
-                             ? "detected in " + ms("detection_ms")
+  // The host's clock when the watcher saw it: in VM mode detection_ms
+  // subtracts the host's injection time from a guest's clock.
+  const char* detection = f.value("host_clock_detection_ms", nlohmann::json()).is_number() ? "host_clock_detection_ms"
+                                                                                          : "detection_ms";
+  std::string detected = f.value(detection, nlohmann::json()).is_number()
+                             ? "detected in " + ms(detection)
                              : "declared " + ms("silence_ms") + " after its last heartbeat (not injected by the host)";
   return fmt::format("node {} failed: {}, recovered in {}", f.value("node", -1), detected, ms("recovery_ms"));
 }
